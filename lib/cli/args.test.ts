@@ -1,0 +1,31 @@
+import { expect } from 'chai';
+import { CortexError, ExitCode } from '../errors.js';
+import { parseCommand } from './args.js';
+
+function usageFailure(argv: string[]): CortexError {
+  try {
+    parseCommand(argv);
+  } catch (err) {
+    if (err instanceof CortexError) return err;
+    throw err;
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('parseCommand', () => {
+  it('reads a build with repeated -e and options', () => {
+    expect(parseCommand(['build', '.', 'daemon', 'my-model:1', '-e', 'A=1', '--env', 'B=x=y', '--dry-run'])).to.deep.equal({
+      name: 'build', source: '.', builder: 'daemon', image: 'my-model:1', env: [{ key: 'A', value: '1' }, { key: 'B', value: 'x=y' }], project: undefined, dryRun: true, quiet: false,
+    });
+  });
+
+  it('refuses wrong argument counts, unknown options, bad -e and bad image names with exit status 2', () => {
+    for (const argv of [['build', '.', 'daemon'], ['build', '.', 'daemon', 'img', '--nope'], ['build', '.', 'daemon', 'img', '-e', 'no-equals'], ['build', '.', 'daemon', 'My Image'], ['frobnicate']]) {
+      expect(usageFailure(argv).exitCode, argv.join(' ')).to.equal(ExitCode.badInput);
+    }
+  });
+
+  it('treats no arguments as a request for help', () => {
+    expect(parseCommand([])).to.deep.equal({ name: 'help' });
+  });
+});

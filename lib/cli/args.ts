@@ -1,0 +1,83 @@
+// Parses the command line into a command and its options; anything malformed is a usage error.
+
+import { parseArgs } from 'node:util';
+import { usageError } from '../errors.js';
+
+export const USAGE = `cortex-s2i: build container images for Python machine-learning models
+
+Usage:
+  cortex-s2i build <source-dir> <builder> <image> [options]
+      Builds <image> from the model in <source-dir>. <builder> is train (alias model),
+      daemon (alias predict), or the reference of any s2i builder image.
+        -e, --env KEY=VALUE   add to the image's environment (repeatable)
+        --project DIR         the project folder around the model (default: found by looking around)
+        --dry-run             print the plan and the Dockerfile; build nothing
+        -q, --quiet           do not print the engine's build log
+  cortex-s2i builders [--base IMAGE]
+      Builds the bundled train and daemon builder images on a Python base image
+      (default: python:3.11-slim if present, else the locally bootstrapped base).
+  cortex-s2i --help | --version
+
+Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted.
+Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timestamps).`;
+
+export type Command =
+  | { name: 'help' }
+  | { name: 'version' }
+  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean }
+  | { name: 'builders'; base: string | undefined };
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function parseCommand(argv: string[]): Command {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') return { name: 'help' };
+  if (name === '--version' || name === '-v') return { name: 'version' };
+  try {
+    switch (name) {
+      case 'build':
+        return parseBuild(rest);
+      case 'builders': {
+        const { values, positionals } = parseArgs({ args: rest, options: { base: { type: 'string' } }, allowPositionals: true, strict: true });
+        if (positionals.length) throw usageError(`builders takes no arguments, got ${positionals.join(' ')}`);
+        return { name: 'builders', base: values.base };
+      }
+      default:
+        throw usageError(`unknown command ${JSON.stringify(name)}`);
+    }
+  } catch (err) {
+    // parseArgs throws TypeErrors with a code for unknown or malformed options.
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw usageError((err as Error).message);
+    throw err;
+  }
+}
+
+function parseBuild(args: string[]): Command {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      env: { type: 'string', short: 'e', multiple: true },
+      project: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 3) {
+    throw usageError(`build needs <source-dir> <builder> <image>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
+  }
+  const [source, builder, image] = positionals as [string, string, string];
+  if (!/^[a-z0-9]+([._/:@-][a-zA-Z0-9_.-]+)*$/.test(image) || /[A-Z]/.test(image.split(':')[0] ?? '')) {
+    throw usageError(`${JSON.stringify(image)} is not a valid image name`, 'image names are lower case, e.g. adult-income-lr-predict or registry:5000/team/model:1.0');
+  }
+  const env = (values.env ?? []).map((pair) => {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : '';
+    if (!ENV_KEY.test(key)) throw usageError(`-e ${JSON.stringify(pair)} is not KEY=VALUE`, 'e.g. -e LOG_LEVEL=debug');
+    const value = pair.slice(eq + 1);
+    if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
+    return { key, value };
+  });
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false };
+}

@@ -1,0 +1,103 @@
+// `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
+
+import { readRevision } from '../../config/git.js';
+import { readProject, SourceDirectoryError } from '../../config/project.js';
+import { formatProblem, invalidProject, sourceNotFound, unknownBuilder } from '../../errors.js';
+import { executePlan } from '../../engine/execute-plan.js';
+import type { Engine } from '../../engine/engine.js';
+import { planBuild } from '../../plan/build-plan.js';
+import {
+  builderKindOf,
+  bundledBuilderImage,
+  BUILDER_KIND_LABEL,
+  S2I_DESTINATION_LABEL,
+  S2I_SCRIPTS_URL_LABEL,
+  type Builder,
+} from '../../plan/builders.js';
+import { describePlan, formatBytes } from '../../plan/describe.js';
+import { renderDockerfile } from '../../render/dockerfile.js';
+import { DEFAULT_MTIME } from '../../context/tar.js';
+import type { Command } from '../args.js';
+import type { CommandContext } from '../context.js';
+import { BuildProgress } from '../progress.js';
+import { CortexError, ExitCode } from '../../errors.js';
+import { withEngine } from './engine-access.js';
+
+type BuildCommand = Extract<Command, { name: 'build' }>;
+
+export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
+  const { output } = ctx;
+  const started = ctx.now().getTime();
+  const project = await readProject(cmd.source, cmd.project).catch((err: unknown) => {
+    if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
+    throw err;
+  });
+  if (!project.ok) throw invalidProject(project.errors);
+
+  const kind = builderKindOf(cmd.builder);
+  // A bundled builder is known by name, so a dry run needs no engine; any other image is
+  // inspected to learn where its s2i scripts are.
+  const builder: Builder = kind
+    ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion), kind }
+    : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder));
+
+  const epoch = ctx.sourceDateEpoch;
+  const planned = planBuild({
+    project: project.value,
+    image: cmd.image,
+    builder,
+    extraEnv: cmd.env,
+    revision: await readRevision(project.value.model.dir),
+    created: (epoch === undefined ? ctx.now() : new Date(epoch * 1000)).toISOString(),
+    toolVersion: ctx.toolVersion,
+  });
+  if (!planned.ok) throw invalidProject(planned.errors);
+  const plan = planned.value;
+
+  for (const line of describePlan(plan)) output.out(line);
+  for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
+  if (cmd.dryRun) {
+    output.out('Dockerfile:');
+    for (const line of renderDockerfile(plan, ctx.toolVersion).text.trimEnd().split('\n')) output.out(`  ${line}`);
+    output.out('dry run: nothing was sent to the engine');
+    return ExitCode.ok;
+  }
+
+  return withEngine(ctx, async (engine) => {
+    if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
+    output.out(`building ${plan.image}`);
+    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, renderDockerfile(plan, ctx.toolVersion).dependencyStep);
+    const outcome = await executePlan(plan, engine, {
+      toolVersion: ctx.toolVersion,
+      mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
+      signal: ctx.signal,
+      onEvent: progress.onEvent,
+    });
+    progress.finishStep();
+    const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
+    output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
+    output.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
+    return ExitCode.ok;
+  });
+}
+
+async function inspectBuilder(engine: Engine, ref: string): Promise<Builder> {
+  const info = await engine.inspectImage(ref);
+  if (!info) throw unknownBuilder(ref);
+  const kind = builderKindOf(info.labels[BUILDER_KIND_LABEL] ?? '');
+  if (kind) return { style: 'cortex', image: ref, kind };
+  const scriptsUrl = info.labels[S2I_SCRIPTS_URL_LABEL];
+  if (!scriptsUrl?.startsWith('image://')) {
+    throw new CortexError(`${ref} is not an s2i builder image: it has no ${S2I_SCRIPTS_URL_LABEL}=image://… label`, {
+      exitCode: ExitCode.badInput,
+      hint: 'use train or daemon, or a builder image that carries its s2i scripts',
+    });
+  }
+  return {
+    style: 's2i',
+    image: ref,
+    scriptsDir: scriptsUrl.slice('image://'.length),
+    destination: info.labels[S2I_DESTINATION_LABEL] ?? '/tmp',
+    user: info.user === '' ? undefined : info.user,
+  };
+}

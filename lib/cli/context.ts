@@ -1,0 +1,20 @@
+// What a command receives from the process: the environment values it needs, read once here,
+// the clock, the output streams, the engine, and the signal that Ctrl-C aborts.
+
+import type { Engine } from '../engine/engine.js';
+
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface CommandContext {
+  dockerHost: string | undefined;
+  /** SOURCE_DATE_EPOCH, when set: fixes image timestamps for reproducible builds. */
+  sourceDateEpoch: number | undefined;
+  now(): Date;
+  output: Output;
+  engine(): Engine;
+  signal: AbortSignal;
+  toolVersion: string;
+}

@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FakeEngine } from '../engine/fake-engine.js';
+import { EngineUnreachableError, type Engine } from '../engine/engine.js';
+import { ExitCode } from '../errors.js';
+import { packageVersion } from '../package-root.js';
+import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
+import { main } from './main.js';
+
+async function run(argv: string[], engine?: () => Engine, env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { env, output: { out: (l) => out.push(l), err: (l) => err.push(l) }, ...(engine ? { engine } : {}) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const noEngine = () => {
+  throw new Error('the engine must not be used');
+};
+
+describe('cortex-s2i (main)', () => {
+  let root: string;
+  let model: string;
+  let engine: FakeEngine;
+  const builder = `cortex-s2i/builder-daemon:${packageVersion()}`;
+  beforeEach(async () => {
+    root = await writeTree(sampleProject());
+    model = path.join(root, 'shop/churn');
+    engine = new FakeEngine();
+    engine.addImage(builder, { 'io.cortex-s2i.builder': 'daemon' });
+  });
+  afterEach(() => removeTree(root));
+
+  it('prints usage for --help and exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).to.equal(0);
+    expect(r.out).to.contain('cortex-s2i build <source-dir> <builder> <image>');
+  });
+
+  it('dry-run prints the plan and the Dockerfile without touching the engine', async () => {
+    const r = await run(['build', model, 'daemon', 'churn-predict', '--dry-run'], noEngine);
+    expect(r.code).to.equal(0);
+    expect(r.out).to.contain('shared code    common/').and.contain('POST /churn/predict -> shop.churn.predict:predict').and.contain('FROM cortex-s2i/builder-daemon');
+    expect(r.out).to.contain('API_TOKEN').and.not.contain('do-not-bake-me');
+  });
+
+  it('builds and tags, sending only the files the plan lists', async () => {
+    const r = await run(['build', model, 'predict', 'churn-predict'], () => engine);
+    expect(r.code, r.err).to.equal(0);
+    expect(engine.tags.has('churn-predict')).to.equal(true);
+    const sent = [...engine.contexts[0]!.keys()];
+    expect(sent).to.include('src/shop/churn/predict.py').and.include('src/shop/common/features.py').and.include('deps/requirements.txt');
+    expect(sent.filter((f) => /\.env|\.pyc|data\/|models\/|upsell|notebooks|\.log$/.test(f))).to.deep.equal([]);
+    for (const content of engine.contexts[0]!.values()) expect(content.toString()).not.to.contain('do-not-bake-me');
+    expect(r.out).to.match(/built churn-predict \(sha256:[0-9a-f]+\)/);
+  });
+
+  it('reuses the dependency step after a change to model code only', async () => {
+    expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain('dependencies: installed');
+    await appendFile(path.join(model, 'predict.py'), '# tuned\n');
+    const second = await run(['build', model, 'daemon', 'churn-predict'], () => engine);
+    expect(second.out).to.contain('dependencies: cached, skipped');
+    await appendFile(path.join(model, 'requirements_predict.txt'), 'pandas\n');
+    expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain('dependencies: installed');
+  });
+
+  it('exits 2 naming the file and line of every config problem, and builds nothing', async () => {
+    await writeTree({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:os; import x:f\nTRAIN_MODULE\n' }, root);
+    const r = await run(['build', model, 'daemon', 'churn-predict'], () => engine);
+    expect(r.code).to.equal(ExitCode.badInput);
+    expect(r.err).to.contain('.s2i/environment:1').and.contain('.s2i/environment:2').and.contain('hint:');
+    expect(engine.contexts).to.have.length(0);
+  });
+
+  it('exits 2 with a hint when the builder image is not there', async () => {
+    const r = await run(['build', model, 'train', 'churn-train'], () => engine);
+    expect(r.code).to.equal(ExitCode.badInput);
+    expect(r.err).to.contain('is not on the engine').and.contain("cortex-s2i builders");
+  });
+
+  it('exits 3 and tags nothing when the build fails', async () => {
+    await writeTree({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:predict:predict\nFAIL=1\n' }, root);
+    const failing = new FakeEngine();
+    failing.addImage(builder, {});
+    failing.build = async () => {
+      throw new (await import('../engine/engine.js')).BuildError('ERROR: No matching distribution found for nope', ['Collecting nope']);
+    };
+    const r = await run(['build', model, 'daemon', 'churn-predict'], () => failing);
+    expect(r.code).to.equal(ExitCode.buildFailed);
+    expect(r.err).to.contain('No matching distribution found for nope').and.contain('Collecting nope');
+    expect(failing.tags.has('churn-predict')).to.equal(false);
+  });
+
+  it('exits 4 with a hint when no engine answers', async () => {
+    const down = new FakeEngine();
+    down.ping = async () => {
+      throw new EngineUnreachableError('unix:///nowhere.sock', new Error('ENOENT'));
+    };
+    const r = await run(['build', model, 'daemon', 'churn-predict'], () => down);
+    expect(r.code).to.equal(ExitCode.engineUnreachable);
+    expect(r.err).to.contain('no Docker engine answers at unix:///nowhere.sock').and.contain('DOCKER_HOST');
+  });
+
+  it('refuses a malformed SOURCE_DATE_EPOCH', async () => {
+    const r = await run(['build', model, 'daemon', 'x', '--dry-run'], noEngine, { SOURCE_DATE_EPOCH: 'yesterday' });
+    expect(r.code).to.equal(ExitCode.badInput);
+  });
+});

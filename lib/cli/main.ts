@@ -1,0 +1,78 @@
+// The command-line entry point: reads the process environment once, runs one command, and is the
+// only place that catches errors, prints them and chooses the exit status.
+
+import { dockerEngine } from '../engine/docker-engine.js';
+import type { Engine } from '../engine/engine.js';
+import { CortexError, ExitCode } from '../errors.js';
+import { packageVersion } from '../package-root.js';
+import { parseCommand, USAGE } from './args.js';
+import { buildCommand } from './commands/build.js';
+import { buildersCommand } from './commands/builders.js';
+import type { CommandContext, Output } from './context.js';
+
+export interface MainOptions {
+  env: NodeJS.ProcessEnv;
+  output?: Output;
+  /** Replaces the Docker engine, for tests. */
+  engine?: () => Engine;
+  signal?: AbortSignal;
+}
+
+export async function main(argv: string[], options: MainOptions): Promise<number> {
+  const output = options.output ?? { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+  try {
+    const command = parseCommand(argv);
+    if (command.name === 'help') {
+      output.out(USAGE);
+      return ExitCode.ok;
+    }
+    const toolVersion = packageVersion();
+    if (command.name === 'version') {
+      output.out(toolVersion);
+      return ExitCode.ok;
+    }
+    const ctx: CommandContext = {
+      dockerHost: options.env.DOCKER_HOST,
+      sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
+      now: () => new Date(),
+      output,
+      engine: options.engine ?? (() => dockerEngine(options.env.DOCKER_HOST)),
+      signal: options.signal ?? new AbortController().signal,
+      toolVersion,
+    };
+    switch (command.name) {
+      case 'build':
+        return await buildCommand(command, ctx);
+      case 'builders':
+        return await buildersCommand(command, ctx);
+    }
+  } catch (err) {
+    if (err instanceof CortexError) {
+      output.err(`error: ${err.message}`);
+      for (const d of err.details) output.err(`  ${d}`);
+      if (err.hint) output.err(`hint: ${err.hint}`);
+      return err.exitCode;
+    }
+    output.err(`error: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return ExitCode.internal;
+  }
+}
+
+function readEpoch(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new CortexError(`SOURCE_DATE_EPOCH=${JSON.stringify(value)} is not a whole number of seconds`, {
+      exitCode: ExitCode.badInput,
+      hint: 'e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)',
+    });
+  }
+  return Number(value);
+}
+
+/** Runs main for the real process: Ctrl-C aborts the command, which cleans up and exits 130. */
+export async function run(): Promise<void> {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  process.exitCode = await main(process.argv.slice(2), { env: process.env, signal: controller.signal });
+}

@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { extract } from 'tar-stream';
+import { removeTree, writeTree } from '../../test/support/tree.js';
+import { packContext, DEFAULT_MTIME, type ContextEntry } from './tar.js';
+
+async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function list(tar: Buffer): Promise<Array<{ name: string; mode: number; mtime: number; uid: number; type: string; body: string }>> {
+  const out: Array<{ name: string; mode: number; mtime: number; uid: number; type: string; body: string }> = [];
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (h, stream, next) => {
+      collect(stream).then((body) => {
+        out.push({ name: h.name, mode: h.mode ?? 0, mtime: h.mtime?.getTime() ?? 0, uid: h.uid ?? -1, type: h.type ?? '', body: body.toString() });
+        next();
+      }, reject);
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  ex.end(tar);
+  await done;
+  return out;
+}
+
+describe('packContext', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await writeTree({ 'b.py': 'print(1)\n', 'a/z.py': 'z', 'run.sh': { content: '#!/bin/sh\n', mode: 0o775 } });
+  });
+  afterEach(() => removeTree(dir));
+
+  const entries = (d: string): ContextEntry[] => [
+    { name: 'src/b.py', from: path.join(d, 'b.py'), size: 9, executable: false },
+    { name: 'Dockerfile', content: Buffer.from('FROM x\n'), size: 7, executable: false },
+    { name: 'src/a/z.py', from: path.join(d, 'a/z.py'), size: 1, executable: false },
+    { name: 'deps/setup.sh', from: path.join(d, 'run.sh'), size: 10, executable: true },
+  ];
+
+  it('writes sorted entries, with folders, fixed time, root ownership and normalised modes', async () => {
+    const packed = packContext(entries(dir));
+    const tar = await collect(packed.stream);
+    const items = await list(tar);
+    expect(items.map((i) => i.name)).to.deep.equal(['Dockerfile', 'deps/', 'deps/setup.sh', 'src/', 'src/a/', 'src/a/z.py', 'src/b.py']);
+    expect(items.map((i) => i.mode.toString(8))).to.deep.equal(['644', '755', '755', '755', '755', '644', '644']);
+    expect(new Set(items.map((i) => i.mtime))).to.deep.equal(new Set([DEFAULT_MTIME.getTime()]));
+    expect(new Set(items.map((i) => i.uid))).to.deep.equal(new Set([0]));
+    expect(items.find((i) => i.name === 'src/b.py')!.body).to.equal('print(1)\n');
+    expect(packed.bytes()).to.equal(tar.length);
+  });
+
+  it('gives the same bytes whatever the files\' times on disk', async () => {
+    const first = createHash('sha256').update(await collect(packContext(entries(dir)).stream)).digest('hex');
+    await utimes(path.join(dir, 'b.py'), new Date('2001-01-01'), new Date('2001-01-01'));
+    const second = createHash('sha256').update(await collect(packContext(entries(dir)).stream)).digest('hex');
+    expect(second).to.equal(first);
+  });
+
+  it('uses the time it is given (SOURCE_DATE_EPOCH)', async () => {
+    const when = new Date(1_700_000_000_000);
+    const items = await list(await collect(packContext(entries(dir), when).stream));
+    expect(items[0]!.mtime).to.equal(when.getTime());
+  });
+
+  it('fails the stream, and says which file, when a file changed after it was listed', async () => {
+    const packed = packContext([{ name: 'b.py', from: path.join(dir, 'b.py'), size: 3, executable: false }]);
+    let error: Error | undefined;
+    try {
+      await collect(packed.stream);
+    } catch (err) {
+      error = err as Error;
+    }
+    expect(error?.message).to.contain('b.py');
+    expect(packed.failure()?.message).to.contain('b.py');
+  });
+});

@@ -1,0 +1,60 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { packageFile } from '../package-root.js';
+import { followBuild } from './build-stream.js';
+import { BuildError, type BuildEvent } from './engine.js';
+
+function recorded(name: string): Readable {
+  return Readable.from([readFileSync(packageFile('lib', 'engine', 'recorded', name))]);
+}
+
+async function failure(p: Promise<unknown>): Promise<BuildError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof BuildError) return err;
+    throw err;
+  }
+  throw new Error('expected the build to fail');
+}
+
+describe('followBuild (recorded engine output)', () => {
+  it('resolves with the image id the engine reports, and reports steps', async () => {
+    const events: BuildEvent[] = [];
+    const { imageId } = await followBuild(recorded('build-ok.jsonl'), (e) => events.push(e));
+    expect(imageId).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && e.instruction)).to.deep.equal([
+      'FROM cortex-s2i/python-base:bookworm', 'RUN echo hello', 'COPY a.txt /a.txt', 'CMD ["true"]',
+    ]);
+  });
+
+  it('reports which steps the engine took from its cache', async () => {
+    const cached: number[] = [];
+    await followBuild(recorded('build-cached.jsonl'), (e) => e.type === 'cached' && cached.push(e.step));
+    expect(cached).to.deep.equal([2, 3, 4]);
+  });
+
+  it('rejects on an error line inside the 200 stream, keeping the last log lines', async () => {
+    const err = await failure(followBuild(recorded('build-fail.jsonl')));
+    expect(err.message).to.contain('returned a non-zero code: 3');
+    expect(err.lastLines).to.include('about to fail');
+  });
+
+  it('rejects when the base image cannot be had', async () => {
+    const err = await failure(followBuild(recorded('build-nobase.jsonl')));
+    expect(err.message).to.contain('no such host');
+  });
+
+  it('never treats the end of the stream as success without an image id', async () => {
+    const err = await failure(followBuild(Readable.from(['{"stream":"Step 1/1 : FROM x"}\n{"stream":"\\n"}\n'])));
+    expect(err.message).to.contain('without reporting an image');
+  });
+
+  it('handles JSON lines split across chunks', async () => {
+    const text = readFileSync(packageFile('lib', 'engine', 'recorded', 'build-ok.jsonl'), 'utf8');
+    const chunks = text.match(/[\s\S]{1,7}/g)!;
+    const { imageId } = await followBuild(Readable.from(chunks));
+    expect(imageId).to.match(/^sha256:/);
+  });
+});

@@ -1,0 +1,92 @@
+// Follows the engine's build output: newline-delimited JSON objects inside an HTTP 200 response.
+// A failed build is reported *inside* that stream as an {"error", "errorDetail"} line, so success
+// is an image id reported by the engine, never merely the end of the stream.
+
+import type { Readable } from 'node:stream';
+import { BuildError, type BuildEvent } from './engine.js';
+
+const KEEP_LINES = 30;
+const STEP = /^Step (\d+)\/(\d+) : (.*)$/;
+const BUILT = /^Successfully built ([0-9a-f]{12,64})\s*$/;
+
+interface EngineMessage {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string; code?: number };
+  aux?: { ID?: string };
+}
+
+export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void = () => {}): Promise<{ imageId: string }> {
+  return new Promise((resolve, reject) => {
+    const lastLines: string[] = [];
+    let pending = '';
+    let imageId: string | undefined;
+    let currentStep = 0;
+    let settled = false;
+
+    const keep = (text: string) => {
+      lastLines.push(text);
+      if (lastLines.length > KEEP_LINES) lastLines.shift();
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      stream.destroy();
+      reject(err);
+    };
+    const handle = (raw: string) => {
+      if (raw.trim() === '') return;
+      let msg: EngineMessage;
+      try {
+        msg = JSON.parse(raw) as EngineMessage;
+      } catch {
+        fail(new BuildError(`the engine sent a line that is not JSON: ${raw.slice(0, 200)}`, [...lastLines]));
+        return;
+      }
+      if (msg.error || msg.errorDetail) {
+        fail(new BuildError((msg.errorDetail?.message ?? msg.error ?? 'unknown error').trim(), [...lastLines]));
+        return;
+      }
+      if (msg.aux?.ID) imageId = msg.aux.ID;
+      const text = msg.stream ?? msg.status;
+      if (text === undefined) return;
+      for (const line of text.split('\n')) {
+        const trimmed = line.trimEnd();
+        if (trimmed === '') continue;
+        const step = STEP.exec(trimmed);
+        if (step) {
+          currentStep = Number(step[1]);
+          onEvent({ type: 'step', step: currentStep, total: Number(step[2]), instruction: step[3]! });
+        } else if (trimmed.trim() === '---> Using cache') {
+          onEvent({ type: 'cached', step: currentStep });
+        }
+        const built = BUILT.exec(trimmed);
+        if (built && !imageId) imageId = built[1];
+        keep(trimmed);
+        onEvent({ type: 'log', text: trimmed });
+      }
+    };
+
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while (!settled && (nl = pending.indexOf('\n')) >= 0) {
+        handle(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+    stream.on('end', () => {
+      if (settled) return;
+      handle(pending);
+      if (settled) return;
+      settled = true;
+      if (imageId) resolve({ imageId });
+      else reject(new BuildError('the engine ended the build without reporting an image', [...lastLines]));
+    });
+    // A stream destroyed from outside (an aborted request) closes without 'end' or 'error'.
+    stream.on('close', () => fail(new BuildError('the build stream closed before the engine finished the build', [...lastLines])));
+    stream.on('error', (err) => fail(err instanceof BuildError ? err : new BuildError(err.message, [...lastLines])));
+  });
+}

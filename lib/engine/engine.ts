@@ -1,0 +1,110 @@
+// The narrow interface the rest of cortex-s2i owns over a container engine. Only docker-engine.ts
+// implements it against a real engine; no dockerode type crosses it.
+
+import type { Readable } from 'node:stream';
+
+export interface EngineInfo {
+  version: string;
+  apiVersion: string;
+}
+
+export interface ImageInfo {
+  id: string;
+  labels: Record<string, string>;
+  env: string[];
+  user: string;
+  workingDir: string;
+  cmd: string[];
+  /** Layer digests, lowest first (RootFS.Layers). */
+  layers: string[];
+  size: number;
+}
+
+/** What the engine reports while it builds, already parsed. */
+export type BuildEvent =
+  | { type: 'step'; step: number; total: number; instruction: string }
+  | { type: 'cached'; step: number }
+  | { type: 'log'; text: string };
+
+export interface BuildOptions {
+  context: Readable;
+  /** Multi-stage target, for builder images. */
+  target?: string;
+  buildArgs?: Record<string, string>;
+  signal?: AbortSignal;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export interface ContainerSpec {
+  image: string;
+  name: string;
+  env?: string[];
+  cmd?: string[];
+  /** Overrides the image's user, as `docker run --user`. */
+  user?: string;
+  binds?: Array<{ host: string; container: string; readOnly?: boolean }>;
+  /** Container ports to publish on 127.0.0.1, each on a free host port. */
+  publish?: number[];
+  labels?: Record<string, string>;
+}
+
+export interface StartedContainer {
+  id: string;
+  /** Host port on 127.0.0.1 for each published container port. */
+  ports: Record<number, number>;
+}
+
+export interface Engine {
+  /** Where the engine is, for messages ("unix:///var/run/docker.sock"). */
+  readonly address: string;
+  ping(): Promise<EngineInfo>;
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  /** Builds without tagging; resolves with the image id, rejects with the engine's error. */
+  build(options: BuildOptions): Promise<{ imageId: string }>;
+  tagImage(imageId: string, ref: string): Promise<void>;
+  /** The commands that made each layer, newest first, as `docker history` shows them. */
+  imageHistory(ref: string): Promise<string[]>;
+  removeImage(ref: string): Promise<void>;
+  runContainer(spec: ContainerSpec): Promise<StartedContainer>;
+  /** Waits for the container to exit and returns its exit status. */
+  waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  containerLogs(id: string): Promise<{ stdout: string; stderr: string }>;
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  /** Removes the container, running or not; a container already gone is not an error. */
+  removeContainer(id: string): Promise<void>;
+  /** Ids of containers (any state) carrying `label` (key or key=value). */
+  listContainers(label: string): Promise<string[]>;
+}
+
+/** An engine call failed with an HTTP status the caller may branch on (404, 409, ...). */
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: number | undefined,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+/** A build the engine reported as failed, with the end of its log as evidence. */
+export class BuildError extends Error {
+  constructor(
+    message: string,
+    readonly lastLines: string[],
+  ) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+/** No engine answered at the address: nothing was sent. */
+export class EngineUnreachableError extends Error {
+  constructor(
+    readonly address: string,
+    cause: unknown,
+  ) {
+    super(`no Docker engine answers at ${address}`, { cause });
+    this.name = 'EngineUnreachableError';
+  }
+}

@@ -1,0 +1,70 @@
+// Executes a build plan against an engine: renders the Dockerfile, streams the context, follows
+// the build and tags the image only once the engine has reported it built.
+
+import { packContext, type ContextEntry, type PackedContext } from '../context/tar.js';
+import { buildFailed, contextUnreadable, engineUnreachable, interrupted } from '../errors.js';
+import type { BuildPlan } from '../plan/build-plan.js';
+import { renderDockerfile } from '../render/dockerfile.js';
+import { BuildError, EngineUnreachableError, type BuildEvent, type Engine } from './engine.js';
+
+export interface BuildOutcome {
+  imageId: string;
+  bytesSent: number;
+  /** Step number of the dependency step, and whether the engine reused it from its cache. */
+  dependencyStep: number | undefined;
+  dependenciesCached: boolean;
+}
+
+export interface ExecuteOptions {
+  toolVersion: string;
+  /** Time stamped on every context entry. */
+  mtime: Date;
+  signal?: AbortSignal;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntry[] {
+  const { setupScript, requirements } = plan.dependencies;
+  return [
+    { name: 'Dockerfile', content: Buffer.from(dockerfile), size: Buffer.byteLength(dockerfile), executable: false },
+    ...[setupScript, requirements, ...plan.source].filter((f) => f !== undefined),
+  ];
+}
+
+export async function executePlan(plan: BuildPlan, engine: Engine, options: ExecuteOptions): Promise<BuildOutcome> {
+  const dockerfile = renderDockerfile(plan, options.toolVersion);
+  const context = packContext(contextEntries(plan, dockerfile.text), options.mtime);
+  const cached = new Set<number>();
+  try {
+    const { imageId } = await engine.build({
+      context: context.stream,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onEvent: (event) => {
+        if (event.type === 'cached') cached.add(event.step);
+        options.onEvent?.(event);
+      },
+    });
+    if (options.signal?.aborted) throw interrupted();
+    await engine.tagImage(imageId, plan.image);
+    return {
+      imageId,
+      bytesSent: context.bytes(),
+      dependencyStep: dockerfile.dependencyStep,
+      dependenciesCached: dockerfile.dependencyStep !== undefined && cached.has(dockerfile.dependencyStep),
+    };
+  } catch (err) {
+    context.stream.destroy();
+    throw asUserError(err, plan.image, options.signal, context);
+  }
+}
+
+/** The error a user can act on for a failed build; the engine's own error otherwise. */
+export function asUserError(err: unknown, image: string, signal: AbortSignal | undefined, context: PackedContext): unknown {
+  if (signal?.aborted) return interrupted();
+  // A context that failed to stream fails the request too; the context's reason is the real one.
+  const failure = context.failure();
+  if (failure) return contextUnreadable(image, failure);
+  if (err instanceof EngineUnreachableError) return engineUnreachable(err.address, err);
+  if (err instanceof BuildError) return buildFailed(image, err.message, err.lastLines);
+  return err;
+}

@@ -1,0 +1,52 @@
+import { expect } from 'chai';
+import type { BuildPlan } from '../plan/build-plan.js';
+import { renderDockerfile } from './dockerfile.js';
+import { dockerfileQuote } from './templates.js';
+
+function plan(overrides: Partial<BuildPlan> = {}): BuildPlan {
+  return {
+    image: 'm',
+    builder: { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' },
+    project: { root: '/p', name: 'p', standalone: false },
+    model: { path: 'm', name: 'm' },
+    pythonPath: ['/opt/program/p/m', '/opt/program/p', '/opt/program'],
+    sharedFolders: [],
+    skippedFolders: [],
+    ignoreFiles: [],
+    ignoredCount: 0,
+    dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/p/m/requirements.txt', size: 1, executable: false } },
+    sourceDir: 'src',
+    source: [],
+    sourceBytes: 0,
+    env: [{ key: 'GREETING', value: 'say "hi" for $5 \\o/', from: 'x' }],
+    labels: [['org.opencontainers.image.title', 'm']],
+    user: '1001',
+    routes: [],
+    train: undefined,
+    runtimeVariables: undefined,
+    warnings: [],
+    ...overrides,
+  };
+}
+
+describe('renderDockerfile', () => {
+  it('puts the dependency step before the environment and the source, and counts it', () => {
+    const r = renderDockerfile(plan(), '1.0.0');
+    const instructions = r.text.split('\n').filter((l) => /^[A-Z]+ /.test(l));
+    expect(instructions.map((l) => l.split(' ')[0])).to.deep.equal(['FROM', 'USER', 'COPY', 'RUN', 'ENV', 'COPY', 'LABEL', 'USER', 'CMD']);
+    expect(r.dependencyStep).to.equal(4);
+    expect(r.steps).to.equal(9);
+    expect(instructions.at(-1)).to.equal('CMD ["/usr/libexec/s2i/run"]');
+  });
+
+  it('has no dependency step when there is nothing to install', () => {
+    const r = renderDockerfile(plan({ dependencies: { setupScript: undefined, requirements: undefined } }), '1.0.0');
+    expect(r.dependencyStep).to.equal(undefined);
+    expect(r.text).not.to.contain('assemble');
+  });
+
+  it('quotes values so the engine reads them back exactly', () => {
+    expect(renderDockerfile(plan(), '1').text).to.contain('ENV GREETING="say \\"hi\\" for \\$5 \\\\o/"');
+    expect(() => dockerfileQuote('two\nlines')).to.throw('cannot span lines');
+  });
+});

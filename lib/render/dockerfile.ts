@@ -1,0 +1,36 @@
+// Renders a build plan's Dockerfile, and says which of its steps is the dependency step.
+
+import { SCRIPTS_DIR, PROGRAM_DIR } from '../plan/builders.js';
+import type { BuildPlan } from '../plan/build-plan.js';
+import { DEPENDENCIES_DIR } from '../plan/build-plan.js';
+import { template } from './templates.js';
+
+export interface RenderedDockerfile {
+  text: string;
+  /** 1-based number of the step that installs dependencies, as the engine counts steps. */
+  dependencyStep: number | undefined;
+  steps: number;
+}
+
+export function renderDockerfile(plan: BuildPlan, toolVersion: string): RenderedDockerfile {
+  const { builder } = plan;
+  const text = template('Dockerfile.hbs')({
+    version: toolVersion,
+    source: plan.project.standalone ? plan.model.name : `${plan.project.name}/${plan.model.path}`,
+    builderStyle: builder.style === 'cortex' ? builder.kind : 's2i',
+    builder: builder.image,
+    cortex: builder.style === 'cortex',
+    dependencies: plan.dependencies.requirements !== undefined || plan.dependencies.setupScript !== undefined,
+    dependenciesDir: DEPENDENCIES_DIR,
+    scriptsDir: builder.style === 'cortex' ? SCRIPTS_DIR : builder.scriptsDir,
+    destination: builder.style === 's2i' ? builder.destination : undefined,
+    sourceDir: plan.sourceDir,
+    programDir: PROGRAM_DIR,
+    env: plan.env,
+    labels: plan.labels,
+    user: plan.user,
+  });
+  const instructions = text.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+  const dep = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes('assemble'));
+  return { text, dependencyStep: dep >= 0 ? dep + 1 : undefined, steps: instructions.length };
+}

@@ -1,0 +1,165 @@
+"""gunicorn settings for the predict server, read from the environment (--config python:...).
+
+PORT (5000), WEB_CONCURRENCY (workers; default: usable CPUs, at most 4), THREADS (4 per worker),
+TIMEOUT (60 seconds), LOG_LEVEL (info). Every log line, gunicorn's own included, is JSON on
+stderr; gunicorn's plain access log is off because the app logs one JSON line per request.
+"""
+
+import logging
+import math
+import os
+import sys
+
+from cortex_s2i_runtime import jsonlog, predict_server, routes as routes_module
+
+DEFAULT_MAX_WORKERS = 4
+
+
+def _read(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def cgroup_cpu_limit(cgroup_root="/sys/fs/cgroup"):
+    """The container's CPU quota in CPUs (may be fractional), or None when unlimited/unknown."""
+    try:  # cgroup v2: "<quota> <period>" or "max <period>"
+        quota, period = _read(os.path.join(cgroup_root, "cpu.max")).split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    for controller in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):  # cgroup v1 mount names
+        try:
+            quota = int(_read(os.path.join(cgroup_root, controller, "cpu.cfs_quota_us")))
+            period = int(_read(os.path.join(cgroup_root, controller, "cpu.cfs_period_us")))
+        except (OSError, ValueError):
+            continue
+        return quota / period if quota > 0 and period > 0 else None
+    return None
+
+
+def usable_cpus(cgroup_root="/sys/fs/cgroup", affinity=None):
+    """CPUs this process may use: its CPU affinity, capped by the cgroup quota; at least 1.
+
+    os.cpu_count() reports the host's CPUs, so `docker run --cpus 2` on a 64-core host would
+    otherwise start 64 workers, each loading every model into memory.
+    """
+    if affinity is None:
+        try:
+            affinity = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            affinity = os.cpu_count() or 1
+    cpus = affinity
+    limit = cgroup_cpu_limit(cgroup_root)
+    if limit is not None:
+        # A quota of 1.5 CPUs still lets two workers make progress; round up.
+        cpus = min(cpus, math.ceil(limit))
+    return max(1, cpus)
+
+
+def _whole_number(environ, name, default, minimum, maximum=None):
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+        bounds = "%d..%d" % (minimum, maximum) if maximum is not None else ">= %d" % minimum
+        raise ValueError("%s must be a whole number %s, got %r" % (name, bounds, raw))
+    return int(raw)
+
+
+def settings_from(environ, cpus=None):
+    """The gunicorn settings this module exports, as a dict; raises ValueError on a bad value."""
+    if cpus is None:
+        cpus = usable_cpus()
+    # Each worker is a process holding its own copy of every model, so memory, not CPU, is what
+    # usually runs out first; threads already overlap I/O within a worker, and numpy/BLAS
+    # parallelise inside one. Four workers is a sensible ceiling for a default;
+    # WEB_CONCURRENCY raises it deliberately.
+    default_workers = min(DEFAULT_MAX_WORKERS, cpus)
+    log_level = environ.get("LOG_LEVEL", "").strip().lower() or "info"
+    if log_level not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError("LOG_LEVEL must be debug, info, warning, error or critical, got %r"
+                         % log_level)
+    predict_server.max_body_bytes_from(environ)  # fail at startup, not at the first request
+    return {
+        "bind": ["0.0.0.0:%d" % _whole_number(environ, "PORT", 5000, 1, 65535)],
+        "workers": _whole_number(environ, "WEB_CONCURRENCY", default_workers, 1),
+        "threads": _whole_number(environ, "THREADS", 4, 1),
+        # 0 is gunicorn's "never time out a worker", useful while debugging a slow model.
+        "timeout": _whole_number(environ, "TIMEOUT", 60, 0),
+        "loglevel": log_level,
+    }
+
+
+def logging_config(log_level):
+    """dictConfig for gunicorn (logconfig_dict): JSON lines on stderr, access logger silenced.
+
+    gunicorn sends a line per request to gunicorn.access whenever logconfig_dict is set, so that
+    logger is given a NullHandler; the app's own request line replaces it.
+    """
+    level = log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "cortex_s2i_runtime.jsonlog.JsonFormatter"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                       "stream": "ext://sys.stderr"},
+            "null": {"class": "logging.NullHandler"},
+        },
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": ["null"], "propagate": False},
+            "cortex_s2i": {"level": level, "handlers": ["stderr"], "propagate": False},
+        },
+        # Model code's own logging (logging.getLogger(__name__)) comes out as JSON too.
+        "root": {"level": level, "handlers": ["stderr"]},
+    }
+
+
+try:
+    _settings = settings_from(os.environ)
+except ValueError as _error:
+    # gunicorn has not set up logging yet, and would print a traceback for a plain exception.
+    sys.stderr.write(jsonlog.event_line("config_error", level="error", error=str(_error)) + "\n")
+    raise SystemExit(2)
+
+bind = _settings["bind"]
+workers = _settings["workers"]
+threads = _settings["threads"]
+timeout = _settings["timeout"]
+loglevel = _settings["loglevel"]
+worker_class = "gthread"
+accesslog = None
+errorlog = "-"
+logconfig_dict = logging_config(loglevel)
+# Worker heartbeats are files touched every second; on a container's overlay /tmp those writes
+# can stall long enough for gunicorn to kill healthy workers. /dev/shm is memory.
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    worker_tmp_dir = "/dev/shm"
+
+
+_server_log = logging.getLogger("cortex_s2i.server")
+
+
+def on_starting(server):
+    """Reject a malformed ROUTES in the master, before any worker imports model code."""
+    # Python warnings (sklearn's, pandas') would otherwise be plain text among the JSON lines;
+    # set in the master, the capture is inherited by every forked worker.
+    logging.captureWarnings(True)
+    try:
+        routes = routes_module.parse_routes(os.environ.get("ROUTES"))
+    except routes_module.RoutesError as error:
+        jsonlog.log_event(_server_log, "config_error",
+                          level=logging.ERROR, error=str(error))
+        raise SystemExit(2)
+    server.cortex_s2i_routes = [route.path for route in routes]
+
+
+def when_ready(server):
+    jsonlog.log_event(_server_log, "server_started",
+                      bind=bind, workers=workers, threads=threads, timeout=timeout,
+                      routes=getattr(server, "cortex_s2i_routes", None))
+
+
+def on_exit(server):
+    jsonlog.log_event(_server_log, "server_stopped")

@@ -1,0 +1,104 @@
+"""JSON encoding shared by the runtime: log lines, train events and HTTP response bodies."""
+
+import datetime
+import json
+import logging
+import math
+import traceback
+
+
+def utc_now_iso():
+    """The current time as ISO 8601 in UTC with milliseconds, e.g. 2026-11-21T19:45:01.123Z."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (now.microsecond // 1000)
+
+
+def _plain(value):
+    # Model code returns numpy arrays and scalars, pandas objects, dates and sets far more often
+    # than plain lists; converting them here spares every user a serialisation shim.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "to_dict"):
+        try:
+            return value.to_dict(orient="records")
+        except TypeError:
+            return value.to_dict()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def dumps(value):
+    """Encode value as strict JSON (one line); raises TypeError when it cannot be.
+
+    NaN and infinities, which json.dumps would write as the invalid tokens NaN/Infinity, become
+    null: every consumer of this output (curl | jq, JSON.parse, log shippers) expects strict JSON.
+    """
+    try:
+        return json.dumps(value, default=_plain, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        # Round-trip through the lenient encoder so numpy values are already plain Python.
+        lenient = json.loads(json.dumps(value, default=_plain))
+        return json.dumps(_finite(lenient), allow_nan=False, separators=(",", ":"))
+
+
+def dumps_or_repr(value):
+    """dumps(value), or dumps of its repr() when it is not JSON-serialisable."""
+    try:
+        return dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return dumps(repr(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats every record as one JSON object: time, level, logger, message, then its fields.
+
+    Structured fields travel in the record attribute `fields` (pass extra={"fields": {...}});
+    exceptions become a `traceback` string so that a traceback stays one line.
+    """
+
+    def format(self, record):
+        line = {
+            "time": utc_now_iso(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                line.setdefault(key, value)
+        if record.exc_info:
+            line["traceback"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        try:
+            return dumps(line)
+        except (TypeError, ValueError, RecursionError):
+            # One odd field must not turn the whole line into a string: repr just that field.
+            return dumps({key: json.loads(dumps_or_repr(value)) for key, value in line.items()})
+
+
+def log_event(logger, event, level=logging.INFO, exc_info=None, **fields):
+    """Log a structured event: `message` and `event` are the event name, fields follow."""
+    logger.log(level, event, exc_info=exc_info, extra={"fields": dict(event=event, **fields)})
+
+
+def event_line(event, level="info", **fields):
+    """A JSON log line for use before logging is configured (e.g. while gunicorn reads config)."""
+    line = {"time": utc_now_iso(), "level": level, "logger": "cortex_s2i.server",
+            "message": event, "event": event}
+    line.update(fields)
+    return dumps_or_repr(line)

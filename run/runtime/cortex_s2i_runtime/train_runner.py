@@ -1,0 +1,213 @@
+"""The train image's entry point: runs TRAIN_MODULE.TRAIN_FUNCTION({"payload": PAYLOAD}) once.
+
+stdout is a machine-readable event stream, one JSON object per line: `started`, then exactly one
+of `finished` or `failed` (bad TRAIN_* variables or PAYLOAD give `failed` alone). Everything
+else, the train code's prints included (at file-descriptor level, so subprocesses and native
+libraries too), goes to stderr. Exit status: 0 success, 1 the train function (or publishing its
+models) failed, 2 bad input or usage, 128+N interrupted by signal N.
+"""
+
+import datetime
+import importlib
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+import traceback
+
+from . import jsonlog, staging
+from .routes import is_identifier, is_module_name
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+USAGE = """\
+This is a cortex-s2i train image. It runs the model's train function once: data comes from
+/model/data, and what the function writes under models/ is published to /model/models only when
+it returns successfully.
+
+  docker run --rm -v "$PWD/data:/model/data" -v "$PWD/models:/model/models" \\
+    [--env-file .env] -e TRAIN=1 \\
+    -e PAYLOAD='{"$ref": "data/adult_income-prepped.csv", "model_name": "adult_income_lr"}' \\
+    <image>
+
+  TRAIN=1    required (1, true or yes); without it the image prints this text and exits 2
+  PAYLOAD    JSON passed to the train function as {"payload": <PAYLOAD>}; default {}
+
+Train function: TRAIN_MODULE.TRAIN_FUNCTION = %s.%s
+stdout: one JSON event per line (started, then finished or failed); the train code's output goes
+to stderr. Exit status: 0 success, 1 training failed, 2 bad input, 128+N killed by signal N.
+"""
+
+
+class _Interrupted(BaseException):
+    # BaseException, so that a train function's broad `except Exception` cannot swallow it.
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Failure(Exception):
+    def __init__(self, message, exit_code):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def new_version(now=None):
+    """A model version id: UTC time plus random hex, e.g. 20261121T194501Z-3fa2c1."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _is_truthy(value):
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def _claim_stdout():
+    """Keep the real stdout for events and point file descriptor 1 at stderr for everyone else."""
+    sys.stdout.flush()
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout.reconfigure(line_buffering=True)
+    return events
+
+
+class _Events:
+    def __init__(self, stream, version, started):
+        self.stream = stream
+        self.version = version
+        self.started = started
+
+    def emit(self, event, **fields):
+        line = {"event": event, "version": self.version}
+        line.update(fields)
+        line["time"] = jsonlog.utc_now_iso()
+        self.stream.write(jsonlog.dumps(line) + "\n")
+        self.stream.flush()
+
+    def elapsed(self):
+        return round(time.monotonic() - self.started, 3)
+
+
+def _read_input(environ):
+    module = environ.get("TRAIN_MODULE", "").strip()
+    function = environ.get("TRAIN_FUNCTION", "").strip()
+    if not module:
+        raise _Failure("TRAIN_MODULE is not set (the model's .s2i/environment names it)",
+                       EXIT_USAGE)
+    if not function:
+        raise _Failure("TRAIN_FUNCTION is not set (the model's .s2i/environment names it)",
+                       EXIT_USAGE)
+    if not is_module_name(module):
+        raise _Failure("TRAIN_MODULE %r is not a dotted Python module name" % module, EXIT_USAGE)
+    if not is_identifier(function):
+        raise _Failure("TRAIN_FUNCTION %r is not a Python identifier" % function, EXIT_USAGE)
+    raw = environ.get("PAYLOAD", "")
+    if not raw.strip():
+        payload = {}
+    else:
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise _Failure("PAYLOAD is not valid JSON: %s" % exc, EXIT_USAGE)
+    return module, function, payload
+
+
+def _load(module_name, function_name):
+    try:
+        module = importlib.import_module(module_name)
+    except _Interrupted:
+        raise
+    except BaseException as exc:  # SystemExit at import time is a broken module, too
+        traceback.print_exc()
+        raise _Failure("cannot import TRAIN_MODULE %s: %s: %s"
+                       % (module_name, type(exc).__name__, exc), EXIT_USAGE)
+    function = getattr(module, function_name, None)
+    if function is None:
+        raise _Failure("TRAIN_MODULE %s (%s) has no function %r"
+                       % (module_name, getattr(module, "__file__", "?"), function_name), EXIT_USAGE)
+    if not callable(function):
+        raise _Failure("TRAIN_FUNCTION %s.%s is not a function (its type is %s)"
+                       % (module_name, function_name, type(function).__name__), EXIT_USAGE)
+    return function
+
+
+def _raise_interrupted(signum, frame):
+    raise _Interrupted(signum)
+
+
+def _run(events, module_name, function_name, payload):
+    """Import, train and publish inside a models stage; returns the finished event's fields."""
+    stage = staging.ModelsStage(os.getcwd())
+    original_cwd = os.getcwd()
+    try:
+        os.chdir(stage.prepare())
+        function = _load(module_name, function_name)
+        try:
+            result = function({"payload": payload})
+        except _Interrupted:
+            raise
+        except BaseException as exc:
+            traceback.print_exc()
+            if isinstance(exc, SystemExit):
+                raise _Failure("the train function called sys.exit(%r) instead of returning"
+                               % (exc.code,), EXIT_FAILED)
+            raise _Failure("%s: %s" % (type(exc).__name__, exc), EXIT_FAILED)
+        # A half-published models directory is what staging exists to prevent, so a stop
+        # request waits for the few renames (docker stop allows 10 seconds before SIGKILL).
+        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            published = stage.publish(events.version)
+        except Exception as exc:
+            traceback.print_exc()
+            raise _Failure("publishing models to %s: %s: %s"
+                           % (stage.models_dir, type(exc).__name__, exc), EXIT_FAILED)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return {"result": json.loads(jsonlog.dumps_or_repr(result)), "published": published}
+    finally:
+        os.chdir(original_cwd)
+        stage.discard()
+
+
+def main(argv=None, environ=None):
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    entry = (environ.get("TRAIN_MODULE") or "<TRAIN_MODULE unset>",
+             environ.get("TRAIN_FUNCTION") or "<TRAIN_FUNCTION unset>")
+    if argv in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE % entry)
+        return EXIT_OK
+    if argv or not _is_truthy(environ.get("TRAIN")):
+        if argv:
+            sys.stderr.write("cortex-s2i train: unexpected arguments %s\n\n" % " ".join(argv))
+        sys.stderr.write(USAGE % entry)
+        return EXIT_USAGE
+
+    events = _Events(_claim_stdout(), new_version(), time.monotonic())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # As PID 1 in a container, SIGTERM would otherwise be ignored until docker's SIGKILL.
+        signal.signal(signum, _raise_interrupted)
+    try:
+        module_name, function_name, payload = _read_input(environ)
+        events.emit("started", module=module_name, function=function_name)
+        finished = _run(events, module_name, function_name, payload)
+    except _Failure as failure:
+        return _fail(events, str(failure), failure.exit_code)
+    except _Interrupted as interrupted:
+        return _fail(events, "interrupted by %s" % interrupted, 128 + interrupted.signum)
+    events.emit("finished", duration_seconds=events.elapsed(), **finished)
+    return EXIT_OK
+
+
+def _fail(events, message, exit_code):
+    sys.stderr.write("cortex-s2i train: error: %s\n" % message)
+    sys.stderr.flush()
+    events.emit("failed", error=message, exit_code=exit_code, duration_seconds=events.elapsed())
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Tests of the train runner, run as the image runs it: a subprocess in a /model-like directory."""
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+from tests.support import RUN_DIR, RUNTIME_DIR
+
+TRAIN_SOURCE = """
+    import os, sys, time
+    print("import-time print")
+
+    def train(msg):
+        print("print inside train")
+        os.system("echo subprocess output")
+        os.write(1, b"file descriptor 1 write\\n")
+        payload = msg["payload"]
+        with open(payload["$ref"]) as handle:
+            rows = handle.read().count("\\n")
+        with open("models/%s.pkl" % payload["model_name"], "w") as handle:
+            handle.write("model of %d rows" % rows)
+        return {"rows": rows, "envelope": sorted(msg)}
+
+    def echo(msg):
+        return msg
+
+    def fail(msg):
+        with open("models/m.pkl", "w") as handle:
+            handle.write("half-written")
+        raise ValueError("bad data in column 3")
+
+    def slow(msg):
+        with open("models/m.pkl", "w") as handle:
+            handle.write("half-written")
+        open(os.environ["MARKER"], "w").close()
+        time.sleep(60)
+
+    def odd(msg):
+        return object()
+
+    def exits(msg):
+        sys.exit(3)
+
+    not_callable = 5
+"""
+
+VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+class TrainRunnerTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="cortex-s2i-train-test-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+        self.code = os.path.join(self.root, "opt", "program")
+        self.workdir = os.path.join(self.root, "model")
+        self.tmp = os.path.join(self.root, "tmp")
+        for directory in (self.code, self.tmp, os.path.join(self.workdir, "data"),
+                          os.path.join(self.workdir, "models")):
+            os.makedirs(directory)
+        with open(os.path.join(self.code, "trainer.py"), "w") as handle:
+            handle.write(textwrap.dedent(TRAIN_SOURCE))
+        with open(os.path.join(self.workdir, "data", "income.csv"), "w") as handle:
+            handle.write("age,income\n30,1\n40,0\n")
+        self.write_model("m.pkl", "previous")
+
+    def write_model(self, name, content):
+        with open(os.path.join(self.workdir, "models", name), "w") as handle:
+            handle.write(content)
+
+    def models(self):
+        directory = os.path.join(self.workdir, "models")
+        return {name: pathlib.Path(directory, name).read_text()
+                for name in sorted(os.listdir(directory))}
+
+    def environ(self, **extra):
+        environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": self.tmp,
+                   "PYTHONPATH": RUNTIME_DIR + os.pathsep + self.code,
+                   "TRAIN": "1", "TRAIN_MODULE": "trainer", "TRAIN_FUNCTION": "train"}
+        environ.update(extra)
+        return {key: value for key, value in environ.items() if value is not None}
+
+    def command(self, via_script):
+        if via_script:
+            return ["sh", os.path.join(RUN_DIR, "train")]
+        return [sys.executable, "-m", "cortex_s2i_runtime.train_runner"]
+
+    def run_train(self, args=(), via_script=False, **extra):
+        done = subprocess.run(self.command(via_script) + list(args), cwd=self.workdir,
+                              env=self.environ(**extra), capture_output=True, text=True,
+                              timeout=60)
+        return done.returncode, self.events(done.stdout), done.stderr
+
+    def events(self, stdout):
+        return [json.loads(line) for line in stdout.splitlines()]
+
+    def assertNoStageLeft(self):
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_success_reports_started_and_finished_and_publishes_models(self):
+        payload = {"$ref": "data/income.csv", "model_name": "adult_income_lr"}
+        code, events, stderr = self.run_train(via_script=True, PAYLOAD=json.dumps(payload))
+        self.assertEqual(code, 0, stderr)
+        started, finished = events
+        self.assertEqual((started["event"], started["module"], started["function"]),
+                         ("started", "trainer", "train"))
+        self.assertRegex(started["version"], VERSION)
+        self.assertRegex(started["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(finished["event"], "finished")
+        self.assertEqual(finished["version"], started["version"])
+        self.assertEqual(finished["result"], {"rows": 3, "envelope": ["payload"]})
+        self.assertEqual(finished["published"], ["adult_income_lr.pkl"])
+        self.assertIsInstance(finished["duration_seconds"], (int, float))
+        self.assertEqual(self.models(), {"adult_income_lr.pkl": "model of 3 rows",
+                                         "m.pkl": "previous"})
+        for output in ("import-time print", "print inside train", "subprocess output",
+                       "file descriptor 1 write"):
+            self.assertIn(output, stderr)
+        self.assertNoStageLeft()
+
+    def test_payload_is_wrapped_in_an_envelope_and_defaults_to_an_empty_object(self):
+        code, events, _ = self.run_train(TRAIN_FUNCTION="echo")
+        self.assertEqual((code, events[-1]["result"]), (0, {"payload": {}}))
+        code, events, _ = self.run_train(TRAIN_FUNCTION="echo", PAYLOAD='[1, "two"]')
+        self.assertEqual((code, events[-1]["result"]), (0, {"payload": [1, "two"]}))
+
+    def test_a_raising_train_function_exits_1_and_leaves_models_as_they_were(self):
+        code, events, stderr = self.run_train(TRAIN_FUNCTION="fail")
+        self.assertEqual(code, 1)
+        self.assertEqual([e["event"] for e in events], ["started", "failed"])
+        failed = events[-1]
+        self.assertEqual(failed["error"], "ValueError: bad data in column 3")
+        self.assertEqual(failed["exit_code"], 1)
+        self.assertIn("duration_seconds", failed)
+        self.assertIn("Traceback (most recent call last)", stderr)
+        self.assertIn("cortex-s2i train: error: ValueError: bad data in column 3", stderr)
+        self.assertEqual(self.models(), {"m.pkl": "previous"})
+        self.assertNoStageLeft()
+
+    def test_sys_exit_in_the_train_function_is_a_failure(self):
+        code, events, _ = self.run_train(TRAIN_FUNCTION="exits")
+        self.assertEqual(code, 1)
+        self.assertIn("sys.exit(3)", events[-1]["error"])
+
+    def test_bad_input_exits_2_with_a_single_failed_event_and_one_line_error(self):
+        cases = [
+            ({"PAYLOAD": "{not json"}, "PAYLOAD is not valid JSON"),
+            ({"TRAIN_MODULE": None}, "TRAIN_MODULE is not set"),
+            ({"TRAIN_FUNCTION": ""}, "TRAIN_FUNCTION is not set"),
+            ({"TRAIN_MODULE": "no_such_module"}, "cannot import TRAIN_MODULE no_such_module"),
+            ({"TRAIN_FUNCTION": "missing"}, "has no function 'missing'"),
+            ({"TRAIN_FUNCTION": "not_callable"}, "not a function (its type is int)"),
+            ({"TRAIN_MODULE": "bad-name"}, "not a dotted Python module name"),
+        ]
+        for extra, message in cases:
+            with self.subTest(message=message):
+                code, events, stderr = self.run_train(**extra)
+                self.assertEqual(code, 2, stderr)
+                self.assertEqual(events[-1]["event"], "failed")
+                self.assertIn(message, events[-1]["error"])
+                self.assertEqual(events[-1]["exit_code"], 2)
+                self.assertIn("cortex-s2i train: error: ", stderr)
+                self.assertIn(message, stderr.strip().splitlines()[-1])
+        self.assertEqual(self.models(), {"m.pkl": "previous"})
+
+    def test_without_train_it_prints_usage_and_exits_2(self):
+        for value in (None, "0", "no", ""):
+            with self.subTest(TRAIN=value):
+                code, events, stderr = self.run_train(via_script=True, TRAIN=value)
+                self.assertEqual((code, events), (2, []))
+                for text in ("docker run", "-v", "/model/data", "/model/models", "TRAIN=1",
+                             "PAYLOAD", "trainer.train"):
+                    self.assertIn(text, stderr)
+
+    def test_train_accepts_true_and_yes(self):
+        for value in ("true", "yes", "TRUE"):
+            with self.subTest(TRAIN=value):
+                self.assertEqual(self.run_train(TRAIN=value, TRAIN_FUNCTION="echo")[0], 0)
+
+    def test_help_prints_usage_on_stdout(self):
+        done = subprocess.run(self.command(False) + ["--help"], cwd=self.workdir,
+                              env=self.environ(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0)
+        self.assertIn("docker run", done.stdout)
+
+    def test_a_result_that_is_not_json_is_reported_as_its_repr(self):
+        code, events, _ = self.run_train(TRAIN_FUNCTION="odd")
+        self.assertEqual(code, 0)
+        self.assertRegex(events[-1]["result"], r"^<object object at 0x[0-9a-f]+>$")
+
+    def test_sigterm_fails_the_run_and_leaves_models_as_they_were(self):
+        marker = os.path.join(self.root, "training-started")
+        process = subprocess.Popen(self.command(False), cwd=self.workdir,
+                                   env=self.environ(TRAIN_FUNCTION="slow", MARKER=marker),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        deadline = time.monotonic() + 30
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(os.path.exists(marker), "the train function never started")
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=30)
+        self.assertEqual(process.returncode, 128 + signal.SIGTERM)
+        failed = self.events(stdout)[-1]
+        self.assertEqual((failed["event"], failed["error"]), ("failed", "interrupted by SIGTERM"))
+        self.assertEqual(self.models(), {"m.pkl": "previous"})
+        self.assertNoStageLeft()
+
+
+if __name__ == "__main__":
+    unittest.main()

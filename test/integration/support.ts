@@ -1,0 +1,103 @@
+// What the integration tests share: the real engine (or a loud reason why not), names with the
+// test prefix, cleanup of everything they create, and plain HTTP on 127.0.0.1.
+
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { dockerEngine } from '../../lib/engine/docker-engine.js';
+import type { ContainerSpec, Engine, StartedContainer } from '../../lib/engine/engine.js';
+import { main } from '../../lib/cli/main.js';
+import { packageFile, packageVersion } from '../../lib/package-root.js';
+
+export const PREFIX = 'cortex-s2i-test';
+export const TEST_LABEL = 'io.cortex-s2i.test';
+export const EXAMPLE = packageFile('fixtures', 'finance_income_prediction');
+
+/**
+ * The real engine with the bundled builders on it. Under CI=true a missing engine fails the suite;
+ * elsewhere the suite is skipped with a banner saying why and how to run it.
+ */
+export async function realEngine(ctx: Mocha.Context): Promise<Engine> {
+  const engine = dockerEngine(process.env.DOCKER_HOST);
+  let reason: string | undefined;
+  try {
+    await engine.ping();
+    for (const kind of ['train', 'daemon']) {
+      const ref = `cortex-s2i/builder-${kind}:${packageVersion()}`;
+      if (!(await engine.inspectImage(ref))) reason = `the builder image ${ref} is missing`;
+    }
+  } catch (err) {
+    reason = `no Docker engine answers (${(err as Error).message})`;
+  }
+  if (!reason) return engine;
+  if (process.env.CI === 'true') throw new Error(`integration suite cannot run under CI: ${reason}; 'make test' sets up the engine and builders`);
+  console.warn(`\n*** INTEGRATION SUITE SKIPPED: ${reason}.\n*** Run 'make test' (it starts the engine and builds the builders) to run it.\n`);
+  ctx.skip();
+}
+
+/** Tracks what a suite creates and removes it all, even after a failure. */
+export class Cleanup {
+  private readonly images: string[] = [];
+  private readonly dirs: string[] = [];
+  constructor(private readonly engine: () => Engine) {}
+
+  image(ref: string): string {
+    this.images.push(ref);
+    return ref;
+  }
+
+  async tempDir(label: string): Promise<string> {
+    const dir = await mkdtemp(path.join(tmpdir(), `${PREFIX}-${label}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** A copy of the example project, to edit without touching the committed one. */
+  async exampleCopy(): Promise<string> {
+    const dir = await this.tempDir('project');
+    const copy = path.join(dir, 'finance_income_prediction');
+    await cp(EXAMPLE, copy, { recursive: true, filter: (src) => !src.includes(`${path.sep}models${path.sep}`) || src.endsWith('.gitkeep') });
+    return copy;
+  }
+
+  async run(): Promise<void> {
+    const engine = this.engine();
+    for (const id of await engine.listContainers(TEST_LABEL)) await engine.removeContainer(id);
+    for (const ref of this.images) await engine.removeImage(ref);
+    for (const dir of this.dirs) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function startContainer(engine: Engine, spec: Omit<ContainerSpec, 'labels'>): Promise<StartedContainer> {
+  return engine.runContainer({ ...spec, labels: { [TEST_LABEL]: '1' } });
+}
+
+/** Runs the CLI in this process against the real engine, capturing what it prints. */
+export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { env: process.env, output: { out: (l) => out.push(l), err: (l) => err.push(l) } });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+export async function waitForHealth(port: number, seconds = 60): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      // A connection made while the server is still starting can stall: each try has its own limit.
+      const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
+      if (r.status === 200) return;
+      last = `status ${r.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no healthy answer on 127.0.0.1:${port} within ${seconds}s (${last})`);
+}
+
+export async function postJson(port: number, route: string, body: string): Promise<{ status: number; json: unknown }> {
+  const r = await fetch(`http://127.0.0.1:${port}/${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(30_000) });
+  return { status: r.status, json: await r.json() };
+}
