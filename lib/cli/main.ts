@@ -19,7 +19,7 @@ export interface MainOptions {
 }
 
 export async function main(argv: string[], options: MainOptions): Promise<number> {
-  const output = options.output ?? { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+  const output = options.output ?? processOutput();
   try {
     const command = parseCommand(argv);
     if (command.name === 'help') {
@@ -56,6 +56,22 @@ export async function main(argv: string[], options: MainOptions): Promise<number
     output.err(`error: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return ExitCode.internal;
   }
+}
+
+/**
+ * stdout and stderr, ignoring a reader that went away (`cortex-s2i build ... | head`): the build
+ * goes on to its end and its exit status, rather than dying half-way with EPIPE.
+ */
+function processOutput(): Output {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+  const write = (stream: NodeJS.WriteStream, line: string) => {
+    if (!stream.destroyed) stream.write(`${line}\n`);
+  };
+  return { out: (l) => write(process.stdout, l), err: (l) => write(process.stderr, l) };
 }
 
 function readEpoch(value: string | undefined): number | undefined {

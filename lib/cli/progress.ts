@@ -3,6 +3,9 @@
 import type { BuildEvent } from '../engine/engine.js';
 import type { Output } from './context.js';
 
+// The engine's own bookkeeping lines: steps are printed with their durations instead.
+const ENGINE_CHATTER = /^(Step \d+\/\d+ : | ---> |Removing intermediate container |Successfully (built|tagged) )/;
+
 export class BuildProgress {
   private step: { number: number; total: number; instruction: string; started: number; cached: boolean } | undefined;
   readonly durations: Array<{ step: number; seconds: number; cached: boolean; instruction: string }> = [];
@@ -24,7 +27,7 @@ export class BuildProgress {
         if (this.step) this.step.cached = true;
         break;
       case 'log':
-        if (this.showLog && !event.text.startsWith('Step ') && !event.text.startsWith(' ---> ') && !event.text.startsWith('Removing intermediate')) {
+        if (this.showLog && !ENGINE_CHATTER.test(event.text)) {
           this.output.out(`    | ${event.text}`);
         }
         break;

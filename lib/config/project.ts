@@ -47,6 +47,8 @@ export interface ProjectSource {
   ignore: IgnoreRules;
   modelFiles: SourceFile[];
   sharedFolders: SharedFolder[];
+  /** Folders at the project root that hold data or output (data/, models/, all/). */
+  dataFolders: string[];
   /** Python files directly in the project root, such as an __init__.py. */
   rootFiles: SourceFile[];
   requirements: Partial<Record<RequirementsFileName, RequirementsFile>>;
@@ -98,6 +100,7 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
   const rootEntries = standalone ? [] : await readdir(root, { withFileTypes: true });
   const modelPaths = standalone ? [''] : [];
   const sharedFolders: SharedFolder[] = [];
+  const dataFolders: string[] = [];
   const rootFiles: SourceFile[] = [];
   for (const entry of rootEntries.sort((a, b) => compare(a.name, b.name))) {
     const name = entry.name;
@@ -107,7 +110,11 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
         modelPaths.push(name);
         continue;
       }
-      if (NOT_SHARED.has(name) || name === modelPath) continue;
+      if (NOT_SHARED.has(name)) {
+        dataFolders.push(name);
+        continue;
+      }
+      if (name === modelPath) continue;
       if (ignore.ignores(name, true)) {
         counter.ignored++;
         continue;
@@ -156,6 +163,7 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
     ignore,
     modelFiles,
     sharedFolders,
+    dataFolders,
     rootFiles,
     requirements,
     setupScript,

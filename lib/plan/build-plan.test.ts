@@ -39,6 +39,7 @@ describe('planBuild', () => {
     expect(plan.pythonPath).to.deep.equal(['/opt/program/shop/churn', '/opt/program/shop', '/opt/program']);
     expect(plan.sharedFolders).to.deep.equal(['common']);
     expect(plan.skippedFolders).to.deep.equal(['docs']);
+    expect(plan.leftOut).to.deep.equal(['data', 'models', 'upsell']);
   });
 
   it('chooses the dependency files by builder kind and names them for the dependency layer', async () => {

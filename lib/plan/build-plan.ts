@@ -54,6 +54,8 @@ export interface BuildPlan {
   sharedFolders: string[];
   /** Folders at the project root left out because they hold no Python code. */
   skippedFolders: string[];
+  /** Other models and data folders of the project: never in this model's image. */
+  leftOut: string[];
   ignoreFiles: string[];
   ignoredCount: number;
   dependencies: { setupScript: PlannedFile | undefined; requirements: PlannedFile | undefined };
@@ -164,6 +166,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     pythonPath,
     sharedFolders: builder.style === 'cortex' ? shared.map((f) => f.name) : [],
     skippedFolders: project.sharedFolders.filter((f) => !shared.includes(f)).map((f) => f.name),
+    leftOut: [...project.modelPaths.filter((m) => m !== project.model.path && m !== ''), ...project.dataFolders].sort(compare),
     ignoreFiles: project.ignore.files,
     ignoredCount: project.ignoredCount,
     dependencies: { setupScript, requirements },

@@ -12,6 +12,7 @@ function plan(overrides: Partial<BuildPlan> = {}): BuildPlan {
     pythonPath: ['/opt/program/p/m', '/opt/program/p', '/opt/program'],
     sharedFolders: [],
     skippedFolders: [],
+    leftOut: [],
     ignoreFiles: [],
     ignoredCount: 0,
     dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/p/m/requirements.txt', size: 1, executable: false } },

@@ -135,6 +135,7 @@ describe('the example project on a real engine', function () {
     const model = path.join(project, 'logisticRegression');
     const ref = image('logisticRegression', 'daemon');
     const before = (await engine.inspectImage(ref))!;
+    cleanup.image(before.id);
     // Unique per run: the engine's cache outlives the test, and an edit seen before would be cached.
     await appendFile(path.join(model, 'predict.py'), `\n# tuned ${randomUUID()}\n`);
     const r = await cli('build', model, 'daemon', ref);
