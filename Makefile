@@ -5,12 +5,15 @@ SHELL := /bin/bash
 CLI := node bin/cortex-s2i.js
 TS_SOURCES := $(shell find lib test -name '*.ts' 2>/dev/null) tsconfig.json $(wildcard lib/render/templates/*)
 
-.PHONY: help setup engine base builders demo test test-unit test-python clean
+EXAMPLE := fixtures/finance_income_prediction
+EXAMPLE_MODELS := logisticRegression randomForest xgBoost
+
+.PHONY: help setup engine base builders demo test test-unit test-python generated clean
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
 	@echo "make test   run every test: unit (TypeScript, Python) and integration (real Docker engine)"
-	@echo "make setup | engine | base | builders | clean"
+	@echo "make setup | engine | base | builders | generated | clean"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -43,6 +46,12 @@ test-unit: setup test-python
 # The integration suite needs the engine and the builders; it never skips itself under CI=true.
 test: builders test-python
 	npm run --silent test
+
+# The example project's Makefiles and all/ folder, written again by the generators; a test fails
+# when the committed ones differ from what they write.
+generated: setup
+	for m in $(EXAMPLE_MODELS); do rm -f $(EXAMPLE)/$$m/Makefile; $(CLI) init $(EXAMPLE)/$$m; done
+	$(CLI) all $(EXAMPLE)
 
 clean:
 	rm -rf dist

@@ -13,6 +13,13 @@ Usage:
         --project DIR         the project folder around the model (default: found by looking around)
         --dry-run             print the plan and the Dockerfile; build nothing
         -q, --quiet           do not print the engine's build log
+  cortex-s2i all <project> [--models a,b,c]
+      Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
+      predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
+  cortex-s2i init <model-dir> [--model-name N] [--dataset D] [--container C] [--force]
+      Writes the model's Makefile (build-train, train, build-predict, predict, test-endpoint) and,
+      where missing, a working skeleton: .s2i/environment, train.py, predict.py, requirements,
+      test/test_instances.json. Existing files are kept unless --force is given.
   cortex-s2i builders [--base IMAGE]
       Builds the bundled train and daemon builder images on a Python base image
       (default: python:3.11-slim if present, else the locally bootstrapped base).
@@ -25,7 +32,9 @@ export type Command =
   | { name: 'help' }
   | { name: 'version' }
   | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean }
-  | { name: 'builders'; base: string | undefined };
+  | { name: 'builders'; base: string | undefined }
+  | { name: 'all'; project: string; models: string[] | undefined }
+  | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -41,6 +50,22 @@ export function parseCommand(argv: string[]): Command {
         const { values, positionals } = parseArgs({ args: rest, options: { base: { type: 'string' } }, allowPositionals: true, strict: true });
         if (positionals.length) throw usageError(`builders takes no arguments, got ${positionals.join(' ')}`);
         return { name: 'builders', base: values.base };
+      }
+      case 'all': {
+        const { values, positionals } = parseArgs({ args: rest, options: { models: { type: 'string' } }, allowPositionals: true, strict: true });
+        if (positionals.length !== 1) throw usageError('all needs the project folder: cortex-s2i all <project> [--models a,b,c]');
+        const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
+        return { name: 'all', project: positionals[0]!, models };
+      }
+      case 'init': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: { 'model-name': { type: 'string' }, dataset: { type: 'string' }, container: { type: 'string' }, force: { type: 'boolean' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (positionals.length !== 1) throw usageError('init needs the model folder: cortex-s2i init <model-dir>');
+        return { name: 'init', modelDir: positionals[0]!, modelName: values['model-name'], dataset: values.dataset, container: values.container, force: values.force ?? false };
       }
       default:
         throw usageError(`unknown command ${JSON.stringify(name)}`);

@@ -7,7 +7,9 @@ import { CortexError, ExitCode } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { parseCommand, USAGE } from './args.js';
 import { buildCommand } from './commands/build.js';
+import { allCommand } from './commands/all.js';
 import { buildersCommand } from './commands/builders.js';
+import { initCommand } from './commands/init.js';
 import type { CommandContext, Output } from './context.js';
 
 export interface MainOptions {
@@ -45,6 +47,10 @@ export async function main(argv: string[], options: MainOptions): Promise<number
         return await buildCommand(command, ctx);
       case 'builders':
         return await buildersCommand(command, ctx);
+      case 'all':
+        return await allCommand(command, ctx);
+      case 'init':
+        return await initCommand(command, ctx);
     }
   } catch (err) {
     if (err instanceof CortexError) {

@@ -14,6 +14,8 @@ export const ENVIRONMENT_FILE = '.s2i/environment';
 export const IGNORE_FILE = '.cortexignore';
 export const DOTENV_FILE = '.env';
 export const SETUP_SCRIPT = 'setup.sh';
+/** In .s2i/environment: other model folders of the project that go into this image (the all image). */
+export const MODELS_KEY = 'CORTEX_S2I_MODELS';
 export const REQUIREMENTS_FILES = ['requirements_train.txt', 'requirements_predict.txt', 'requirements.txt'] as const;
 export type RequirementsFileName = (typeof REQUIREMENTS_FILES)[number];
 
@@ -47,6 +49,8 @@ export interface ProjectSource {
   ignore: IgnoreRules;
   modelFiles: SourceFile[];
   sharedFolders: SharedFolder[];
+  /** Other models' folders this image includes, as MODELS_KEY lists them. */
+  includedModels: SharedFolder[];
   /** Folders at the project root that hold data or output (data/, models/, all/). */
   dataFolders: string[];
   /** Python files directly in the project root, such as an __init__.py. */
@@ -128,6 +132,21 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
   // A model nested deeper than the root's children is still a model of this project.
   if (!standalone && !modelPaths.includes(modelPath)) modelPaths.push(modelPath);
 
+  const includedModels: SharedFolder[] = [];
+  const modelsEntry = environment.entries.find((e) => e.key === MODELS_KEY);
+  for (const name of modelsEntry ? modelsEntry.value.split(',').map((m) => m.trim()).filter(Boolean) : []) {
+    if (!modelPaths.includes(name) || name === modelPath) {
+      errors.push({
+        file: envPath,
+        line: modelsEntry!.line,
+        message: `${MODELS_KEY} names ${JSON.stringify(name)}, which is not another model folder of ${root}`,
+        hint: `model folders here: ${modelPaths.filter((m) => m !== modelPath).join(', ') || 'none'}`,
+      });
+      continue;
+    }
+    includedModels.push({ name, files: await walk(root, name, ignore, counter) });
+  }
+
   let dotenv: DotenvSummary | undefined;
   const dotenvPath = path.join(root, DOTENV_FILE);
   const dotenvText = await readOptional(dotenvPath);
@@ -163,12 +182,25 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
     ignore,
     modelFiles,
     sharedFolders,
+    includedModels,
     dataFolders,
     rootFiles,
     requirements,
     setupScript,
     ignoredCount: counter.ignored,
   });
+}
+
+/** The model folders directly in a project's root, sorted; `except` names folders to pass over. */
+export async function listModels(root: string, except: string[] = []): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true });
+  const models: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory() && !e.name.startsWith('.') && !except.includes(e.name) && (await exists(path.join(root, e.name, ENVIRONMENT_FILE)))) {
+      models.push(e.name);
+    }
+  }
+  return models.sort(compare);
 }
 
 async function findProjectRoot(modelDir: string, environment: S2iEnvironment): Promise<string> {

@@ -54,7 +54,9 @@ export interface BuildPlan {
   sharedFolders: string[];
   /** Folders at the project root left out because they hold no Python code. */
   skippedFolders: string[];
-  /** Other models and data folders of the project: never in this model's image. */
+  /** Other models' folders included on purpose (the all image serves them). */
+  includedModels: string[];
+  /** Other models and data folders of the project: not in this image. */
   leftOut: string[];
   ignoreFiles: string[];
   ignoredCount: number;
@@ -86,13 +88,14 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   // Everything is laid out under the program folder as <project>/<model>, so that module names
   // import as written: bare from the model folder, qualified from the project or its parent.
   const imageRoot = project.name;
-  const modelInImage = project.standalone ? imageRoot : `${imageRoot}/${project.model.path}`;
-  const pythonRoots = project.standalone ? [modelInImage, ''] : [modelInImage, imageRoot, ''];
+  const pythonRoots = importRoots(project);
   const pythonPath = pythonRoots.map((r) => (r === '' ? PROGRAM_DIR : `${PROGRAM_DIR}/${r}`));
 
   const shared = project.sharedFolders.filter((f) => f.files.some((file) => file.path.endsWith('.py')));
   const sourceFiles: SourceFile[] =
-    builder.style === 'cortex' ? [...project.modelFiles, ...project.rootFiles, ...shared.flatMap((f) => f.files)] : project.modelFiles;
+    builder.style === 'cortex'
+      ? [...project.modelFiles, ...project.rootFiles, ...[...shared, ...project.includedModels].flatMap((f) => f.files)]
+      : project.modelFiles;
   // s2i builders receive the model folder alone as their source, as `s2i build` would send it.
   const prefix = builder.style === 'cortex' ? `${SOURCE_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
   const strip = builder.style === 'cortex' || project.standalone ? '' : `${project.model.path}/`;
@@ -166,7 +169,11 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     pythonPath,
     sharedFolders: builder.style === 'cortex' ? shared.map((f) => f.name) : [],
     skippedFolders: project.sharedFolders.filter((f) => !shared.includes(f)).map((f) => f.name),
-    leftOut: [...project.modelPaths.filter((m) => m !== project.model.path && m !== ''), ...project.dataFolders].sort(compare),
+    includedModels: project.includedModels.map((m) => m.name),
+    leftOut: [
+      ...project.modelPaths.filter((m) => m !== project.model.path && m !== '' && !project.includedModels.some((i) => i.name === m)),
+      ...project.dataFolders,
+    ].sort(compare),
     ignoreFiles: project.ignore.files,
     ignoredCount: project.ignoredCount,
     dependencies: { setupScript, requirements },
@@ -181,6 +188,16 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     runtimeVariables: project.dotenv ? { file: project.dotenv.file, keys: project.dotenv.keys } : undefined,
     warnings,
   });
+}
+
+/**
+ * The import roots of a model's image, relative to the program folder ('' is the folder itself):
+ * the model folder, then the project, then the project's parent, so that module names import
+ * bare, project-relative or package-qualified, as in the model's own checkout.
+ */
+export function importRoots(project: Pick<ProjectSource, 'name' | 'standalone' | 'model'>): string[] {
+  const modelInImage = project.standalone ? project.name : `${project.name}/${project.model.path}`;
+  return project.standalone ? [modelInImage, ''] : [modelInImage, project.name, ''];
 }
 
 function planned(f: SourceFile, name: string): PlannedFile {

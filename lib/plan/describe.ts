@@ -14,6 +14,7 @@ export function describePlan(plan: BuildPlan): string[] {
   row('model', `${plan.project.standalone ? plan.model.name : plan.model.path} -> ${modelInImage}`);
   row('shared code', plan.sharedFolders.length ? plan.sharedFolders.map((f) => `${f}/`).join(', ') : 'none');
   if (plan.skippedFolders.length) row('not included', `${plan.skippedFolders.map((f) => `${f}/`).join(', ')} (no Python code)`);
+  if (plan.includedModels.length) row('other models', `${plan.includedModels.map((f) => `${f}/`).join(', ')} (served by this image)`);
   if (plan.leftOut.length) row('left out', `${plan.leftOut.map((f) => `${f}/`).join(', ')} (other models, data and output)`);
   row('ignored', `${plan.ignoredCount} path${plan.ignoredCount === 1 ? '' : 's'} (built-in rules${plan.ignoreFiles.map((f) => `, ${f}`).join('')})`);
   if (b.style === 'cortex') row('PYTHONPATH', plan.pythonPath.join(':'));

@@ -12,6 +12,7 @@ function plan(overrides: Partial<BuildPlan> = {}): BuildPlan {
     pythonPath: ['/opt/program/p/m', '/opt/program/p', '/opt/program'],
     sharedFolders: [],
     skippedFolders: [],
+    includedModels: [],
     leftOut: [],
     ignoreFiles: [],
     ignoredCount: 0,

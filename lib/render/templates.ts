@@ -25,4 +25,11 @@ export function dockerfileQuote(value: string): string {
   return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
 }
 
+/** A Python string literal. JSON's escapes are valid in Python, and values are validated first. */
+export function pythonString(value: string): string {
+  return JSON.stringify(value);
+}
+
 handlebars.registerHelper('quote', (value: unknown) => dockerfileQuote(String(value)));
+handlebars.registerHelper('py', (value: unknown) => pythonString(String(value)));
+handlebars.registerHelper('join', (items: unknown, separator: unknown) => (items as string[]).join(String(separator)));

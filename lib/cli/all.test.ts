@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode } from '../errors.js';
+import { removeTree, writeTree, type Tree } from '../../test/support/tree.js';
+import { main } from './main.js';
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { env: {}, output: { out: (l) => out.push(l), err: (l) => err.push(l) }, engine: () => { throw new Error('no engine'); } });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function model(name: string, route: string, extra: Tree = {}): Tree {
+  return {
+    [`shop/${name}/.s2i/environment`]: `ROUTES=${route}:shop.${name}.predict:predict\n`,
+    [`shop/${name}/predict.py`]: 'import features\n\ndef predict(msg):\n    return features.NAME\n',
+    [`shop/${name}/features.py`]: `NAME = ${JSON.stringify(name)}\n`,
+    [`shop/${name}/requirements_predict.txt`]: 'numpy>=1.21\n',
+    [`shop/${name}/test/test_instances.json`]: '{}\n',
+    ...extra,
+  };
+}
+
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out[path.relative(dir, p)] = await readFile(p, 'utf8');
+    }
+  };
+  await walk(dir).catch(() => undefined);
+  return out;
+}
+
+describe('cortex-s2i all', () => {
+  let root: string;
+  let project: string;
+  beforeEach(async () => {
+    root = await writeTree({
+      ...model('churn', 'churn/predict', { 'shop/churn/setup.sh': '#!/bin/sh\napt-get install -y libgomp1\n' }),
+      ...model('upsell', 'upsell/v1/predict', { 'shop/upsell/setup.sh': '#!/bin/sh\r\napt-get install -y libgomp1\r\n' }),
+      ...model('ranker', 'ranker/predict', { 'shop/ranker/requirements_predict.txt': 'numpy>=1.22,<2\npandas\n' }),
+    });
+    project = path.join(root, 'shop');
+  });
+  afterEach(() => removeTree(root));
+
+  it('writes all/ with every route, a loader per route, merged requirements and one copy of a shared setup step', async () => {
+    const r = await run('all', project);
+    expect(r.code, r.err).to.equal(0);
+    const files = await snapshot(path.join(project, 'all'));
+    expect(Object.keys(files).sort()).to.deep.equal(['.s2i/environment', 'Makefile', 'predict.py', 'requirements.txt', 'setup.sh']);
+    expect(files['.s2i/environment']).to.contain(
+      'ROUTES=churn/predict:predict:route_churn_predict,ranker/predict:predict:route_ranker_predict,upsell/v1/predict:predict:route_upsell_v1_predict\nCORTEX_S2I_MODELS=churn,ranker,upsell\n',
+    );
+    expect(files['predict.py']).to.contain('route_upsell_v1_predict = load_model_route(\n    os.path.join(PROJECT, "upsell"),\n    "upsell/v1/predict",\n    "shop.upsell.predict",\n    "predict",\n)');
+    expect(files['requirements.txt']).to.contain('numpy>=1.21,>=1.22,<2  # churn, ranker, upsell\npandas  # ranker\n');
+    expect(files['setup.sh']!.match(/apt-get install -y libgomp1/g)).to.have.length(1);
+    expect(files['setup.sh']).to.contain('---> setup.sh of churn, upsell');
+    expect(files['Makefile']).to.contain('TESTS = churn:churn/predict ranker:ranker/predict upsell:upsell/v1/predict');
+    expect((await stat(path.join(project, 'all/setup.sh'))).mode & 0o111).to.not.equal(0);
+    // The generated Python parses, and so does the combined shell script.
+    execFileSync('python3', ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read())', path.join(project, 'all/predict.py')]);
+    execFileSync('sh', ['-n', path.join(project, 'all/setup.sh')]);
+  });
+
+  it('is deterministic: a second run leaves every byte as it was', async () => {
+    await run('all', project);
+    const first = await snapshot(path.join(project, 'all'));
+    const again = await run('all', project);
+    expect(again.out).to.match(/unchanged all\/predict.py/);
+    expect(await snapshot(path.join(project, 'all'))).to.deep.equal(first);
+  });
+
+  it('serves only the models --models names', async () => {
+    await run('all', project, '--models', 'upsell,churn');
+    const env = await readFile(path.join(project, 'all/.s2i/environment'), 'utf8');
+    expect(env).to.contain('CORTEX_S2I_MODELS=upsell,churn').and.not.contain('ranker');
+  });
+
+  for (const [what, line, expected] of [
+    ['a statement smuggled into a module name', 'ROUTES=churn/predict:os; import x:predict', 'not a Python identifier'],
+    ['a keyword as the function', 'ROUTES=churn/predict:predict:lambda', 'is a Python keyword'],
+    ['a route with a quote', 'ROUTES=churn/pre"dict:predict:predict', 'must be path segments'],
+  ] as const) {
+    it(`refuses ${what} with the file and line, and writes nothing`, async () => {
+      await writeFile(path.join(project, 'churn/.s2i/environment'), `# churn\n${line}\n`);
+      const r = await run('all', project);
+      expect(r.code).to.equal(ExitCode.badInput);
+      expect(r.err).to.contain('churn/.s2i/environment:2').and.contain(expected);
+      expect(await snapshot(path.join(project, 'all'))).to.deep.equal({});
+    });
+  }
+
+  it('refuses two models claiming one route, naming both', async () => {
+    await writeFile(path.join(project, 'ranker/.s2i/environment'), 'ROUTES=churn/predict:shop.ranker.predict:predict\n');
+    const r = await run('all', project);
+    expect(r.code).to.equal(ExitCode.badInput);
+    expect(r.err).to.match(/ranker\/\.s2i\/environment:1: route churn\/predict is claimed by both churn \(.*churn\/\.s2i\/environment:1\) and ranker/);
+    expect(await snapshot(path.join(project, 'all'))).to.deep.equal({});
+  });
+
+  it('refuses conflicting pins, naming both models and lines, and writes nothing', async () => {
+    await writeFile(path.join(project, 'churn/requirements_predict.txt'), 'scikit-learn==1.2\n');
+    await writeFile(path.join(project, 'upsell/requirements_predict.txt'), 'numpy\nscikit-learn==1.3\n');
+    const r = await run('all', project);
+    expect(r.code).to.equal(ExitCode.badInput);
+    expect(r.err).to.contain('churn and upsell need scikit-learn').and.contain('churn/requirements_predict.txt:1').and.contain('upsell/requirements_predict.txt:2');
+    expect(await snapshot(path.join(project, 'all'))).to.deep.equal({});
+  });
+
+  it('removes a setup.sh it wrote once no model has one', async () => {
+    await run('all', project);
+    await rm(path.join(project, 'churn/setup.sh'));
+    await rm(path.join(project, 'upsell/setup.sh'));
+    const r = await run('all', project);
+    expect(r.out).to.contain('removed all/setup.sh');
+    expect(Object.keys(await snapshot(path.join(project, 'all')))).not.to.include('setup.sh');
+  });
+});
+
+describe('cortex-s2i init', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await writeTree({ 'shop/data/sales.csv': 'region,amount,label\neu,3,yes\nus,1,no\neu,5,yes\n', 'shop/.env': 'A=1\n' });
+  });
+  afterEach(() => removeTree(root));
+
+  it('writes a Makefile and a skeleton that trains and predicts as it is', async () => {
+    const r = await run('init', path.join(root, 'shop/salesModel'));
+    expect(r.code, r.err).to.equal(0);
+    const files = await snapshot(path.join(root, 'shop/salesModel'));
+    expect(Object.keys(files).sort()).to.deep.equal(['.s2i/environment', 'Makefile', 'predict.py', 'requirements_predict.txt', 'requirements_train.txt', 'test/test_instances.json', 'train.py']);
+    expect(files['Makefile']).to.contain('MODEL_NAME ?= sales_model\nDATASET_NAME ?= sales.csv\n').and.contain('CONTAINER_NAME ?= $(CONTAINER_PREFIX)sales-model');
+    // The skeleton runs: train on the project's data, then predict the test instances.
+    const out = execFileSync('python3', ['-c', [
+      'import json, os, sys',
+      'sys.path.insert(0, "salesModel")',
+      'os.makedirs("models", exist_ok=True)',
+      'import train, predict',
+      'print(json.dumps(train.train({"payload": {"$ref": "data/sales.csv", "model_name": "sales_model"}})))',
+      'print(json.dumps(predict.predict(json.load(open("salesModel/test/test_instances.json")))))',
+    ].join('\n')], { cwd: path.join(root, 'shop') }).toString();
+    expect(out.trim().split('\n')).to.deep.equal(['{"model_name": "sales_model", "rows": 3, "prediction": "yes"}', '{"predictions": ["yes"]}']);
+  });
+
+  it('keeps existing files unless --force, and says which', async () => {
+    await writeTree({ 'shop/m/predict.py': '# mine\n', 'shop/m/.s2i/environment': 'ROUTES=scorer/predict:predict:predict\n' }, root);
+    const r = await run('init', path.join(root, 'shop/m'), '--dataset', 'sales.csv');
+    expect(r.out).to.contain('kept predict.py').and.contain('kept .s2i/environment').and.contain('wrote Makefile');
+    expect(await readFile(path.join(root, 'shop/m/predict.py'), 'utf8')).to.equal('# mine\n');
+    // The model's first route names it.
+    expect(await readFile(path.join(root, 'shop/m/Makefile'), 'utf8')).to.contain('MODEL_NAME ?= scorer');
+    const forced = await run('init', path.join(root, 'shop/m'), '--force');
+    expect(forced.out).to.contain('updated predict.py');
+  });
+
+  it('refuses names that would break the Makefile', async () => {
+    const r = await run('init', path.join(root, 'shop/m'), '--container', 'Bad Name;rm');
+    expect(r.code).to.equal(ExitCode.badInput);
+  });
+});

@@ -1,0 +1,75 @@
+// `cortex-s2i all <project>`: writes <project>/all/, the source of one image serving every model.
+
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { listModels, readProject, type ProjectSource } from '../../config/project.js';
+import type { Problem } from '../../config/result.js';
+import { CortexError, ExitCode, formatProblem, invalidProject, usageError } from '../../errors.js';
+import { ALL_DIR, planAll } from '../../plan/all-plan.js';
+import { renderAllFiles } from '../../render/all-files.js';
+import type { Command } from '../args.js';
+import type { CommandContext } from '../context.js';
+import { writeGenerated } from './write-files.js';
+
+type AllCommand = Extract<Command, { name: 'all' }>;
+
+export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<number> {
+  const root = path.resolve(cmd.project);
+  const available = await listModels(root, [ALL_DIR]).catch(() => {
+    throw usageError(`${root} is not a folder`, 'pass the project folder, the one holding the model folders');
+  });
+  const chosen = cmd.models ?? available;
+  const unknown = chosen.filter((m) => !available.includes(m));
+  if (unknown.length) {
+    throw usageError(`--models names ${unknown.join(', ')}, not model folders of ${root}`, `the model folders are: ${available.join(', ') || 'none'}`);
+  }
+  if (chosen.length === 0) throw usageError(`${root} has no model folders (folders with .s2i/environment)`);
+
+  const problems: Problem[] = [];
+  const models: ProjectSource[] = [];
+  const setupScripts: Record<string, string> = {};
+  for (const name of chosen) {
+    const read = await readProject(path.join(root, name), root);
+    if (!read.ok) {
+      problems.push(...read.errors);
+      continue;
+    }
+    models.push(read.value);
+    if (read.value.setupScript) setupScripts[name] = await readFile(read.value.setupScript.abs, 'utf8');
+  }
+  if (problems.length) throw invalidProject(problems);
+
+  const planned = planAll({ root, name: path.basename(root), models, setupScripts });
+  if (!planned.ok) throw invalidProject(planned.errors);
+  const files = renderAllFiles(planned.value);
+  const predict = files.find((f) => f.path === `${ALL_DIR}/predict.py`)!;
+  const checked = await checkPythonSyntax(predict.content, predict.path);
+
+  for (const w of planned.value.warnings) ctx.output.err(`warning: ${formatProblem(w)}`);
+  const written = await writeGenerated(root, files, ALL_DIR);
+  for (const line of written) ctx.output.out(line);
+  if (!checked) ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
+  for (const name of chosen) {
+    if (!models.find((m) => m.model.path === name)!.modelFiles.some((f) => f.path === `${name}/Makefile`)) {
+      ctx.output.err(`warning: ${name} has no Makefile, which make train-all uses (hint: cortex-s2i init ${path.join(cmd.project, name)})`);
+    }
+  }
+  ctx.output.out(`all/ serves ${planned.value.routes.length} route(s) of ${chosen.join(', ')}; build it with: cortex-s2i build ${path.join(cmd.project, ALL_DIR)} daemon ${planned.value.containerName}`);
+  return ExitCode.ok;
+}
+
+/**
+ * Parses generated Python with the machine's python3, as a last guard behind the validation of
+ * every name. Returns false when there is no python3 to ask.
+ */
+function checkPythonSyntax(source: string, name: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read(), sys.argv[1])', name], (err, _stdout, stderr) => {
+      if (!err) return resolve(true);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(false);
+      reject(new CortexError(`the generated ${name} is not valid Python; nothing was written`, { exitCode: ExitCode.internal, details: stderr.trim().split('\n'), hint: 'this is a bug in cortex-s2i: please report it with the message above' }));
+    });
+    child.stdin?.end(source);
+  });
+}
