@@ -13,6 +13,8 @@ Usage:
         --project DIR         the project folder around the model (default: found by looking around)
         --dry-run             print the plan and the Dockerfile; build nothing
         -q, --quiet           do not print the engine's build log
+        --no-cache            build every step afresh, as docker build --no-cache
+        --compress            gzip the context sent to the engine (helps a remote DOCKER_HOST)
   cortex-s2i all <project> [--models a,b,c]
       Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
       predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
@@ -31,7 +33,7 @@ Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timest
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean }
+  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
   | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
@@ -85,6 +87,8 @@ function parseBuild(args: string[]): Command {
       project: { type: 'string' },
       'dry-run': { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
+      'no-cache': { type: 'boolean' },
+      compress: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -104,5 +108,5 @@ function parseBuild(args: string[]): Command {
     if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
     return { key, value };
   });
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false };
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false };
 }

@@ -14,7 +14,7 @@ export interface CommandContext {
   sourceDateEpoch: number | undefined;
   now(): Date;
   output: Output;
-  engine(): Engine;
+  engine(): Promise<Engine>;
   signal: AbortSignal;
   toolVersion: string;
 }

@@ -50,7 +50,7 @@ describe('cortex-s2i (main)', () => {
     expect(r.code, r.err).to.equal(0);
     expect(engine.tags.has('churn-predict')).to.equal(true);
     const sent = [...engine.contexts[0]!.keys()];
-    expect(sent).to.include('src/shop/churn/predict.py').and.include('src/shop/common/features.py').and.include('deps/requirements.txt');
+    expect(sent).to.include('src/opt/program/shop/churn/predict.py').and.include('src/opt/program/shop/common/features.py').and.include('deps/requirements.txt');
     expect(sent.filter((f) => /\.env|\.pyc|data\/|models\/|upsell|notebooks|\.log$/.test(f))).to.deep.equal([]);
     for (const content of engine.contexts[0]!.values()) expect(content.toString()).not.to.contain('do-not-bake-me');
     expect(r.out).to.match(/built churn-predict \(sha256:[0-9a-f]+\)/);

@@ -1,15 +1,10 @@
 // The command-line entry point: reads the process environment once, runs one command, and is the
 // only place that catches errors, prints them and chooses the exit status.
 
-import { dockerEngine } from '../engine/docker-engine.js';
 import type { Engine } from '../engine/engine.js';
 import { CortexError, ExitCode } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { parseCommand, USAGE } from './args.js';
-import { buildCommand } from './commands/build.js';
-import { allCommand } from './commands/all.js';
-import { buildersCommand } from './commands/builders.js';
-import { initCommand } from './commands/init.js';
 import type { CommandContext, Output } from './context.js';
 
 export interface MainOptions {
@@ -38,19 +33,22 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
       now: () => new Date(),
       output,
-      engine: options.engine ?? (() => dockerEngine(options.env.DOCKER_HOST)),
+      // Loaded on first use: dockerode and its dependencies take longer to load than --help or a
+      // dry run take altogether.
+      engine: options.engine ? async () => options.engine!() : async () => (await import('../engine/docker-engine.js')).dockerEngine(options.env.DOCKER_HOST),
       signal: options.signal ?? new AbortController().signal,
       toolVersion,
     };
+    // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
       case 'build':
-        return await buildCommand(command, ctx);
+        return await (await import('./commands/build.js')).buildCommand(command, ctx);
       case 'builders':
-        return await buildersCommand(command, ctx);
+        return await (await import('./commands/builders.js')).buildersCommand(command, ctx);
       case 'all':
-        return await allCommand(command, ctx);
+        return await (await import('./commands/all.js')).allCommand(command, ctx);
       case 'init':
-        return await initCommand(command, ctx);
+        return await (await import('./commands/init.js')).initCommand(command, ctx);
     }
   } catch (err) {
     if (err instanceof CortexError) {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { extract } from 'tar-stream';
 import { removeTree, writeTree } from '../../test/support/tree.js';
@@ -65,8 +66,17 @@ describe('packContext', () => {
 
   it('uses the time it is given (SOURCE_DATE_EPOCH)', async () => {
     const when = new Date(1_700_000_000_000);
-    const items = await list(await collect(packContext(entries(dir), when).stream));
+    const items = await list(await collect(packContext(entries(dir), { mtime: when }).stream));
     expect(items[0]!.mtime).to.equal(when.getTime());
+  });
+
+  it('gzips the tar when asked, deterministically', async () => {
+    const plain = await collect(packContext(entries(dir)).stream);
+    const packed = packContext(entries(dir), { compress: true });
+    const zipped = await collect(packed.stream);
+    expect(gunzipSync(zipped).equals(plain)).to.equal(true);
+    expect(packed.bytes()).to.equal(zipped.length).and.to.be.lessThan(plain.length);
+    expect(await collect(packContext(entries(dir), { compress: true }).stream)).to.deep.equal(zipped);
   });
 
   it('fails the stream, and says which file, when a file changed after it was listed', async () => {

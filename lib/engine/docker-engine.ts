@@ -68,6 +68,7 @@ class DockerEngine implements Engine {
         forcerm: true,
         ...(options.target ? { target: options.target } : {}),
         ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
+        ...(options.noCache ? { nocache: true } : {}),
         abortSignal: options.signal,
       } as Docker.ImageBuildOptions),
     )) as unknown as Readable;

@@ -31,6 +31,8 @@ export interface BuildOptions {
   /** Multi-stage target, for builder images. */
   target?: string;
   buildArgs?: Record<string, string>;
+  /** Build every step afresh instead of reusing the engine's cache. */
+  noCache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: BuildEvent) => void;
 }

@@ -19,6 +19,8 @@ export interface ExecuteOptions {
   toolVersion: string;
   /** Time stamped on every context entry. */
   mtime: Date;
+  compress?: boolean;
+  noCache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: BuildEvent) => void;
 }
@@ -33,12 +35,13 @@ export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntr
 
 export async function executePlan(plan: BuildPlan, engine: Engine, options: ExecuteOptions): Promise<BuildOutcome> {
   const dockerfile = renderDockerfile(plan, options.toolVersion);
-  const context = packContext(contextEntries(plan, dockerfile.text), options.mtime);
+  const context = packContext(contextEntries(plan, dockerfile.text), { mtime: options.mtime, compress: options.compress ?? false });
   const cached = new Set<number>();
   try {
     const { imageId } = await engine.build({
       context: context.stream,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.noCache ? { noCache: true } : {}),
       onEvent: (event) => {
         if (event.type === 'cached') cached.add(event.step);
         options.onEvent?.(event);

@@ -28,13 +28,13 @@ describe('planBuild', () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     const plan = r.value;
     expect(plan.source.map((f) => f.name)).to.deep.equal([
-      'src/shop/churn/predict.py',
-      'src/shop/churn/requirements_predict.txt',
-      'src/shop/churn/requirements_train.txt',
-      'src/shop/churn/setup.sh',
-      'src/shop/churn/train.py',
-      'src/shop/common/__init__.py',
-      'src/shop/common/features.py',
+      'src/opt/program/shop/churn/predict.py',
+      'src/opt/program/shop/churn/requirements_predict.txt',
+      'src/opt/program/shop/churn/requirements_train.txt',
+      'src/opt/program/shop/churn/setup.sh',
+      'src/opt/program/shop/churn/train.py',
+      'src/opt/program/shop/common/__init__.py',
+      'src/opt/program/shop/common/features.py',
     ]);
     expect(plan.pythonPath).to.deep.equal(['/opt/program/shop/churn', '/opt/program/shop', '/opt/program']);
     expect(plan.sharedFolders).to.deep.equal(['common']);

@@ -97,7 +97,11 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
       ? [...project.modelFiles, ...project.rootFiles, ...[...shared, ...project.includedModels].flatMap((f) => f.files)]
       : project.modelFiles;
   // s2i builders receive the model folder alone as their source, as `s2i build` would send it.
-  const prefix = builder.style === 'cortex' ? `${SOURCE_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
+  // For cortex builders the context's src/ mirrors the image from its root: src/opt/program/...
+  // is copied to /, so that /opt and /opt/program are entries of the tar too, with its fixed time,
+  // rather than folders the engine creates or touches at build time, which would put the build's
+  // time into the source layer and change its digest on every fresh build.
+  const prefix = builder.style === 'cortex' ? `${SOURCE_DIR}${PROGRAM_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
   const strip = builder.style === 'cortex' || project.standalone ? '' : `${project.model.path}/`;
   const source = sourceFiles
     .map((f) => planned(f, `${prefix}${f.path.slice(strip.length)}`))

@@ -1,6 +1,6 @@
 // Renders a build plan's Dockerfile, and says which of its steps is the dependency step.
 
-import { SCRIPTS_DIR, PROGRAM_DIR } from '../plan/builders.js';
+import { SCRIPTS_DIR } from '../plan/builders.js';
 import type { BuildPlan } from '../plan/build-plan.js';
 import { DEPENDENCIES_DIR } from '../plan/build-plan.js';
 import { template } from './templates.js';
@@ -25,7 +25,6 @@ export function renderDockerfile(plan: BuildPlan, toolVersion: string): Rendered
     scriptsDir: builder.style === 'cortex' ? SCRIPTS_DIR : builder.scriptsDir,
     destination: builder.style === 's2i' ? builder.destination : undefined,
     sourceDir: plan.sourceDir,
-    programDir: PROGRAM_DIR,
     env: plan.env,
     labels: plan.labels,
     user: plan.user,

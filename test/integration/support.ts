@@ -74,9 +74,13 @@ export async function startContainer(engine: Engine, spec: Omit<ContainerSpec, '
 
 /** Runs the CLI in this process against the real engine, capturing what it prints. */
 export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return cliWith(process.env, ...argv);
+}
+
+export async function cliWith(env: NodeJS.ProcessEnv, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { env: process.env, output: { out: (l) => out.push(l), err: (l) => err.push(l) } });
+  const code = await main(argv, { env, output: { out: (l) => out.push(l), err: (l) => err.push(l) } });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 

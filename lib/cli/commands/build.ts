@@ -70,6 +70,8 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     const outcome = await executePlan(plan, engine, {
       toolVersion: ctx.toolVersion,
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
+      noCache: cmd.noCache,
+      compress: cmd.compress,
       signal: ctx.signal,
       onEvent: progress.onEvent,
     });

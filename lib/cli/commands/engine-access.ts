@@ -5,8 +5,8 @@ import { EngineUnreachableError, type Engine } from '../../engine/engine.js';
 import type { CommandContext } from '../context.js';
 
 export async function withEngine<T>(ctx: CommandContext, work: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = ctx.engine();
   try {
+    const engine = await ctx.engine();
     await engine.ping();
     return await work(engine);
   } catch (err) {

@@ -1,0 +1,72 @@
+// Builds that depend on the source alone: the same files give the same source layer whatever
+// their times on disk, SOURCE_DATE_EPOCH fixes the creation label, and only non-ignored files
+// are sent to the engine.
+
+import { expect } from 'chai';
+import { open, readdir, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import type { Engine } from '../../lib/engine/engine.js';
+import { Cleanup, cliWith, PREFIX, realEngine, startContainer } from './support.js';
+
+async function touchAll(dir: string, when: Date): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await touchAll(p, when);
+    await utimes(p, when, when);
+  }
+}
+
+function sentBytes(out: string): number {
+  const m = /sent ([\d.]+) (B|KiB|MiB) to the engine/.exec(out);
+  if (!m) throw new Error(`no byte count in:\n${out}`);
+  return Number(m[1]) * { B: 1, KiB: 1024, MiB: 1024 * 1024 }[m[2] as 'B'];
+}
+
+describe('reproducible builds', function () {
+  this.timeout(10 * 60 * 1000);
+  let engine: Engine;
+  const cleanup = new Cleanup(() => engine);
+  before(async function () {
+    engine = await realEngine(this);
+  });
+  after(() => cleanup.run());
+
+  it('gives two clones with different file times the same source-layer digest, built afresh', async () => {
+    const [a, b] = [await cleanup.exampleCopy(), await cleanup.exampleCopy()];
+    await touchAll(a, new Date('2001-02-03T04:05:06Z'));
+    await touchAll(b, new Date('2024-06-07T08:09:10Z'));
+    const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };
+    const layers: string[] = [];
+    for (const [copy, name] of [[a, 'a'], [b, 'b']] as const) {
+      const ref = cleanup.image(`${PREFIX}-repro-${name}`);
+      const r = await cliWith(env, 'build', path.join(copy, 'randomForest'), 'daemon', ref, '--no-cache', '--quiet');
+      expect(r.code, r.err).to.equal(0);
+      const info = (await engine.inspectImage(ref))!;
+      cleanup.image(info.id);
+      expect(info.labels['org.opencontainers.image.created']).to.equal('2023-11-14T22:13:20.000Z');
+      layers.push(info.layers.at(-1)!);
+    }
+    expect(layers[0]).to.equal(layers[1]);
+  });
+
+  it('sends only non-ignored files: a 200 MB data file and an ignored notebook change nothing', async () => {
+    const project = await cleanup.exampleCopy();
+    const ref = cleanup.image(`${PREFIX}-ignored`);
+    const before = await cliWith(process.env, 'build', path.join(project, 'xgBoost'), 'daemon', ref, '--quiet');
+    expect(before.code, before.err).to.equal(0);
+    // A sparse file: 200 MB to anything that reads it, nothing on disk.
+    const big = await open(path.join(project, 'data', 'huge.csv'), 'w');
+    await big.truncate(200 * 1024 * 1024);
+    await big.close();
+    const after = await cliWith(process.env, 'build', path.join(project, 'xgBoost'), 'daemon', ref, '--quiet');
+    expect(after.code, after.err).to.equal(0);
+    expect(sentBytes(after.out)).to.equal(sentBytes(before.out));
+
+    const c = await startContainer(engine, { image: ref, name: `${PREFIX}-ignored-find`, cmd: ['find', '/opt/program'] });
+    await engine.waitContainer(c.id);
+    const listing = (await engine.containerLogs(c.id)).stdout;
+    await engine.removeContainer(c.id);
+    expect(listing).to.contain('/opt/program/finance_income_prediction/xgBoost/predict.py');
+    expect(listing).not.to.match(/notebooks|\.ipynb|huge\.csv/);
+  });
+});
