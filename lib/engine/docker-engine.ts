@@ -108,6 +108,7 @@ class DockerEngine implements Engine {
         HostConfig: {
           Binds: (spec.binds ?? []).map((b) => `${b.host}:${b.container}${b.readOnly ? ':ro' : ''}`),
           PortBindings: bindings,
+          ...(spec.tmpfs ? { Tmpfs: spec.tmpfs } : {}),
         },
       }),
     );

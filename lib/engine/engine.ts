@@ -45,6 +45,8 @@ export interface ContainerSpec {
   /** Overrides the image's user, as `docker run --user`. */
   user?: string;
   binds?: Array<{ host: string; container: string; readOnly?: boolean }>;
+  /** In-memory filesystems to mount, path to mount options (`{ '/model/models': 'size=1m' }`). */
+  tmpfs?: Record<string, string>;
   /** Container ports to publish on 127.0.0.1, each on a free host port. */
   publish?: number[];
   labels?: Record<string, string>;

@@ -1,22 +1,18 @@
-// Executes a build plan against an engine: renders the Dockerfile, streams the context, follows
-// the build and tags the image only once the engine has reported it built.
+// Executes a build plan against an engine: streams the context with the rendered Dockerfile,
+// follows the build and tags the image only once the engine has reported it built.
 
 import { packContext, type ContextEntry, type PackedContext } from '../context/tar.js';
 import { buildFailed, contextUnreadable, engineUnreachable, interrupted } from '../errors.js';
 import type { BuildPlan } from '../plan/build-plan.js';
-import { renderDockerfile } from '../render/dockerfile.js';
+import type { RenderedDockerfile } from '../render/dockerfile.js';
 import { BuildError, EngineUnreachableError, type BuildEvent, type Engine } from './engine.js';
 
 export interface BuildOutcome {
   imageId: string;
   bytesSent: number;
-  /** Step number of the dependency step, and whether the engine reused it from its cache. */
-  dependencyStep: number | undefined;
-  dependenciesCached: boolean;
 }
 
 export interface ExecuteOptions {
-  toolVersion: string;
   /** Time stamped on every context entry. */
   mtime: Date;
   compress?: boolean;
@@ -33,27 +29,21 @@ export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntr
   ];
 }
 
-export async function executePlan(plan: BuildPlan, engine: Engine, options: ExecuteOptions): Promise<BuildOutcome> {
-  const dockerfile = renderDockerfile(plan, options.toolVersion);
+/** Builds `plan` from its rendered Dockerfile and tags the image once the engine reports it built. */
+export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfile, engine: Engine, options: ExecuteOptions): Promise<BuildOutcome> {
   const context = packContext(contextEntries(plan, dockerfile.text), { mtime: options.mtime, compress: options.compress ?? false });
-  const cached = new Set<number>();
   try {
     const { imageId } = await engine.build({
       context: context.stream,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.noCache ? { noCache: true } : {}),
-      onEvent: (event) => {
-        if (event.type === 'cached') cached.add(event.step);
-        options.onEvent?.(event);
-      },
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     if (options.signal?.aborted) throw interrupted();
     await engine.tagImage(imageId, plan.image);
     return {
       imageId,
       bytesSent: context.bytes(),
-      dependencyStep: dockerfile.dependencyStep,
-      dependenciesCached: dockerfile.dependencyStep !== undefined && cached.has(dockerfile.dependencyStep),
     };
   } catch (err) {
     context.stream.destroy();

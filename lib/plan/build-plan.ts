@@ -135,7 +135,8 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
 
   const kindInfo = builder.style === 'cortex' ? BUILDER_KINDS[builder.kind] : undefined;
   const requirementsName = kindInfo?.requirements.find((name) => name in project.requirements);
-  const requirementsFile = requirementsName ? project.modelFiles.find((f) => f.path.endsWith(`/${requirementsName}`) || f.path === requirementsName) : undefined;
+  const inModel = (name: string) => (project.standalone ? name : `${project.model.path}/${name}`);
+  const requirementsFile = requirementsName ? project.modelFiles.find((f) => f.path === inModel(requirementsName)) : undefined;
   const requirements = requirementsName
     ? planned(requirementsFile ?? { path: requirementsName, abs: path.join(project.model.dir, requirementsName), size: 0, executable: false }, `${DEPENDENCIES_DIR}/requirements.txt`)
     : undefined;

@@ -2,6 +2,7 @@
 // test prefix, cleanup of everything they create, and plain HTTP on 127.0.0.1.
 
 import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dockerEngine } from '../../lib/engine/docker-engine.js';
@@ -12,6 +13,8 @@ import { packageFile, packageVersion } from '../../lib/package-root.js';
 export const PREFIX = 'cortex-s2i-test';
 export const TEST_LABEL = 'io.cortex-s2i.test';
 export const EXAMPLE = packageFile('fixtures', 'finance_income_prediction');
+/** A project with one route per style of route target, and train functions that misbehave on request. */
+export const ROUTE_STYLES = packageFile('fixtures', 'route_styles');
 
 /**
  * The real engine with the bundled builders on it. Under CI=true a missing engine fails the suite;
@@ -104,4 +107,65 @@ export async function waitForHealth(port: number, seconds = 60): Promise<void> {
 export async function postJson(port: number, route: string, body: string): Promise<{ status: number; json: unknown }> {
   const r = await fetch(`http://127.0.0.1:${port}/${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(30_000) });
   return { status: r.status, json: await r.json() };
+}
+
+/** Waits until GET /ready answers 200 (every worker has loaded every route). */
+export async function waitForReady(port: number, seconds = 60): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(2000) });
+      if (r.status === 200) return;
+      last = `status ${r.status}: ${await r.text()}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`not ready on 127.0.0.1:${port} within ${seconds}s (${last})`);
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * One HTTP request on a connection of its own, closed afterwards: unlike fetch's pooled
+ * connections, successive requests reach whichever worker accepts them, and any header can be sent.
+ */
+export function rawRequest(
+  port: number,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {}, agent: false, timeout: options.timeoutMs ?? 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${options.path} in time`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The JSON lines of a log, each parsed; a line that is not JSON fails the test with the line. */
+export function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`a log line is not JSON: ${l}`);
+      }
+    });
 }

@@ -56,9 +56,10 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 
   for (const line of describePlan(plan)) output.out(line);
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
+  const dockerfile = renderDockerfile(plan, ctx.toolVersion);
   if (cmd.dryRun) {
     output.out('Dockerfile:');
-    for (const line of renderDockerfile(plan, ctx.toolVersion).text.trimEnd().split('\n')) output.out(`  ${line}`);
+    for (const line of dockerfile.text.trimEnd().split('\n')) output.out(`  ${line}`);
     output.out('dry run: nothing was sent to the engine');
     return ExitCode.ok;
   }
@@ -66,9 +67,8 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
   return withEngine(ctx, async (engine) => {
     if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
     output.out(`building ${plan.image}`);
-    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, renderDockerfile(plan, ctx.toolVersion).dependencyStep);
-    const outcome = await executePlan(plan, engine, {
-      toolVersion: ctx.toolVersion,
+    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
+    const outcome = await executePlan(plan, dockerfile, engine, {
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
