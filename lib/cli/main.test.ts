@@ -43,6 +43,8 @@ describe('cortex-s2i (main)', () => {
     expect(r.code).to.equal(0);
     expect(r.out).to.contain('shared code    common/').and.contain('POST /churn/predict -> shop.churn.predict:predict').and.contain('FROM cortex-s2i/builder-daemon');
     expect(r.out).to.contain('API_TOKEN').and.not.contain('do-not-bake-me');
+    expect(r.out).to.match(/ignored +churn\/debug\.log, churn\/notebooks\/ \(.*\.cortexignore\); 2 by the built-in rules/);
+    expect(r.out).to.contain('left out       data/, models/, upsell/');
   });
 
   it('builds and tags, sending only the files the plan lists', async () => {

@@ -35,8 +35,12 @@ describe('readProject', () => {
       'churn/setup.sh',
       'churn/train.py',
     ]);
-    // .s2i, __pycache__, notebooks/ and debug.log
-    expect(r.value.ignoredCount).to.equal(4);
+    expect(r.value.ignored.map((i) => [i.path, i.by.endsWith('.cortexignore') ? '.cortexignore' : i.by])).to.deep.equal([
+      ['churn/.s2i', 'built-in rules'],
+      ['churn/__pycache__', 'built-in rules'],
+      ['churn/debug.log', '.cortexignore'],
+      ['churn/notebooks', '.cortexignore'],
+    ]);
   });
 
   it('treats a lone model directory as its own project', async () => {

@@ -30,6 +30,13 @@ export interface SourceFile {
   executable: boolean;
 }
 
+/** A path the ignore rules left out (a folder is not descended), and the rules that did. */
+export interface IgnoredPath {
+  path: string;
+  dir: boolean;
+  by: string;
+}
+
 export interface SharedFolder {
   name: string;
   files: SourceFile[];
@@ -57,7 +64,7 @@ export interface ProjectSource {
   rootFiles: SourceFile[];
   requirements: Partial<Record<RequirementsFileName, RequirementsFile>>;
   setupScript: SourceFile | undefined;
-  ignoredCount: number;
+  ignored: IgnoredPath[];
 }
 
 export class SourceDirectoryError extends Error {}
@@ -98,9 +105,9 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
     if (text !== undefined) ignoreFiles.push({ base, file, text });
   }
   const ignore = ignoreRules(ignoreFiles);
-  const counter = { ignored: 0 };
+  const ignored: IgnoredPath[] = [];
 
-  const modelFiles = await walk(root, modelPath, ignore, counter);
+  const modelFiles = await walk(root, modelPath, ignore, ignored);
   const rootEntries = standalone ? [] : await readdir(root, { withFileTypes: true });
   const modelPaths = standalone ? [''] : [];
   const sharedFolders: SharedFolder[] = [];
@@ -119,13 +126,15 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
         continue;
       }
       if (name === modelPath) continue;
-      if (ignore.ignores(name, true)) {
-        counter.ignored++;
+      const by = ignore.reason(name, true);
+      if (by) {
+        ignored.push({ path: name, dir: true, by });
         continue;
       }
-      sharedFolders.push({ name, files: await walk(root, name, ignore, counter) });
+      sharedFolders.push({ name, files: await walk(root, name, ignore, ignored) });
     } else if (entry.isFile() && name.endsWith('.py')) {
-      if (ignore.ignores(name, false)) counter.ignored++;
+      const by = ignore.reason(name, false);
+      if (by) ignored.push({ path: name, dir: false, by });
       else rootFiles.push(await sourceFile(root, name));
     }
   }
@@ -144,7 +153,7 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
       });
       continue;
     }
-    includedModels.push({ name, files: await walk(root, name, ignore, counter) });
+    includedModels.push({ name, files: await walk(root, name, ignore, ignored) });
   }
 
   let dotenv: DotenvSummary | undefined;
@@ -187,7 +196,7 @@ export async function readProject(sourceDir: string, projectDir?: string): Promi
     rootFiles,
     requirements,
     setupScript,
-    ignoredCount: counter.ignored,
+    ignored,
   });
 }
 
@@ -223,18 +232,19 @@ async function findProjectRoot(modelDir: string, environment: S2iEnvironment): P
 }
 
 /** Non-ignored files under `dir` (relative to root), sorted; ignored folders are not descended. */
-export async function walk(root: string, dir: string, ignore: IgnoreRules, counter = { ignored: 0 }): Promise<SourceFile[]> {
+export async function walk(root: string, dir: string, ignore: IgnoreRules, ignored: IgnoredPath[] = []): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
   const entries = await readdir(path.join(root, dir), { withFileTypes: true });
   for (const entry of entries.sort((a, b) => compare(a.name, b.name))) {
     const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
     // Symbolic links are followed for files; a linked folder could loop, so it is not walked.
     const isDir = entry.isDirectory();
-    if (ignore.ignores(rel, isDir)) {
-      counter.ignored++;
+    const by = ignore.reason(rel, isDir);
+    if (by) {
+      ignored.push({ path: rel, dir: isDir, by });
       continue;
     }
-    if (isDir) out.push(...(await walk(root, rel, ignore, counter)));
+    if (isDir) out.push(...(await walk(root, rel, ignore, ignored)));
     else if (entry.isFile() || (entry.isSymbolicLink() && (await isFile(path.join(root, rel))))) out.push(await sourceFile(root, rel));
   }
   return out;

@@ -2,7 +2,7 @@
 // what the dependency step installs, the image's environment and labels. No I/O.
 
 import path from 'node:path';
-import type { ProjectSource, SourceFile } from '../config/project.js';
+import type { IgnoredPath, ProjectSource, SourceFile } from '../config/project.js';
 import { compare, DOTENV_FILE } from '../config/project.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import type { EntryPoint, Route } from '../config/routes.js';
@@ -59,7 +59,7 @@ export interface BuildPlan {
   /** Other models and data folders of the project: not in this image. */
   leftOut: string[];
   ignoreFiles: string[];
-  ignoredCount: number;
+  ignored: IgnoredPath[];
   dependencies: { setupScript: PlannedFile | undefined; requirements: PlannedFile | undefined };
   /** Context folder whose content is copied to the program folder (or the s2i source folder). */
   sourceDir: string;
@@ -180,7 +180,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
       ...project.dataFolders,
     ].sort(compare),
     ignoreFiles: project.ignore.files,
-    ignoredCount: project.ignoredCount,
+    ignored: project.ignored,
     dependencies: { setupScript, requirements },
     sourceDir: SOURCE_DIR,
     source,

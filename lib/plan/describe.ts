@@ -1,7 +1,10 @@
 // Says in plain lines what a build plan will do: the resolved layout a user checks before building.
 
 import { DEPENDENCIES_DIR, type BuildPlan } from './build-plan.js';
+import { BUILT_IN } from '../config/ignore-rules.js';
 import { PROGRAM_DIR } from './builders.js';
+
+const MAX_LISTED = 10;
 
 export function describePlan(plan: BuildPlan): string[] {
   const b = plan.builder;
@@ -16,7 +19,12 @@ export function describePlan(plan: BuildPlan): string[] {
   if (plan.skippedFolders.length) row('not included', `${plan.skippedFolders.map((f) => `${f}/`).join(', ')} (no Python code)`);
   if (plan.includedModels.length) row('other models', `${plan.includedModels.map((f) => `${f}/`).join(', ')} (served by this image)`);
   if (plan.leftOut.length) row('left out', `${plan.leftOut.map((f) => `${f}/`).join(', ')} (other models, data and output)`);
-  row('ignored', `${plan.ignoredCount} path${plan.ignoredCount === 1 ? '' : 's'} (built-in rules${plan.ignoreFiles.map((f) => `, ${f}`).join('')})`);
+  // What the user's .cortexignore left out, by name; the built-in rules (dot files, bytecode) by count.
+  const byUser = plan.ignored.filter((i) => i.by !== BUILT_IN);
+  const builtIn = plan.ignored.length - byUser.length;
+  const shown = byUser.slice(0, MAX_LISTED).map((i) => `${i.path}${i.dir ? '/' : ''}`);
+  if (byUser.length > MAX_LISTED) shown.push(`${byUser.length - MAX_LISTED} more`);
+  row('ignored', [...(shown.length ? [`${shown.join(', ')} (${plan.ignoreFiles.join(', ')})`] : []), `${builtIn} by the built-in rules (dot files, bytecode)`].join('; '));
   if (b.style === 'cortex') row('PYTHONPATH', plan.pythonPath.join(':'));
   const deps = [plan.dependencies.setupScript, plan.dependencies.requirements].filter((f) => f !== undefined);
   row('dependencies', deps.length ? deps.map((f) => `${f.from} -> ${f.name.replace(`${DEPENDENCIES_DIR}/`, '')}`).join(', ') : 'none (no setup.sh, no requirements file)');

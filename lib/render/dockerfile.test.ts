@@ -15,7 +15,7 @@ function plan(overrides: Partial<BuildPlan> = {}): BuildPlan {
     includedModels: [],
     leftOut: [],
     ignoreFiles: [],
-    ignoredCount: 0,
+    ignored: [],
     dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/p/m/requirements.txt', size: 1, executable: false } },
     sourceDir: 'src',
     source: [],
