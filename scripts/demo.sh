@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: builds the example project's three models into train and predict images, trains each on
-# the project's data, serves each and prints its answer to the model's test instances.
+# the project's data, serves each and prints its answer to the model's test instances; then builds
+# the project's all image with all/Makefile and asks it the same three questions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,10 @@ cli="node bin/cortex-s2i.js"
 project=fixtures/finance_income_prediction
 models="logisticRegression:adult_income_lr:adult-income-lr randomForest:adult_income_rf:adult-income-rf xgBoost:adult_income_xgb:adult-income-xgb"
 containers=()
-cleanup() { for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done; }
+cleanup() {
+  for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+  make -s -C "$project/all" stop CONTAINER_PREFIX=cortex-s2i-demo- >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 command -v curl >/dev/null || { echo "demo: curl is needed to query the models (apt-get install curl)" >&2; exit 1; }
 
@@ -42,4 +46,10 @@ for entry in $models; do
   echo
   docker rm -f "$name" >/dev/null
 done
-echo "=== demo finished: three models built, trained, served and queried"
+echo "=== all: one container serving every model's route (all/Makefile)"
+all_port=$(node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
+make -s -C "$project/all" build-all predict-all test-all stop \
+  CORTEX_S2I="node $PWD/bin/cortex-s2i.js" CONTAINER_PREFIX=cortex-s2i-demo- PORT="$all_port" \
+  | grep -E '^(built|POST|\{)'
+
+echo "=== demo finished: three models built, trained, served and queried, alone and in one all image"

@@ -136,7 +136,7 @@ describe('cortex-s2i init', () => {
     expect(r.code, r.err).to.equal(0);
     const files = await snapshot(path.join(root, 'shop/salesModel'));
     expect(Object.keys(files).sort()).to.deep.equal(['.s2i/environment', 'Makefile', 'predict.py', 'requirements_predict.txt', 'requirements_train.txt', 'test/test_instances.json', 'train.py']);
-    expect(files['Makefile']).to.contain('MODEL_NAME ?= sales_model\nDATASET_NAME ?= sales.csv\n').and.contain('CONTAINER_NAME ?= $(CONTAINER_PREFIX)sales-model');
+    expect(files['Makefile']).to.contain('MODEL_NAME = sales_model\nDATASET_NAME = sales.csv\n').and.contain('CONTAINER_NAME = $(CONTAINER_PREFIX)sales-model');
     // The skeleton runs: train on the project's data, then predict the test instances.
     const out = execFileSync('python3', ['-c', [
       'import json, os, sys',
@@ -155,7 +155,7 @@ describe('cortex-s2i init', () => {
     expect(r.out).to.contain('kept predict.py').and.contain('kept .s2i/environment').and.contain('wrote Makefile');
     expect(await readFile(path.join(root, 'shop/m/predict.py'), 'utf8')).to.equal('# mine\n');
     // The model's first route names it.
-    expect(await readFile(path.join(root, 'shop/m/Makefile'), 'utf8')).to.contain('MODEL_NAME ?= scorer');
+    expect(await readFile(path.join(root, 'shop/m/Makefile'), 'utf8')).to.contain('MODEL_NAME = scorer');
     const forced = await run('init', path.join(root, 'shop/m'), '--force');
     expect(forced.out).to.contain('updated predict.py');
   });

@@ -40,7 +40,9 @@ describe('the Makefile workflow and the all image', function () {
   const make = async (dir: string, ...targets: string[]) => {
     const args = ['-C', dir, ...targets, `CORTEX_S2I=${process.execPath} ${packageFile('bin', 'cortex-s2i.js')}`, `CONTAINER_PREFIX=${PREFIX}-`, `PORT=${port}`];
     try {
-      return (await run('make', args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
+      // Variables a CI system may set for its own purposes: they must not rename or move anything.
+      const env = { ...process.env, CONTAINER_NAME: 'set-by-the-ci-system', PORT: '1', MODEL_NAME: 'other' };
+      return (await run('make', args, { maxBuffer: 64 * 1024 * 1024, env })).stdout;
     } catch (err) {
       const e = err as { stdout: string; stderr: string };
       throw new Error(`make ${targets.join(' ')} failed:\n${e.stdout.slice(-3000)}\n${e.stderr.slice(-3000)}`);
@@ -74,7 +76,9 @@ describe('the Makefile workflow and the all image', function () {
 
   it('runs the project through make train-all build-all predict-all test-all', async () => {
     const out = await make(path.join(project, 'all'), 'train-all', 'build-all', 'predict-all', 'test-all');
+    expect(await engine.inspectImage(ALL_CONTAINER), 'the all image keeps its own name').not.to.equal(undefined);
     for (const m of MODELS) {
+      expect(await engine.inspectImage(`${PREFIX}-${m.container}-train`)).not.to.equal(undefined);
       expect(out).to.contain(`POST /${m.route} with ${m.dir}/test/test_instances.json`);
       expect((await stat(path.join(project, `models/${m.route.split('/')[0]}.pkl`))).size).to.be.greaterThan(0);
     }
