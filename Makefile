@@ -3,12 +3,12 @@
 
 SHELL := /bin/bash
 CLI := node bin/cortex-s2i.js
-TS_SOURCES := $(shell find lib test -name '*.ts' 2>/dev/null) tsconfig.json $(wildcard lib/render/templates/*)
+TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.json $(wildcard lib/render/templates/*)
 
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders demo test test-unit test-python generated clean
+.PHONY: help setup engine base builders demo test test-unit test-python generated clean bench bench-serve
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -46,6 +46,17 @@ test-unit: setup test-python
 # The integration suite needs the engine and the builders; it never skips itself under CI=true.
 test: builders test-python
 	npm run --silent test
+
+# The build benchmark (bench/build/): cortex-s2i against hand-written docker builds of the example
+# project, medians of several runs; prints a table and writes bench/results/build.json.
+bench: builders
+	node dist/bench/build/main.js
+
+# The serving benchmark (bench/serve.sh): the example's predict image under a bounded wrk load on
+# 127.0.0.1, gunicorn against Flask's development server in the same image; prints a table and
+# the ratio, and writes bench/results/serve.json. Installs wrk (Debian) when it is missing.
+bench-serve: builders
+	bash bench/serve.sh
 
 # The example project's Makefiles and all/ folder, written again by the generators; a test fails
 # when the committed ones differ from what they write.

@@ -1,16 +1,24 @@
 """gunicorn settings for the predict server, read from the environment (--config python:...).
 
-PORT (5000), WEB_CONCURRENCY (workers; default: usable CPUs, at most 4), THREADS (4 per worker),
-TIMEOUT (60 seconds), LOG_LEVEL (info). Every log line, gunicorn's own included, is JSON on
-stderr; gunicorn's plain access log is off because the app logs one JSON line per request.
+PORT (5000), WEB_CONCURRENCY (worker processes; default: usable CPUs, at most 4), THREADS (request
+threads per worker, 4), TIMEOUT (seconds a prediction may take before a 504, 60; 0: no limit),
+GRACEFUL_TIMEOUT (seconds in-flight requests get after SIGTERM, 8), MAX_BODY_BYTES (10 MiB),
+LOG_LEVEL (info). Every log line, gunicorn's own included, is JSON on stderr; gunicorn's plain
+access log is off because the app logs one JSON line per request.
+
+The hooks below keep the state the workers share (workers.py): the master creates its directory
+before forking, forgets a worker's ready marker when it reaps the worker, and removes the
+directory on exit.
 """
 
 import logging
 import math
 import os
+import signal
 import sys
 
-from cortex_s2i_runtime import jsonlog, predict_server, routes as routes_module
+from cortex_s2i_runtime import jsonlog, settings
+from cortex_s2i_runtime import routes as routes_module, workers as workers_module
 
 DEFAULT_MAX_WORKERS = 4
 
@@ -56,16 +64,6 @@ def usable_cpus(cgroup_root="/sys/fs/cgroup", affinity=None):
     return max(1, cpus)
 
 
-def _whole_number(environ, name, default, minimum, maximum=None):
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
-        bounds = "%d..%d" % (minimum, maximum) if maximum is not None else ">= %d" % minimum
-        raise ValueError("%s must be a whole number %s, got %r" % (name, bounds, raw))
-    return int(raw)
-
-
 def settings_from(environ, cpus=None):
     """The gunicorn settings this module exports, as a dict; raises ValueError on a bad value."""
     if cpus is None:
@@ -79,13 +77,17 @@ def settings_from(environ, cpus=None):
     if log_level not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError("LOG_LEVEL must be debug, info, warning, error or critical, got %r"
                          % log_level)
-    predict_server.max_body_bytes_from(environ)  # fail at startup, not at the first request
+    settings.max_body_bytes(environ)  # fail at startup, not at the first request
+    request_timeout = settings.request_timeout(environ)
     return {
-        "bind": ["0.0.0.0:%d" % _whole_number(environ, "PORT", 5000, 1, 65535)],
-        "workers": _whole_number(environ, "WEB_CONCURRENCY", default_workers, 1),
-        "threads": _whole_number(environ, "THREADS", 4, 1),
-        # 0 is gunicorn's "never time out a worker", useful while debugging a slow model.
-        "timeout": _whole_number(environ, "TIMEOUT", 60, 0),
+        "bind": ["0.0.0.0:%d" % settings.whole_number(environ, "PORT", 5000, 1, 65535)],
+        "workers": settings.whole_number(environ, "WEB_CONCURRENCY", default_workers, 1),
+        "threads": settings.threads(environ),
+        # TIMEOUT is the app's per-request deadline (a 504). gunicorn's own timeout only catches
+        # a worker whose main loop is frozen, e.g. native code holding the GIL: it kills the
+        # process, so it is set well past the deadline (and off when the deadline is).
+        "timeout": request_timeout + 60 if request_timeout else 0,
+        "graceful_timeout": settings.graceful_timeout(environ),
         "loglevel": log_level,
     }
 
@@ -127,6 +129,7 @@ bind = _settings["bind"]
 workers = _settings["workers"]
 threads = _settings["threads"]
 timeout = _settings["timeout"]
+graceful_timeout = _settings["graceful_timeout"]
 loglevel = _settings["loglevel"]
 worker_class = "gthread"
 accesslog = None
@@ -153,13 +156,57 @@ def on_starting(server):
                           level=logging.ERROR, error=str(error))
         raise SystemExit(2)
     server.cortex_s2i_routes = [route.path for route in routes]
+    # Set before the fork, so every worker inherits them.
+    os.environ[workers_module.STATE_DIR_VARIABLE] = workers_module.create_state_dir()
+    os.environ[workers_module.WORKERS_VARIABLE] = str(workers)
 
 
 def when_ready(server):
     jsonlog.log_event(_server_log, "server_started",
-                      bind=bind, workers=workers, threads=threads, timeout=timeout,
+                      bind=bind, workers=workers, threads=threads,
+                      request_timeout=settings.request_timeout(os.environ),
+                      graceful_timeout=graceful_timeout,
                       routes=getattr(server, "cortex_s2i_routes", None))
 
 
+def post_worker_init(worker):
+    """Make SIGTERM stop new connections at once, not at the worker loop's next turn.
+
+    gunicorn's threaded worker only notices SIGTERM when its poll returns, up to a second later,
+    and accepts new connections until then. Unregistering the listening sockets from its poller
+    in the signal handler stops that; the loop still closes them, and connections left in the
+    kernel's backlog are reset once every process has closed its copy. Requests in flight are
+    untouched: the worker waits GRACEFUL_TIMEOUT seconds for them.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop_accepting(signum, frame):
+        poller = getattr(worker, "poller", None)
+        for sock in getattr(worker, "sockets", []):
+            try:
+                poller.unregister(sock)
+            except (AttributeError, KeyError, ValueError, OSError):
+                pass  # not registered yet, or not this worker class
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop_accepting)
+
+
+def worker_exit(server, worker):
+    """In the worker, as it exits: after SIGTERM, once its requests in flight are answered."""
+    jsonlog.log_event(_server_log, "worker_stopped", pid=os.getpid())
+
+
+def child_exit(server, worker):
+    """In the master, after it reaps a worker, whatever the cause: it is no longer ready."""
+    found = workers_module.WorkerSet.from_environ(os.environ)
+    if found is not None:
+        found.forget(worker.pid)
+
+
 def on_exit(server):
+    directory = os.environ.get(workers_module.STATE_DIR_VARIABLE)
+    if directory:
+        workers_module.remove_state_dir(directory)
     jsonlog.log_event(_server_log, "server_stopped")

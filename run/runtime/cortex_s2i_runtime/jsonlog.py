@@ -65,7 +65,7 @@ def dumps_or_repr(value):
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats every record as one JSON object: time, level, logger, message, then its fields.
+    """Formats every record as one JSON object: time, level, logger, pid, message, then its fields.
 
     Structured fields travel in the record attribute `fields` (pass extra={"fields": {...}});
     exceptions become a `traceback` string so that a traceback stays one line.
@@ -76,6 +76,8 @@ class JsonFormatter(logging.Formatter):
             "time": utc_now_iso(),
             "level": record.levelname.lower(),
             "logger": record.name,
+            # The predict server runs several worker processes; this says which one spoke.
+            "pid": record.process,
             "message": record.getMessage(),
         }
         fields = getattr(record, "fields", None)

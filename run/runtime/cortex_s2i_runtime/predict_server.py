@@ -1,52 +1,69 @@
-"""The predict server: a plain WSGI app serving every ROUTES triple as POST /<route>.
+"""The predict server: a WSGI app serving every ROUTES triple as POST /<route>.
 
-gunicorn loads it with `cortex_s2i_runtime.predict_server:create_app()`, once per worker, so each
-worker imports every route module (and runs init/constructors) before it accepts a request; a
-route that fails to load stops the worker from booting, and gunicorn then exits.
+gunicorn builds it with `create_served_app()` in each worker process, after the fork. The worker
+answers HTTP at once while a background thread imports every route's module and runs every
+init/constructor: GET /health says the process is up from the start, GET /ready stays 503 until
+every worker of the server has loaded its routes (workers.py), and a prediction that arrives
+meanwhile waits for this worker's load (at most TIMEOUT seconds, then 503). A route that fails to
+load ends the worker with gunicorn's boot-error status (3), and gunicorn then stops the server.
+`create_app()` loads synchronously instead, for tests and embedding.
 
-HTTP contract (every body is JSON, every response carries X-Request-Id):
-  POST /<route>   body passed to the target as is -> 200 {"payload": <return value>}
-  GET  /health    200 {"status": "ok", "routes": [...]}
-  errors          {"error": {"status": N, "message": "...", "request_id": "..."}} with status
-                  400 (body not JSON), 404 (unknown path), 405 (wrong method), 413 (body over
-                  MAX_BODY_BYTES) or 500 (the target raised; the traceback goes to the log only).
-`?debug=true` logs the raw request body and the target's result.
+HTTP contract (every response carries X-Request-Id; every error is JSON
+{"error": {"status": N, "message": "...", "request_id": "..."}}):
+  POST /<route>   the JSON body, passed to the function as is -> 200 {"payload": <return value>}
+  GET  /health    200 {"status": "ok", "routes": [...]}: the process is up
+  GET  /ready     200 once every worker has loaded every route, else 503
+  GET  /metrics   Prometheus text format: request counts by route and status, latency histogram
+  400  the body is empty, not JSON, or not a JSON object or array (the "wrong shape": every
+       Cortex payload is one, and a bare string, number, true/false or null is almost always a
+       client bug that would otherwise surface as a 500 from inside the model code)
+  404  no such route          405  wrong method (with Allow)
+  413  Content-Length (or a chunked body) over MAX_BODY_BYTES, decided before the body is read
+  415  a Content-Type other than JSON (application/json or application/*+json); a request with
+       no Content-Type at all is taken as JSON, as many clients send none
+  500  the function raised, or returned something JSON cannot encode; the client gets a generic
+       message, the log gets the traceback under the request id
+  503  /ready before loading is done; a prediction when loading outlasts TIMEOUT
+  504  the function did not return within TIMEOUT seconds (deadline.py: the call is abandoned)
+Requests that gunicorn itself rejects as malformed HTTP get gunicorn's plain 400, not this JSON.
+`?debug=true` logs the raw request body and the function's result.
 """
 
 import json
 import logging
 import os
 import re
+import signal
+import threading
 import time
 import urllib.parse
-import uuid
 
-from . import jsonlog, routes as routes_module
+from . import deadline, jsonlog, metrics as metrics_module, routes as routes_module, settings
+from .workers import WorkerSet
 
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = settings.DEFAULT_MAX_BODY_BYTES
+max_body_bytes_from = settings.max_body_bytes
+# gunicorn's exit status for a worker that could not boot: the master stops the server on it.
+WORKER_BOOT_ERROR = 3
+SERVICE_PATHS = ("health", "ready", "metrics")
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_JSON_TYPE = re.compile(r"application/(json|[^;/\s]+\+json)\s*(;.*)?", re.IGNORECASE)
 _STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                413: "Payload Too Large", 500: "Internal Server Error"}
+                413: "Payload Too Large", 415: "Unsupported Media Type",
+                500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 _MAX_ECHOED_PATH = 200
+_JSON = "application/json"
 
 log = logging.getLogger("cortex_s2i.predict")
 
 
 class HttpError(Exception):
-    def __init__(self, status, message, allow=None):
+    def __init__(self, status, message, headers=()):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.allow = allow
-
-
-def max_body_bytes_from(environ):
-    raw = environ.get("MAX_BODY_BYTES", "").strip()
-    if not raw:
-        return DEFAULT_MAX_BODY_BYTES
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError("MAX_BODY_BYTES must be a positive whole number of bytes, got %r" % raw)
-    return int(raw)
+        self.headers = list(headers)
 
 
 def _truthy(value):
@@ -54,76 +71,163 @@ def _truthy(value):
 
 
 class PredictApp:
-    """WSGI callable dispatching to loaded route targets ({path: callable})."""
+    """WSGI callable for a list of route paths; `load()` or `set_targets()` makes it serve them."""
 
-    def __init__(self, targets, max_body_bytes=DEFAULT_MAX_BODY_BYTES, logger=log):
-        self.targets = dict(targets)
+    def __init__(self, route_paths, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+                 timeout=settings.DEFAULT_TIMEOUT, threads=settings.DEFAULT_THREADS,
+                 workers=None, metrics=None, on_saturated=None, logger=log):
+        self.route_paths = list(route_paths)
         self.max_body_bytes = max_body_bytes
+        self.timeout = timeout
+        self.workers = workers
         self.log = logger
-        self._health = jsonlog.dumps({"status": "ok", "routes": list(self.targets)}).encode()
+        self.targets = {}
+        self.metrics = metrics or metrics_module.Metrics(
+            self.route_paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED])
+        self._loaded = threading.Event()
+        self._runner = None
+        if timeout > 0:
+            self._runner = deadline.CallRunner(timeout, threads, self._late_finish,
+                                               on_saturated or self._saturated)
+        self._health = jsonlog.dumps({"status": "ok", "routes": self.route_paths}).encode()
+
+    # Loading
+
+    def load(self, environ, model_path=None):
+        """Import every route and run its init/constructor; raises RouteLoadError on a failure."""
+        started = time.monotonic()
+        routes = routes_module.parse_routes(environ.get("ROUTES"))
+        try:
+            targets = routes_module.load_routes(routes, environ, model_path)
+        except routes_module.RouteLoadError as exc:
+            jsonlog.log_event(self.log, "route_load_failed", level=logging.ERROR, exc_info=True,
+                              route=exc.route.path, module=exc.route.module,
+                              function=exc.route.function, error=str(exc))
+            raise
+        self.set_targets(targets)
+        jsonlog.log_event(self.log, "routes_loaded", routes=list(targets), pid=os.getpid(),
+                          duration_ms=round((time.monotonic() - started) * 1000, 3))
+
+    def set_targets(self, targets):
+        self.targets = dict(targets)
+        self._loaded.set()
+        if self.workers is not None:
+            self.workers.mark_ready(os.getpid())
+
+    @property
+    def loaded(self):
+        return self._loaded.is_set()
+
+    def readiness(self):
+        """(ready, workers ready, workers expected)."""
+        if self.workers is None:
+            count = int(self.loaded)
+            return self.loaded, count, 1
+        count = self.workers.ready_count()
+        return self.loaded and count >= self.workers.expected, count, self.workers.expected
+
+    # Requests
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
         request_id = environ.get("HTTP_X_REQUEST_ID", "")
         if not _REQUEST_ID.fullmatch(request_id):
-            request_id = uuid.uuid4().hex
+            request_id = os.urandom(16).hex()
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "") or "/"
         route = path.strip("/")
+        known = route in SERVICE_PATHS or route in self.route_paths
         debug = any(_truthy(v) for v in
                     urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("debug", []))
-        extra_headers = []
+        content_type = _JSON
+        headers = []
         try:
-            if route == "health":
+            if route in SERVICE_PATHS:
                 if method not in ("GET", "HEAD"):
-                    raise HttpError(405, "use GET /health", allow="GET, HEAD")
-                status, body = 200, self._health
-            elif route in self.targets:
-                if method != "POST":
-                    raise HttpError(405, "use POST /%s with a JSON body" % route, allow="POST")
-                status, body = 200, self._predict(environ, route, request_id, debug)
+                    raise HttpError(405, "use GET /%s" % route, [("Allow", "GET, HEAD")])
+                status, body, content_type = self._service(route, request_id)
+            elif route in self.route_paths:
+                status, body = 200, self._predict(environ, method, route, request_id, debug)
             else:
                 shown = path if len(path) <= _MAX_ECHOED_PATH else path[:_MAX_ECHOED_PATH] + "..."
                 raise HttpError(404, "no route %s %s; GET /health lists the routes"
                                 % (method, shown))
         except HttpError as exc:
             status, body = exc.status, self._error_body(exc.status, exc.message, request_id)
-            if exc.allow:
-                extra_headers.append(("Allow", exc.allow))
-            # A 413 leaves the body unread. WSGI forbids Connection headers, so on a kept-alive
-            # connection gunicorn discards the rest (8 KiB at a time, never buffered) before the
-            # next request.
+            content_type = _JSON
+            headers.extend(exc.headers)
+            # A 413 or 415 leaves the body unread. WSGI forbids Connection headers, so on a
+            # kept-alive connection gunicorn discards the rest (8 KiB at a time, never
+            # buffered) before the next request.
         except Exception:
             self._log("request_failed", request_id, route, method, level=logging.ERROR,
                       exc_info=True)
-            status = 500
+            status, content_type = 500, _JSON
             body = self._error_body(500, "the prediction failed; the server log has the "
                                          "details under this request id", request_id)
 
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                   ("X-Request-Id", request_id)] + extra_headers
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                   ("X-Request-Id", request_id)] + headers
         start_response("%d %s" % (status, _STATUS_TEXT.get(status, "")), headers)
-        known = route in self.targets or route == "health"
+        seconds = time.monotonic() - started
+        self.metrics.observe(route if known else metrics_module.UNMATCHED, status, seconds)
         self._log("request", request_id, route if known else None, method, status=status,
-                  duration_ms=round((time.monotonic() - started) * 1000, 3),
+                  duration_ms=round(seconds * 1000, 3),
                   **({} if known else {"path": path[:_MAX_ECHOED_PATH]}))
         return [b"" if method == "HEAD" else body]
 
-    def _predict(self, environ, route, request_id, debug):
+    def _service(self, route, request_id):
+        if route == "health":
+            return 200, self._health, _JSON
+        if route == "metrics":
+            return (200, self.metrics.render(always=self.route_paths).encode(),
+                    metrics_module.CONTENT_TYPE)
+        ready, count, expected = self.readiness()
+        if not ready:
+            raise HttpError(503, "not ready: %d of %d workers have loaded their routes"
+                            % (count, expected), [("Retry-After", "1")])
+        body = jsonlog.dumps({"status": "ready", "routes": self.route_paths,
+                              "workers_ready": count, "workers": expected}).encode()
+        return 200, body, _JSON
+
+    def _predict(self, environ, method, route, request_id, debug):
+        if method != "POST":
+            raise HttpError(405, "use POST /%s with a JSON body" % route, [("Allow", "POST")])
+        content_type = environ.get("CONTENT_TYPE", "").strip()
+        if content_type and not _JSON_TYPE.fullmatch(content_type):
+            raise HttpError(415, "the request body must be JSON (Content-Type: application/json),"
+                            " not %s" % content_type[:80])
+        if not self._loaded.is_set() and not self._loaded.wait(self.timeout or None):
+            raise HttpError(503, "the routes are still loading; try again shortly",
+                            [("Retry-After", "1")])
         raw = self._read_body(environ)
         if debug:
-            self._log("debug_request", request_id, route, "POST",
-                      body=raw.decode("utf-8", "replace"))
+            self._log("debug_request", request_id, route, method,
+                      body=raw.decode("utf-8", "replace"), query=environ.get("QUERY_STRING", ""),
+                      content_type=content_type)
         if not raw.strip():
-            raise HttpError(400, "the request body is empty; send a JSON document")
+            raise HttpError(400, "the request body is empty; send a JSON object or array")
         try:
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(400, "the request body is not valid JSON: %s" % exc)
-        result = self.targets[route](payload)
+        if not isinstance(payload, (dict, list)):
+            raise HttpError(400, "the request body must be a JSON object or array, not %s"
+                            % _json_type(payload))
+        target = self.targets[route]
+        if self._runner is None:
+            result = deadline.call_directly(target, payload)
+        else:
+            try:
+                result = self._runner.call(target, payload, (request_id, route))
+            except deadline.DeadlineExceeded as exc:
+                self._log("request_timeout", request_id, route, method, level=logging.WARNING,
+                          timeout_seconds=self.timeout, abandoned_calls=exc.abandoned)
+                raise HttpError(504, "the prediction did not finish within %d seconds (TIMEOUT)"
+                                % self.timeout)
         body = jsonlog.dumps({"payload": result}).encode()
         if debug:
-            self._log("debug_result", request_id, route, "POST", result=result)
+            self._log("debug_result", request_id, route, method, result=result)
         return body
 
     def _read_body(self, environ):
@@ -146,6 +250,20 @@ class PredictApp:
             return raw
         return b""
 
+    def _late_finish(self, context, seconds, error):
+        request_id, route = context
+        self._log("abandoned_call_finished", request_id, route, "POST", level=logging.WARNING,
+                  duration_ms=round(seconds * 1000, 3),
+                  outcome="raised %s" % type(error).__name__ if error else "returned")
+
+    def _saturated(self, abandoned):
+        # Only a fresh process gets rid of calls that never return; SIGTERM is gunicorn's
+        # graceful restart of this worker, and the master starts another in its place.
+        jsonlog.log_event(self.log, "worker_restarting", level=logging.WARNING, pid=os.getpid(),
+                          reason="%d timed-out calls are still running" % abandoned)
+        if self.workers is not None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
     @staticmethod
     def _error_body(status, message, request_id):
         return jsonlog.dumps({"error": {"status": status, "message": message,
@@ -156,17 +274,47 @@ class PredictApp:
                           request_id=request_id, route=route, method=method, **fields)
 
 
-def create_app(environ=None):
-    """Build the app from the environment: parse ROUTES and load every route's target."""
-    environ = os.environ if environ is None else environ
-    max_body_bytes = max_body_bytes_from(environ)
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return "a number" if isinstance(value, (int, float)) else "a string"
+
+
+def _new_app(environ, shared):
     routes = routes_module.parse_routes(environ.get("ROUTES"))
-    try:
-        targets = routes_module.load_routes(routes, environ)
-    except routes_module.RouteLoadError as exc:
-        jsonlog.log_event(log, "route_load_failed", level=logging.ERROR, exc_info=True,
-                          route=exc.route.path, module=exc.route.module,
-                          function=exc.route.function, error=str(exc))
-        raise
-    jsonlog.log_event(log, "routes_loaded", routes=[r.path for r in routes], pid=os.getpid())
-    return PredictApp(targets, max_body_bytes)
+    paths = [route.path for route in routes]
+    workers = WorkerSet.from_environ(environ) if shared else None
+    labels = paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED]
+    metrics = metrics_module.Metrics(labels, workers.directory if workers else None)
+    return PredictApp(paths, settings.max_body_bytes(environ), settings.request_timeout(environ),
+                      settings.threads(environ), workers=workers, metrics=metrics)
+
+
+def create_app(environ=None):
+    """The app with every route loaded before it returns; raises RouteLoadError on a failure."""
+    environ = os.environ if environ is None else environ
+    app = _new_app(environ, shared=False)
+    app.load(environ)
+    return app
+
+
+def create_served_app(environ=None):
+    """The app for a gunicorn worker: serving at once, loading its routes in the background."""
+    environ = os.environ if environ is None else environ
+    app = _new_app(environ, shared=True)
+
+    def load():
+        try:
+            app.load(environ)
+        except BaseException as exc:
+            if not isinstance(exc, routes_module.RouteLoadError):
+                jsonlog.log_event(log, "route_load_failed", level=logging.ERROR, exc_info=True,
+                                  error="%s: %s" % (type(exc).__name__, exc))
+            logging.shutdown()
+            os._exit(WORKER_BOOT_ERROR)
+
+    # A daemon thread: SIGTERM during a long load must not wait for it.
+    threading.Thread(target=load, name="cortex-s2i-load", daemon=True).start()
+    return app

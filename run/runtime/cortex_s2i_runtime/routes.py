@@ -4,7 +4,7 @@ ROUTES is a comma-separated list of `route:module:function` triples, e.g.
 `adult_income_lr/predict:finance_income_prediction.logisticRegression.predict:predict_adult_income_lr`
 (whitespace around a triple is ignored). `route` is a URL path without its leading slash (segments
 of letters, digits, `.`, `_`, `~`, `-`), `module` a dotted module name, `function` an identifier.
-`health` is reserved for GET /health.
+`health`, `ready` and `metrics` are reserved for the server's own GET endpoints.
 
 A target is detected, in this order, as:
 
@@ -31,7 +31,7 @@ Route = collections.namedtuple("Route", "path module function")
 _SEGMENT = r"[A-Za-z0-9._~-]+"
 _ROUTE_PATH = re.compile(r"%s(/%s)*" % (_SEGMENT, _SEGMENT))
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_RESERVED_PATHS = ("health",)
+_RESERVED_PATHS = ("health", "ready", "metrics")
 
 
 def is_identifier(name):

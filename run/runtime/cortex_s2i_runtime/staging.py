@@ -3,9 +3,11 @@
 The train function runs in a scratch working directory (under $TMPDIR) that mirrors the real one
 (/model): every entry is a symlink to the original, except `models`, which is a private copy of
 the real models directory. Relative paths (`data/...`, `models/...`) therefore behave as usual,
-but writes to `models/` reach /model/models only through publish(), which copies each new or
-changed file next to its destination and renames it into place (atomic per file). A failed or
-interrupted run discards the copy, leaving /model/models as it was. Files the run deletes from
+but writes to `models/` reach /model/models only through publish(), in two phases: first every
+new or changed file is copied next to its destination under a temporary name (and flushed to
+disk), then each is renamed into place. A full disk, or any other failure, strikes in the first
+phase, which then removes what it wrote and leaves /model/models byte-for-byte as it was; renames
+need no space. A failed or interrupted run discards the copy. Files the run deletes from
 `models/` are not deleted from the real directory; code writing to absolute paths bypasses the
 stage.
 """
@@ -37,35 +39,59 @@ class ModelsStage:
             os.mkdir(self.staged_models)
         return self.root
 
-    def publish(self, version):
-        """Copy new or changed files into the real models directory; returns their paths."""
-        published = []
+    def changes(self):
+        """Staged files (relative paths, sorted) that are new or differ from the published ones."""
+        changed = []
         for dirpath, dirnames, filenames in os.walk(self.staged_models):
+            dirnames.sort()
             relative_dir = os.path.relpath(dirpath, self.staged_models)
-            target_dir = os.path.normpath(os.path.join(self.models_dir, relative_dir))
             links_to_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
             for name in sorted(filenames + links_to_dirs):
                 source = os.path.join(dirpath, name)
-                target = os.path.join(target_dir, name)
                 mode = os.lstat(source).st_mode
                 if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
                     continue  # sockets, FIFOs: nothing a model binary would be
-                if _same(source, target):
-                    continue
-                os.makedirs(target_dir, exist_ok=True)
-                temporary = os.path.join(target_dir, ".%s.cortex-s2i-%s.tmp" % (name, version))
-                try:
-                    if stat.S_ISLNK(mode):
-                        os.symlink(os.readlink(source), temporary)
-                    else:
-                        shutil.copy2(source, temporary)
-                    os.replace(temporary, target)
-                except BaseException:
-                    if os.path.lexists(temporary):
-                        os.unlink(temporary)
-                    raise
-                published.append(os.path.normpath(os.path.join(relative_dir, name)))
-        return published
+                relative = os.path.normpath(os.path.join(relative_dir, name))
+                if not _same(source, os.path.join(self.models_dir, relative)):
+                    changed.append(relative)
+        return sorted(changed)
+
+    def publish(self, version, paths=None):
+        """Copy `paths` (default: changes()) into the real models directory, in that order.
+
+        Returns the paths. Either every file is published or, when copying fails (ENOSPC),
+        none is and the exception propagates with the models directory untouched.
+        """
+        paths = self.changes() if paths is None else list(paths)
+        created_dirs = []
+        pending = []  # (temporary, target)
+        try:
+            for relative in paths:
+                source = os.path.join(self.staged_models, relative)
+                target = os.path.join(self.models_dir, relative)
+                _make_dirs(os.path.dirname(target), created_dirs)
+                temporary = os.path.join(os.path.dirname(target), ".%s.cortex-s2i-%s.tmp"
+                                         % (os.path.basename(target), version))
+                pending.append((temporary, target))
+                if os.path.islink(source):
+                    os.symlink(os.readlink(source), temporary)
+                else:
+                    shutil.copy2(source, temporary)
+                    _fsync_file(temporary)
+        except BaseException:
+            _remove_quietly([temporary for temporary, _ in pending], created_dirs)
+            raise
+        done = 0
+        try:
+            for temporary, target in pending:
+                os.replace(temporary, target)
+                done += 1
+        except BaseException:
+            _remove_quietly([temporary for temporary, _ in pending[done:]], [])
+            raise
+        for directory in sorted({os.path.dirname(target) for _, target in pending}):
+            _fsync_dir(directory)
+        return paths
 
     def discard(self):
         shutil.rmtree(self.root, ignore_errors=True)
@@ -78,3 +104,49 @@ def _same(source, target):
         return False
     # copytree kept size and mtime, so an untouched file matches on stat alone.
     return filecmp.cmp(source, target, shallow=True)
+
+
+def _make_dirs(directory, created):
+    """os.makedirs, recording each directory it creates (outermost first) in `created`."""
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for path in reversed(missing):
+        os.mkdir(path)
+        created.append(path)
+
+
+def _remove_quietly(files, directories):
+    for path in files:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    for path in reversed(directories):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path):
+    # Makes the renames durable; some filesystems cannot fsync a directory, which is no error.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

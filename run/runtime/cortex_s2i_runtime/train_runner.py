@@ -1,10 +1,16 @@
 """The train image's entry point: runs TRAIN_MODULE.TRAIN_FUNCTION({"payload": PAYLOAD}) once.
 
 stdout is a machine-readable event stream, one JSON object per line: `started`, then exactly one
-of `finished` or `failed` (bad TRAIN_* variables or PAYLOAD give `failed` alone). Everything
-else, the train code's prints included (at file-descriptor level, so subprocesses and native
-libraries too), goes to stderr. Exit status: 0 success, 1 the train function (or publishing its
-models) failed, 2 bad input or usage, 128+N interrupted by signal N.
+of `finished` or `failed` (bad TRAIN_* variables or PAYLOAD give `failed` alone), each with the
+run's model version id. Everything else, the train code's prints included (at file-descriptor
+level, so subprocesses and native libraries too), goes to stderr, ending with a one-line
+`cortex-s2i train: error: ...` on failure. Exit status: 0 success, 1 the train function (or
+publishing its models) failed, 2 bad input or usage, 128+N interrupted by signal N.
+
+Beside the binaries a successful run publishes `models/<TRAIN_MODULE>.<TRAIN_FUNCTION>.train.json`
+(METADATA_SUFFIX): the version id, train module and function, start time, duration, the files
+published and the function's return value. It is published last, so it never describes binaries
+that are not all in place.
 """
 
 import datetime
@@ -21,6 +27,7 @@ from . import jsonlog, staging
 from .routes import is_identifier, is_module_name
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+METADATA_SUFFIX = ".train.json"
 
 USAGE = """\
 This is a cortex-s2i train image. It runs the model's train function once: data comes from
@@ -33,7 +40,8 @@ it returns successfully.
     <image>
 
   TRAIN=1    required (1, true or yes); without it the image prints this text and exits 2
-  PAYLOAD    JSON passed to the train function as {"payload": <PAYLOAD>}; default {}
+  PAYLOAD    JSON passed to the train function as {"payload": <PAYLOAD>}; default {}.
+             Its "$ref", when present, must name an existing file (relative to /model).
 
 Train function: TRAIN_MODULE.TRAIN_FUNCTION = %s.%s
 stdout: one JSON event per line (started, then finished or failed); the train code's output goes
@@ -78,6 +86,7 @@ class _Events:
         self.stream = stream
         self.version = version
         self.started = started
+        self.started_at = jsonlog.utc_now_iso()
 
     def emit(self, event, **fields):
         line = {"event": event, "version": self.version}
@@ -111,7 +120,28 @@ def _read_input(environ):
             payload = json.loads(raw)
         except ValueError as exc:
             raise _Failure("PAYLOAD is not valid JSON: %s" % exc, EXIT_USAGE)
+    _check_data_reference(payload)
     return module, function, payload
+
+
+def _check_data_reference(payload):
+    """A "$ref" (the Cortex convention for the training data's path) must exist before training."""
+    if not isinstance(payload, dict) or "$ref" not in payload:
+        return
+    reference = payload["$ref"]
+    if not isinstance(reference, str) or not reference.strip():
+        raise _Failure('PAYLOAD "$ref" must be a path such as "data/train.csv", got %s'
+                       % jsonlog.dumps_or_repr(reference), EXIT_USAGE)
+    if not os.path.exists(reference):
+        where = os.path.dirname(os.path.abspath(reference))
+        hint = ("mount the data folder: -v \"$PWD/data:%s\"" % where
+                if not os.path.isdir(where) else "%s has no such file" % where)
+        raise _Failure('PAYLOAD "$ref" %s does not exist in %s (%s)'
+                       % (reference, os.getcwd(), hint), EXIT_USAGE)
+
+
+def metadata_file_name(module_name, function_name):
+    return "%s.%s%s" % (module_name, function_name, METADATA_SUFFIX)
 
 
 def _load(module_name, function_name):
@@ -142,7 +172,11 @@ def _run(events, module_name, function_name, payload):
     stage = staging.ModelsStage(os.getcwd())
     original_cwd = os.getcwd()
     try:
-        os.chdir(stage.prepare())
+        try:
+            os.chdir(stage.prepare())
+        except OSError as exc:
+            raise _Failure("preparing the models stage under %s: %s"
+                           % (os.path.dirname(stage.root), exc), EXIT_FAILED)
         function = _load(module_name, function_name)
         try:
             result = function({"payload": payload})
@@ -155,10 +189,19 @@ def _run(events, module_name, function_name, payload):
                                % (exc.code,), EXIT_FAILED)
             raise _Failure("%s: %s" % (type(exc).__name__, exc), EXIT_FAILED)
         # A half-published models directory is what staging exists to prevent, so a stop
-        # request waits for the few renames (docker stop allows 10 seconds before SIGKILL).
+        # request waits for the copies and renames (docker stop allows 10 seconds before SIGKILL).
         previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            published = stage.publish(events.version)
+            plain_result = json.loads(jsonlog.dumps_or_repr(result))
+            metadata_name = metadata_file_name(module_name, function_name)
+            files = [path for path in stage.changes() if path != metadata_name]
+            metadata = {"version": events.version, "train_module": module_name,
+                        "train_function": function_name, "started": events.started_at,
+                        "duration_seconds": events.elapsed(), "files": files,
+                        "result": plain_result}
+            with open(os.path.join(stage.staged_models, metadata_name), "w") as handle:
+                handle.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+            published = stage.publish(events.version, files + [metadata_name])
         except Exception as exc:
             traceback.print_exc()
             raise _Failure("publishing models to %s: %s: %s"
@@ -166,7 +209,8 @@ def _run(events, module_name, function_name, payload):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        return {"result": json.loads(jsonlog.dumps_or_repr(result)), "published": published}
+        return {"result": plain_result, "published": published,
+                "metadata": "models/" + metadata_name}
     finally:
         os.chdir(original_cwd)
         stage.discard()

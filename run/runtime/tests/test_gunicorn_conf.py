@@ -3,7 +3,10 @@
 import json
 import logging
 import os
+import selectors
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -11,7 +14,7 @@ import unittest
 import warnings
 from unittest import mock
 
-from cortex_s2i_runtime import gunicorn_conf
+from cortex_s2i_runtime import gunicorn_conf, workers
 
 from tests.support import LogCapture, RUNTIME_DIR
 
@@ -63,8 +66,8 @@ class UsableCpusTest(unittest.TestCase):
 class SettingsTest(unittest.TestCase):
     def test_defaults(self):
         self.assertEqual(gunicorn_conf.settings_from({}, cpus=2), {
-            "bind": ["0.0.0.0:5000"], "workers": 2, "threads": 4, "timeout": 60,
-            "loglevel": "info"})
+            "bind": ["0.0.0.0:5000"], "workers": 2, "threads": 4, "timeout": 120,
+            "graceful_timeout": 8, "loglevel": "info"})
 
     def test_default_workers_are_capped_at_four(self):
         self.assertEqual(gunicorn_conf.settings_from({}, cpus=32)["workers"], 4)
@@ -73,13 +76,17 @@ class SettingsTest(unittest.TestCase):
     def test_environment_overrides(self):
         settings = gunicorn_conf.settings_from({
             "PORT": "8080", "WEB_CONCURRENCY": "9", "THREADS": "16", "TIMEOUT": "0",
-            "LOG_LEVEL": "WARNING"}, cpus=2)
+            "GRACEFUL_TIMEOUT": "25", "LOG_LEVEL": "WARNING"}, cpus=2)
         self.assertEqual(settings, {"bind": ["0.0.0.0:8080"], "workers": 9, "threads": 16,
-                                    "timeout": 0, "loglevel": "warning"})
+                                    "timeout": 0, "graceful_timeout": 25, "loglevel": "warning"})
+
+    def test_gunicorn_kills_a_frozen_worker_only_well_past_the_request_deadline(self):
+        self.assertEqual(gunicorn_conf.settings_from({"TIMEOUT": "5"}, cpus=2)["timeout"], 65)
 
     def test_bad_values_are_errors_naming_the_variable(self):
         for name, value in [("PORT", "abc"), ("PORT", "70000"), ("PORT", "0"),
                             ("WEB_CONCURRENCY", "0"), ("THREADS", "-1"), ("TIMEOUT", "1.5"),
+                            ("GRACEFUL_TIMEOUT", "0"),
                             ("LOG_LEVEL", "loud"), ("MAX_BODY_BYTES", "10MB")]:
             with self.subTest(name=name, value=value):
                 with self.assertRaisesRegex(ValueError, name):
@@ -147,6 +154,7 @@ class HooksTest(unittest.TestCase):
         server = Server()
         with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g"}):
             gunicorn_conf.on_starting(server)
+            self.addCleanup(workers.remove_state_dir, os.environ[workers.STATE_DIR_VARIABLE])
         gunicorn_conf.when_ready(server)
         [started] = logs.events("server_started")
         self.assertEqual(started["routes"], ["a/predict", "b"])
@@ -155,6 +163,55 @@ class HooksTest(unittest.TestCase):
             warnings.simplefilter("always")
             warnings.warn("X does not have valid feature names")
         self.assertIn("X does not have valid feature names", warning_logs.lines[0]["message"])
+
+    def test_sigterm_in_a_worker_stops_accepting_at_once_then_runs_gunicorns_handler(self):
+        original = signal.getsignal(signal.SIGTERM)
+        self.addCleanup(signal.signal, signal.SIGTERM, original)
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        poller = selectors.DefaultSelector()
+        self.addCleanup(poller.close)
+        poller.register(listener, selectors.EVENT_READ)
+
+        class Worker:
+            alive = True
+            sockets = [listener]
+
+            def handle_exit(self, signum, frame):
+                self.alive = False
+        worker = Worker()
+        worker.poller = poller
+        signal.signal(signal.SIGTERM, worker.handle_exit)
+        gunicorn_conf.post_worker_init(worker)
+        os.kill(os.getpid(), signal.SIGTERM)
+        self.assertFalse(worker.alive)
+        self.assertEqual(len(poller.get_map()), 0)
+        self.assertNotEqual(listener.fileno(), -1)  # the worker loop closes it, as before
+
+    def test_the_master_shares_a_state_directory_with_its_workers_and_removes_it(self):
+        logs = LogCapture(self)
+
+        class Server:
+            pass
+
+        class Worker:
+            pid = 4242
+        with mock.patch.dict(os.environ, {"ROUTES": "a:mod:f"}):
+            gunicorn_conf.on_starting(Server())
+            directory = os.environ[workers.STATE_DIR_VARIABLE]
+            self.assertTrue(os.path.isdir(directory))
+            self.assertEqual(os.environ[workers.WORKERS_VARIABLE], str(gunicorn_conf.workers))
+            shared = workers.WorkerSet.from_environ(os.environ)
+            shared.mark_ready(Worker.pid)
+            gunicorn_conf.child_exit(Server(), Worker())
+            self.assertEqual(os.listdir(directory), [])
+            gunicorn_conf.worker_exit(Server(), Worker())
+            gunicorn_conf.on_exit(Server())
+            self.assertFalse(os.path.exists(directory))
+        self.assertEqual([line["event"] for line in logs.lines],
+                         ["worker_stopped", "server_stopped"])
 
 
 if __name__ == "__main__":

@@ -2,13 +2,22 @@
 
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 import unittest
 import wsgiref.util
 import wsgiref.validate
 
-from cortex_s2i_runtime import predict_server, routes
+from cortex_s2i_runtime import metrics, predict_server, routes
+from cortex_s2i_runtime.workers import WorkerSet
 
-from tests.support import LogCapture, UserCode
+from tests.support import RUNTIME_DIR, LogCapture, UserCode
 
 MODEL_SOURCE = """
     class Vector:
@@ -29,6 +38,9 @@ MODEL_SOURCE = """
 
     def unserialisable(msg):
         return object()
+
+    def quit(msg):
+        raise SystemExit(1)
 
     class Scaler:
         def __init__(self, config):
@@ -72,7 +84,9 @@ def call(app, method, path, body=b"", headers=None, query="", content_length=Tru
     elif content_length is not None:
         environ["CONTENT_LENGTH"] = content_length
     for name, value in (headers or {}).items():
-        environ["HTTP_" + name.upper().replace("-", "_")] = value
+        key = name.upper().replace("-", "_")
+        # WSGI carries these two without the HTTP_ prefix.
+        environ[key if key == "CONTENT_TYPE" else "HTTP_" + key] = value
     captured = {}
 
     def start_response(status, response_headers, exc_info=None):
@@ -99,6 +113,7 @@ class PredictServerTest(unittest.TestCase):
             "m/double:%s:double" % self.model,
             "m/explode:%s:explode" % self.model,
             "m/odd:%s:unserialisable" % self.model,
+            "m/quit:%s:quit" % self.model,
             "m/scale:%s:Scaler" % self.model,
             "cortex/predict:%s:predict" % self.cortex,
         ])
@@ -141,13 +156,13 @@ class PredictServerTest(unittest.TestCase):
         self.assertEqual(status, 200)
 
     def test_trailing_slash_reaches_the_route(self):
-        self.assertEqual(self.post("/m/echo/", 1)[0], 200)
+        self.assertEqual(self.post("/m/echo/", [1])[0], 200)
 
     def test_health_lists_the_routes(self):
         status, headers, body = call(self.app, "GET", "/health")
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body), {"status": "ok", "routes": [
-            "m/echo", "m/double", "m/explode", "m/odd", "m/scale", "cortex/predict"]})
+            "m/echo", "m/double", "m/explode", "m/odd", "m/quit", "m/scale", "cortex/predict"]})
         status, headers, body = call(self.app, "HEAD", "/health")
         self.assertEqual((status, body), (200, b""))
 
@@ -178,7 +193,7 @@ class PredictServerTest(unittest.TestCase):
         self.assertJsonError(response, 413, "limit is 64")
 
     def test_body_at_the_limit_is_accepted(self):
-        body = json.dumps("x" * 62).encode()
+        body = json.dumps(["x" * 60]).encode()
         self.assertEqual(len(body), 64)
         self.assertEqual(call(self.app, "POST", "/m/echo", body)[0], 200)
 
@@ -202,7 +217,7 @@ class PredictServerTest(unittest.TestCase):
         self.assertEqual(failed[0]["route"], "m/explode")
         self.assertIn("ValueError: secret detail", failed[0]["traceback"])
         # The app keeps serving.
-        self.assertEqual(self.post("/m/echo", 1)[0], 200)
+        self.assertEqual(self.post("/m/echo", [1])[0], 200)
 
     def test_an_unserialisable_result_is_a_500(self):
         self.assertJsonError(self.post("/m/odd", {}), 500, "prediction failed")
@@ -210,8 +225,8 @@ class PredictServerTest(unittest.TestCase):
                       self.logs.events("request_failed")[0]["traceback"])
 
     def test_each_request_is_logged_once_with_route_status_duration_and_request_id(self):
-        _, headers, _ = self.post("/m/echo", 1)
-        self.post("/nowhere", 1)
+        _, headers, _ = self.post("/m/echo", [1])
+        self.post("/nowhere", [1])
         requests = self.logs.events("request")
         self.assertEqual(len(requests), 2)
         ok, missing = requests
@@ -223,14 +238,14 @@ class PredictServerTest(unittest.TestCase):
                          (None, 404, "/nowhere"))
 
     def test_request_id_is_generated_or_taken_from_a_safe_incoming_header(self):
-        generated = self.post("/m/echo", 1)[1]["X-Request-Id"]
+        generated = self.post("/m/echo", [1])[1]["X-Request-Id"]
         self.assertRegex(generated, r"^[0-9a-f]{32}$")
-        self.assertNotEqual(generated, self.post("/m/echo", 1)[1]["X-Request-Id"])
-        kept = self.post("/m/echo", 1, headers={"X-Request-Id": "trace-42.a_b"})
+        self.assertNotEqual(generated, self.post("/m/echo", [1])[1]["X-Request-Id"])
+        kept = self.post("/m/echo", [1], headers={"X-Request-Id": "trace-42.a_b"})
         self.assertEqual(kept[1]["X-Request-Id"], "trace-42.a_b")
         for unsafe in ("has space", "x" * 65, "semi;colon", "quote\"", ""):
             with self.subTest(unsafe=unsafe):
-                replaced = self.post("/m/echo", 1, headers={"X-Request-Id": unsafe})
+                replaced = self.post("/m/echo", [1], headers={"X-Request-Id": unsafe})
                 self.assertRegex(replaced[1]["X-Request-Id"], r"^[0-9a-f]{32}$")
 
     def test_debug_logs_the_raw_body_and_the_result(self):
@@ -252,6 +267,220 @@ class PredictServerTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body.decode(), parse_constant=self.fail),
                          {"payload": [None, None, 1.5]})
+
+
+    def test_a_body_that_is_not_an_object_or_array_is_a_400_wrong_shape(self):
+        for raw, named in ((b'"text"', "a string"), (b"42", "a number"), (b"true", "true/false"),
+                           (b"null", "null")):
+            with self.subTest(body=raw):
+                response = call(self.app, "POST", "/m/echo", raw)
+                self.assertJsonError(response, 400, "must be a JSON object or array, not " + named)
+        self.assertEqual(self.post("/m/echo", {"a": 1})[0], 200)
+        self.assertEqual(self.post("/m/echo", [])[0], 200)
+
+    def test_a_content_type_other_than_json_is_a_415_without_reading_the_body(self):
+        for content_type in ("text/plain", "application/x-www-form-urlencoded",
+                             "multipart/form-data; boundary=x", "application/jsonp"):
+            with self.subTest(content_type=content_type):
+                response = call(self.app, "POST", "/m/echo", _Unreadable(), content_length="2",
+                                headers={"Content-Type": content_type}, lint=False)
+                self.assertJsonError(response, 415, "must be JSON")
+        for content_type in ("application/json", "application/json; charset=utf-8",
+                             "Application/JSON", "application/vnd.api+json", ""):
+            with self.subTest(content_type=content_type):
+                status = call(self.app, "POST", "/m/echo", b"[1]", lint=False,
+                              headers={"Content-Type": content_type})[0]
+                self.assertEqual(status, 200)
+
+    def test_a_target_raising_system_exit_is_a_500_and_the_app_keeps_serving(self):
+        self.assertJsonError(self.post("/m/quit", {}), 500, "prediction failed")
+        self.assertIn("SystemExit", self.logs.events("request_failed")[0]["traceback"])
+        self.assertEqual(self.post("/m/echo", [1])[0], 200)
+
+    def test_service_endpoints_answer_get_only(self):
+        for path in ("/ready", "/metrics"):
+            with self.subTest(path=path):
+                status, headers, _ = response = call(self.app, "POST", path, b"{}")
+                self.assertJsonError(response, 405, "use GET " + path)
+                self.assertEqual(headers["Allow"], "GET, HEAD")
+
+    def test_ready_once_loaded_and_health_always(self):
+        status, _, body = call(self.app, "GET", "/ready")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["status"], "ready")
+
+    def test_metrics_count_requests_by_route_and_status_with_a_latency_histogram(self):
+        self.post("/m/echo", [1])
+        self.post("/m/echo", [2])
+        call(self.app, "POST", "/m/echo", b"{bad")
+        self.post("/m/explode", {})
+        self.post("/no/such", {})
+        status, headers, body = call(self.app, "GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        samples = parse_exposition(body.decode())
+        self.assertEqual(samples['cortex_s2i_requests_total{route="m/echo",status="200"}'], 2)
+        self.assertEqual(samples['cortex_s2i_requests_total{route="m/echo",status="400"}'], 1)
+        self.assertEqual(samples['cortex_s2i_requests_total{route="m/explode",status="500"}'], 1)
+        self.assertEqual(samples['cortex_s2i_requests_total{route="<unmatched>",status="404"}'], 1)
+        self.assertEqual(samples['cortex_s2i_request_duration_seconds_count{route="m/echo"}'], 3)
+        self.assertEqual(
+            samples['cortex_s2i_request_duration_seconds_bucket{route="m/echo",le="+Inf"}'], 3)
+        self.assertEqual(
+            samples['cortex_s2i_request_duration_seconds_bucket{route="m/echo",le="60.0"}'], 3)
+        self.assertGreater(samples['cortex_s2i_request_duration_seconds_sum{route="m/echo"}'], 0)
+        # Every route has a histogram, used or not; the series are of the declared types.
+        self.assertEqual(samples['cortex_s2i_request_duration_seconds_count{route="m/odd"}'], 0)
+        self.assertIn("# TYPE cortex_s2i_requests_total counter", body.decode())
+        self.assertIn("# TYPE cortex_s2i_request_duration_seconds histogram", body.decode())
+        self.assertNotIn("no/such", body.decode())
+
+
+def parse_exposition(text):
+    """{'name{labels}': value} of a Prometheus text exposition; fails on a malformed line."""
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        if not re.fullmatch(r'[a-z_][a-z0-9_]*(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})?', name):
+            raise AssertionError("malformed sample line %r" % line)
+        samples[name] = float(value)
+    return samples
+
+
+def loaded_app(targets, **options):
+    app = predict_server.PredictApp(list(targets), **options)
+    app.set_targets(targets)
+    return app
+
+
+class DeadlineTest(unittest.TestCase):
+    def setUp(self):
+        self.logs = LogCapture(self)
+        self.release = threading.Event()
+        self.addCleanup(self.drain)
+
+        def stuck(msg):
+            self.release.wait(30)
+            return "late"
+        self.app = loaded_app({"stuck": stuck, "echo": lambda msg: msg},
+                              timeout=0.2, threads=2)
+
+    def drain(self):
+        """Let abandoned calls finish while their log lines are still captured."""
+        self.release.set()
+        until = time.monotonic() + 10
+        while self.app._runner.abandoned and time.monotonic() < until:
+            time.sleep(0.01)
+
+    def test_a_call_past_the_deadline_is_a_504_and_the_app_keeps_serving(self):
+        started = time.monotonic()
+        response = call(self.app, "POST", "/stuck", b"{}")
+        self.assertLess(time.monotonic() - started, 5)
+        error = json.loads(response[2])["error"]
+        self.assertEqual((response[0], error["status"]), (504, 504))
+        self.assertIn("did not finish within", error["message"])
+        [timeout] = self.logs.events("request_timeout")
+        self.assertEqual((timeout["route"], timeout["request_id"], timeout["abandoned_calls"]),
+                         ("stuck", error["request_id"], 1))
+        self.assertEqual(call(self.app, "POST", "/echo", b"[1]")[0], 200)
+
+    def test_an_abandoned_call_is_logged_when_it_finally_returns(self):
+        call(self.app, "POST", "/stuck", b"{}")
+        self.release.set()
+        deadline = time.monotonic() + 10
+        while not self.logs.events("abandoned_call_finished") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        [finished] = self.logs.events("abandoned_call_finished")
+        self.assertEqual((finished["route"], finished["outcome"]), ("stuck", "returned"))
+        self.assertGreaterEqual(finished["duration_ms"], 200)
+
+    def test_as_many_abandoned_calls_as_threads_asks_for_a_fresh_worker(self):
+        call(self.app, "POST", "/stuck", b"{}")
+        self.assertEqual(self.logs.events("worker_restarting"), [])
+        call(self.app, "POST", "/stuck", b"{}")
+        [restarting] = self.logs.events("worker_restarting")
+        self.assertIn("2 timed-out calls", restarting["reason"])
+        # Until that worker is replaced, it still answers.
+        self.assertEqual(call(self.app, "POST", "/echo", b"[1]")[0], 200)
+
+    def test_timeout_0_calls_the_function_in_the_request_thread(self):
+        seen = []
+        app = loaded_app({"who": lambda msg: seen.append(threading.current_thread())},
+                         timeout=0)
+        self.assertEqual(call(app, "POST", "/who", b"{}")[0], 200)
+        self.assertIs(seen[0], threading.current_thread())
+
+
+class ReadinessTest(unittest.TestCase):
+    def setUp(self):
+        self.logs = LogCapture(self)
+        self.state = tempfile.mkdtemp(prefix="cortex-s2i-state-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+
+    def test_before_loading_health_is_200_ready_503_and_a_prediction_waits_then_503s(self):
+        app = predict_server.PredictApp(["echo"], timeout=0.2)
+        self.assertEqual(call(app, "GET", "/health")[0], 200)
+        status, headers, body = call(app, "GET", "/ready")
+        self.assertEqual((status, headers["Retry-After"]), (503, "1"))
+        self.assertIn("0 of 1 workers", json.loads(body)["error"]["message"])
+        status, _, body = call(app, "POST", "/echo", b"[1]")
+        self.assertEqual(status, 503)
+        self.assertIn("still loading", json.loads(body)["error"]["message"])
+
+        app.set_targets({"echo": lambda msg: msg})
+        self.assertEqual(call(app, "GET", "/ready")[0], 200)
+        self.assertEqual(call(app, "POST", "/echo", b"[1]")[0], 200)
+
+    def test_a_prediction_during_loading_is_answered_once_loaded(self):
+        app = predict_server.PredictApp(["echo"], timeout=10)
+        timer = threading.Timer(0.3, app.set_targets, [{"echo": lambda msg: msg}])
+        timer.start()
+        self.addCleanup(timer.cancel)
+        status, _, body = call(app, "POST", "/echo", b"[1]")
+        self.assertEqual((status, json.loads(body)), (200, {"payload": [1]}))
+
+    def test_ready_needs_every_live_worker_of_the_server(self):
+        workers = WorkerSet(self.state, expected=2)
+        app = loaded_app({"echo": lambda msg: msg}, workers=workers)
+        status, _, body = call(app, "GET", "/ready")
+        self.assertEqual(status, 503)
+        self.assertIn("1 of 2 workers", json.loads(body)["error"]["message"])
+        # A marker of a process that has gone does not count.
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        workers.mark_ready(dead.pid)
+        self.assertEqual(call(app, "GET", "/ready")[0], 503)
+        workers.mark_ready(os.getppid())  # stands in for a second live worker
+        status, _, body = call(app, "GET", "/ready")
+        self.assertEqual((status, json.loads(body)["workers_ready"]), (200, 2))
+        workers.forget(os.getppid())
+        self.assertEqual(call(app, "GET", "/ready")[0], 503)
+
+    def test_metrics_are_summed_over_every_worker_file(self):
+        labels = ["echo", "health", "ready", "metrics", "<unmatched>"]
+        mine = metrics.Metrics(labels, self.state)
+        other = metrics.Metrics(labels, self.state, pid=os.getpid() + 100000)
+        with open(os.path.join(self.state, "metrics.1"), "wb") as handle:
+            handle.write(b"another layout")  # skipped, not an error
+        app = loaded_app({"echo": lambda msg: msg}, metrics=mine)
+        call(app, "POST", "/echo", b"[1]")
+        other.observe("echo", 200, 0.5)
+        other.observe("echo", 504, 61.0)
+        samples = parse_exposition(call(app, "GET", "/metrics")[2].decode())
+        self.assertEqual(samples['cortex_s2i_requests_total{route="echo",status="200"}'], 2)
+        self.assertEqual(samples['cortex_s2i_requests_total{route="echo",status="504"}'], 1)
+        self.assertEqual(
+            samples['cortex_s2i_request_duration_seconds_bucket{route="echo",le="0.5"}'], 2)
+        self.assertEqual(
+            samples['cortex_s2i_request_duration_seconds_bucket{route="echo",le="60.0"}'], 2)
+        self.assertEqual(
+            samples['cortex_s2i_request_duration_seconds_bucket{route="echo",le="+Inf"}'], 3)
+        # A worker that exits and is replaced under the same pid keeps its counts.
+        again = metrics.Metrics(labels, self.state, pid=os.getpid() + 100000)
+        self.assertEqual(again.totals()[:len(metrics.STATUSES)].tolist(), [2.0] + [0.0] * 7
+                         + [1.0])
 
 
 class CreateAppTest(unittest.TestCase):
@@ -280,6 +509,36 @@ class CreateAppTest(unittest.TestCase):
 
     def test_default_body_limit_is_ten_mebibytes(self):
         self.assertEqual(predict_server.max_body_bytes_from({}), 10 * 1024 * 1024)
+
+    def test_the_served_app_answers_at_once_and_loads_in_the_background(self):
+        slow = self.code.module("import time\ntime.sleep(0.5)\ndef f(msg):\n    return msg\n")
+        app = predict_server.create_served_app({"ROUTES": "a:%s:f" % slow})
+        self.assertFalse(app.loaded)
+        self.assertEqual(call(app, "GET", "/health")[0], 200)
+        self.assertEqual(call(app, "GET", "/ready")[0], 503)
+        self.assertEqual(call(app, "POST", "/a", b"[1]")[0], 200)  # waited for the load
+        self.assertEqual(call(app, "GET", "/ready")[0], 200)
+        [loaded] = self.logs.events("routes_loaded")
+        self.assertGreaterEqual(loaded["duration_ms"], 500)
+
+    def test_a_served_app_whose_route_fails_to_load_ends_the_worker_with_status_3(self):
+        bad = self.code.module("raise ImportError('xgboost is not installed')\n")
+        script = ("import time\nfrom cortex_s2i_runtime import predict_server\n"
+                  "predict_server.create_served_app({'ROUTES': 'b:%s:f'})\ntime.sleep(30)\n" % bad)
+        environ = dict(os.environ, PYTHONPATH=os.pathsep.join([RUNTIME_DIR, self.code.root]))
+        done = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True,
+                              text=True, timeout=60)
+        self.assertEqual(done.returncode, predict_server.WORKER_BOOT_ERROR, done.stderr)
+        self.assertIn("xgboost is not installed", done.stderr)
+
+    def test_settings_come_from_the_environment(self):
+        good = self.code.module("def f(msg):\n    return msg\n")
+        app = predict_server.create_app({"ROUTES": "a:%s:f" % good, "TIMEOUT": "7",
+                                         "THREADS": "3", "MAX_BODY_BYTES": "99"})
+        self.assertEqual((app.timeout, app.max_body_bytes, app._runner.size), (7, 99, 3))
+        for name, value in (("TIMEOUT", "soon"), ("THREADS", "0")):
+            with self.subTest(name=name), self.assertRaisesRegex(ValueError, name):
+                predict_server.create_app({"ROUTES": "a:%s:f" % good, name: value})
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ class ParseRoutesTest(unittest.TestCase):
             "../up:m:f": "'../up:m:f'",
             "a/./b:m:f": "'a/./b:m:f'",
             "health:m:f": "reserved",
+            "ready:m:f": "reserved",
+            "/metrics/:m:f": "reserved",
             "x:m:f,x:n:g": "listed twice",
             "x:m:f,,y:m:f": "entry 2 is empty",
             "x:m:f\n": None,  # trailing newline is surrounding whitespace: fine

@@ -1,10 +1,13 @@
 """Tests of the models stage: mirrored working directory, publish only new or changed files."""
 
+import errno
 import os
 import shutil
 import tempfile
 import unittest
+from unittest import mock
 
+from cortex_s2i_runtime import staging
 from cortex_s2i_runtime.staging import ModelsStage
 
 
@@ -73,6 +76,34 @@ class ModelsStageTest(unittest.TestCase):
         write(os.path.join(root, "models", "m.pkl"), "m")
         self.assertEqual(stage.publish("v2"), ["m.pkl"])
         self.assertEqual(read(os.path.join(self.models, "m.pkl")), "m")
+
+    def test_publish_copies_everything_before_renaming_anything(self):
+        write(os.path.join(self.root, "models", "old.pkl"), "new")
+        write(os.path.join(self.root, "models", "keep.pkl"), "changed")
+        write(os.path.join(self.root, "models", "deep", "er", "m.json"), "{}")
+        self.assertEqual(self.stage.changes(), ["deep/er/m.json", "keep.pkl", "old.pkl"])
+        real_copy = shutil.copy2
+        copies = []
+
+        def copy_then_fill_the_disk(source, target):
+            if copies:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            copies.append(target)
+            return real_copy(source, target)
+
+        with mock.patch.object(staging.shutil, "copy2", copy_then_fill_the_disk):
+            with self.assertRaises(OSError) as raised:
+                self.stage.publish("v1", ["deep/er/m.json", "old.pkl", "keep.pkl"])
+        self.assertEqual(raised.exception.errno, errno.ENOSPC)
+        self.assertEqual(len(copies), 1)
+        # Nothing published, no temporary file or new directory left behind.
+        self.assertEqual(sorted(os.listdir(self.models)), ["keep.pkl", "old.pkl"])
+        self.assertEqual((read(os.path.join(self.models, "old.pkl")),
+                          read(os.path.join(self.models, "keep.pkl"))), ("old", "keep"))
+
+        self.assertEqual(self.stage.publish("v2", ["keep.pkl", "old.pkl"]), ["keep.pkl", "old.pkl"])
+        self.assertEqual(read(os.path.join(self.models, "keep.pkl")), "changed")
+        self.assertEqual(sorted(os.listdir(self.models)), ["keep.pkl", "old.pkl"])
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ TRAIN_SOURCE = """
 """
 
 VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+METADATA = "trainer.train.train.json"
 
 
 class TrainRunnerTest(unittest.TestCase):
@@ -117,14 +118,34 @@ class TrainRunnerTest(unittest.TestCase):
         self.assertEqual(finished["event"], "finished")
         self.assertEqual(finished["version"], started["version"])
         self.assertEqual(finished["result"], {"rows": 3, "envelope": ["payload"]})
-        self.assertEqual(finished["published"], ["adult_income_lr.pkl"])
+        self.assertEqual(finished["published"], ["adult_income_lr.pkl", METADATA])
+        self.assertEqual(finished["metadata"], "models/" + METADATA)
         self.assertIsInstance(finished["duration_seconds"], (int, float))
-        self.assertEqual(self.models(), {"adult_income_lr.pkl": "model of 3 rows",
-                                         "m.pkl": "previous"})
+        models = self.models()
+        metadata = json.loads(models.pop(METADATA))
+        self.assertEqual(models, {"adult_income_lr.pkl": "model of 3 rows", "m.pkl": "previous"})
+        self.assertEqual(metadata, {
+            "version": started["version"], "train_module": "trainer", "train_function": "train",
+            "started": metadata["started"], "duration_seconds": metadata["duration_seconds"],
+            "files": ["adult_income_lr.pkl"], "result": {"rows": 3, "envelope": ["payload"]}})
+        self.assertRegex(metadata["started"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertLessEqual(metadata["duration_seconds"], finished["duration_seconds"])
         for output in ("import-time print", "print inside train", "subprocess output",
                        "file descriptor 1 write"):
             self.assertIn(output, stderr)
         self.assertNoStageLeft()
+
+    def test_every_event_and_the_metadata_carry_one_version_id_per_run(self):
+        versions = []
+        for _ in range(2):
+            code, events, _ = self.run_train(TRAIN_FUNCTION="echo")
+            self.assertEqual(code, 0)
+            self.assertEqual(len({event["version"] for event in events}), 1)
+            metadata = json.loads(self.models()["trainer.echo.train.json"])
+            self.assertEqual(metadata["version"], events[0]["version"])
+            self.assertEqual(metadata["files"], [])
+            versions.append(events[0]["version"])
+        self.assertNotEqual(versions[0], versions[1])
 
     def test_payload_is_wrapped_in_an_envelope_and_defaults_to_an_empty_object(self):
         code, events, _ = self.run_train(TRAIN_FUNCTION="echo")
@@ -159,6 +180,10 @@ class TrainRunnerTest(unittest.TestCase):
             ({"TRAIN_FUNCTION": "missing"}, "has no function 'missing'"),
             ({"TRAIN_FUNCTION": "not_callable"}, "not a function (its type is int)"),
             ({"TRAIN_MODULE": "bad-name"}, "not a dotted Python module name"),
+            ({"PAYLOAD": '{"$ref": "data/missing.csv"}'},
+             'PAYLOAD "$ref" data/missing.csv does not exist'),
+            ({"PAYLOAD": '{"$ref": "nodata/x.csv"}'}, 'mount the data folder: -v "$PWD/data:'),
+            ({"PAYLOAD": '{"$ref": 5}'}, 'PAYLOAD "$ref" must be a path'),
         ]
         for extra, message in cases:
             with self.subTest(message=message):
@@ -169,6 +194,7 @@ class TrainRunnerTest(unittest.TestCase):
                 self.assertEqual(events[-1]["exit_code"], 2)
                 self.assertIn("cortex-s2i train: error: ", stderr)
                 self.assertIn(message, stderr.strip().splitlines()[-1])
+                self.assertNotIn("Traceback", stderr.strip().splitlines()[-1])
         self.assertEqual(self.models(), {"m.pkl": "previous"})
 
     def test_without_train_it_prints_usage_and_exits_2(self):

@@ -1,0 +1,239 @@
+// The predict image's server on a real engine: the three styles of route target, run-time .env
+// values, the error contract, readiness, metrics summed over workers, and draining on docker stop.
+
+import { expect } from 'chai';
+import { connect } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import type { Engine, StartedContainer } from '../../lib/engine/engine.js';
+import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, ROUTE_STYLES, startContainer, waitForHealth, waitForReady, type RawResponse } from './support.js';
+
+const IMAGE = `${PREFIX}-route-styles-predict`;
+const SECRET = 'route-styles-secret-never-in-an-image';
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+
+type Log = Array<Record<string, unknown>>;
+
+describe('the predict server on a real engine', function () {
+  this.timeout(5 * 60 * 1000);
+  let engine: Engine;
+  const cleanup = new Cleanup(() => engine);
+  let dotenv: string[];
+  let serial = 0;
+
+  before(async function () {
+    engine = await realEngine(this);
+    const built = await cli('build', path.join(ROUTE_STYLES, 'styles'), 'daemon', cleanup.image(IMAGE));
+    expect(built.code, built.err).to.equal(0);
+    const values = parseDotenv(await readFile(path.join(ROUTE_STYLES, '.env')));
+    dotenv = Object.entries(values).map(([k, v]) => `${k}=${v}`);
+  });
+  after(() => cleanup.run());
+
+  /** Starts the predict image with the project's .env (as --env-file would) and its models/. */
+  async function serve(env: string[], withDotenv = true): Promise<StartedContainer & { port: number }> {
+    const c = await startContainer(engine, {
+      image: IMAGE,
+      name: `${PREFIX}-predict-server-${process.pid}-${++serial}`,
+      env: [...(withDotenv ? dotenv : []), ...env],
+      binds: [{ host: path.join(ROUTE_STYLES, 'models'), container: '/action/models', readOnly: true }],
+      publish: [5000],
+    });
+    return { ...c, port: c.ports[5000]! };
+  }
+
+  async function logOf(id: string): Promise<Log> {
+    return jsonLines((await engine.containerLogs(id)).stderr);
+  }
+
+  function post(port: number, route: string, body: string, headers: Record<string, string> = JSON_TYPE): Promise<RawResponse> {
+    return rawRequest(port, { method: 'POST', path: `/${route}`, headers, body });
+  }
+
+  it('serves a plain function, a Cortex predictor class and a Cortex module, with the workers and threads asked for', async () => {
+    const c = await serve(['WEB_CONCURRENCY=3', 'THREADS=2']);
+    await waitForReady(c.port);
+    const fn = await post(c.port, 'function/predict', '{"numbers": [1, 2, 3]}');
+    expect([fn.status, JSON.parse(fn.body)]).to.deep.equal([200, { payload: { style: 'function', sum: 6 } }]);
+    const cls = await post(c.port, 'class/predict', '[1, 2]');
+    expect(cls.status).to.equal(200);
+    expect(JSON.parse(cls.body).payload).to.include({ style: 'class', greeting: 'hello from .env', count: 2 });
+    // init(model_path, metadata) read models/offset.txt (100) from the mounted folder.
+    const mod = await post(c.port, 'module/predict', '{"x": [1, 2]}');
+    expect([mod.status, JSON.parse(mod.body)]).to.deep.equal([200, { payload: { style: 'module', values: [101, 102], route: 'module/predict' } }]);
+
+    const log = await logOf(c.id);
+    const started = log.find((l) => l.event === 'server_started')!;
+    expect(started).to.include({ workers: 3, threads: 2 });
+    const loaded = log.filter((l) => l.event === 'routes_loaded');
+    expect(new Set(loaded.map((l) => l.pid)).size).to.equal(3);
+    await engine.removeContainer(c.id);
+  });
+
+  it('gets .env values at run time only: never in the image', async () => {
+    const info = (await engine.inspectImage(IMAGE))!;
+    expect(JSON.stringify([info.env, info.labels])).not.to.contain(SECRET).and.not.to.contain('hello from .env');
+    expect((await engine.imageHistory(IMAGE)).join('\n')).not.to.contain(SECRET);
+    const grep = await startContainer(engine, {
+      image: IMAGE,
+      name: `${PREFIX}-predict-server-grep-${process.pid}`,
+      user: '0',
+      cmd: ['sh', '-c', `grep -rl '${SECRET}' /opt /tmp /action /usr/libexec/s2i /etc; echo "grep exit $?"`],
+    });
+    await engine.waitContainer(grep.id);
+    expect((await engine.containerLogs(grep.id)).stdout.trim()).to.equal('grep exit 1');
+    await engine.removeContainer(grep.id);
+
+    // Without the .env at run time, the predictor's config lacks the value.
+    const c = await serve([], false);
+    await waitForReady(c.port);
+    const r = await post(c.port, 'class/predict', '[]');
+    expect(JSON.parse(r.body).payload.greeting).to.equal('<unset>');
+    await engine.removeContainer(c.id);
+  });
+
+  it('answers every error as JSON with a request id and its real status, and keeps serving', async () => {
+    const c = await serve(['MAX_BODY_BYTES=1000', 'TIMEOUT=1', 'WEB_CONCURRENCY=1', 'THREADS=2']);
+    await waitForReady(c.port);
+    const cases: Array<[number, string, () => Promise<RawResponse>]> = [
+      [400, 'not valid JSON', () => post(c.port, 'function/predict', '{"numbers": [1,')],
+      [400, 'must be a JSON object or array, not a string', () => post(c.port, 'function/predict', '"text"')],
+      [404, 'no route POST /no/such/route', () => post(c.port, 'no/such/route', '{}')],
+      [405, 'use POST /function/predict', () => rawRequest(c.port, { path: '/function/predict' })],
+      [413, 'the limit is 1000', () => post(c.port, 'function/predict', `[${'1,'.repeat(600)}1]`)],
+      [415, 'must be JSON', () => post(c.port, 'function/predict', '{}', { 'Content-Type': 'text/plain' })],
+      [500, 'prediction failed', () => post(c.port, 'function/predict', '{"fail": "card 4242"}')],
+      [504, 'did not finish within 1 seconds', () => post(c.port, 'function/predict', '{"sleep": 3}')],
+    ];
+    for (const [status, message, send] of cases) {
+      const r = await send();
+      expect(r.status, r.body).to.equal(status);
+      expect(r.headers['content-type']).to.equal('application/json');
+      const error = (JSON.parse(r.body) as { error: { status: number; message: string; request_id: string } }).error;
+      expect(error.status).to.equal(status);
+      expect(error.message).to.contain(message);
+      expect(error.request_id).to.equal(r.headers['x-request-id']).and.match(/^[0-9a-f]{32}$/);
+      const after = await post(c.port, 'function/predict', '[1, 2]');
+      expect(after.status, `after the ${status}`).to.equal(200);
+    }
+
+    const log = await logOf(c.id);
+    const failed = log.find((l) => l.event === 'request_failed')!;
+    expect(failed.traceback).to.contain('ValueError: asked to fail: card 4242');
+    expect(log.find((l) => l.event === 'request_timeout')).to.include({ route: 'function/predict', timeout_seconds: 1 });
+    const requests = log.filter((l) => l.event === 'request');
+    expect(requests.map((l) => l.status)).to.include.members([400, 404, 405, 413, 415, 500, 504]);
+    for (const line of requests) expect(line).to.include.keys('route', 'status', 'duration_ms', 'request_id', 'method');
+    await engine.removeContainer(c.id);
+  });
+
+  it('refuses a body over MAX_BODY_BYTES from its Content-Length, before the body is sent', async () => {
+    const c = await serve(['MAX_BODY_BYTES=1000']);
+    await waitForReady(c.port);
+    // Announce 50 MB and send none of it: the answer must come anyway.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(c.port, '127.0.0.1', () => {
+        socket.write('POST /function/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n');
+      });
+      let text = '';
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer before the body; got ${JSON.stringify(text)}`)));
+      socket.on('data', (d) => {
+        text += d.toString();
+        if (text.includes('}}')) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(answer).to.match(/^HTTP\/1\.1 413 /);
+    expect(answer).to.contain('"status":413');
+    await engine.removeContainer(c.id);
+  });
+
+  it('is up at once, ready only when every worker has run every init, and logs ?debug=true requests', async () => {
+    const c = await serve(['ROUTE_STYLES_INIT_SECONDS=4', 'WEB_CONCURRENCY=2']);
+    await waitForHealth(c.port);
+    const early = await rawRequest(c.port, { path: '/ready' });
+    expect(early.status, early.body).to.equal(503);
+    expect(JSON.parse(early.body).error.message).to.match(/not ready: [01] of 2 workers/);
+    expect(early.headers['retry-after']).to.equal('1');
+    // A prediction sent while loading waits for the load instead of failing.
+    const waited = await post(c.port, 'module/predict?debug=true', '{"x": [5]}');
+    expect([waited.status, JSON.parse(waited.body).payload.values]).to.deep.equal([200, [105]]);
+    await waitForReady(c.port, 30);
+    const ready = JSON.parse((await rawRequest(c.port, { path: '/ready' })).body);
+    expect(ready).to.include({ status: 'ready', workers_ready: 2, workers: 2 });
+
+    const log = await logOf(c.id);
+    expect(log.find((l) => l.event === 'debug_request')).to.include({ body: '{"x": [5]}', route: 'module/predict' });
+    expect(log.find((l) => l.event === 'debug_result')).to.deep.include({ result: { style: 'module', values: [105], route: 'module/predict' } });
+    await engine.removeContainer(c.id);
+  });
+
+  it('counts requests in /metrics over all of its workers, in the Prometheus text format', async () => {
+    const c = await serve(['WEB_CONCURRENCY=2', 'THREADS=2']);
+    await waitForReady(c.port);
+    const total = 120;
+    let next = 0;
+    // 12 at a time, each on a connection of its own: the workers share them out.
+    await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        while (next < total) {
+          next++;
+          const r = await post(c.port, 'function/predict', '[1]');
+          expect(r.status).to.equal(200);
+        }
+      }),
+    );
+    const served = (await logOf(c.id)).filter((l) => l.event === 'request' && l.route === 'function/predict');
+    expect(served).to.have.length(total);
+    expect(new Set(served.map((l) => l.pid)).size, 'both workers served requests').to.equal(2);
+
+    for (let scrape = 0; scrape < 6; scrape++) {
+      const r = await rawRequest(c.port, { path: '/metrics' });
+      expect(r.status).to.equal(200);
+      expect(r.headers['content-type']).to.equal('text/plain; version=0.0.4; charset=utf-8');
+      const samples = new Map<string, number>();
+      for (const line of r.body.split('\n')) {
+        if (line === '' || line.startsWith('#')) continue;
+        expect(line).to.match(/^[a-z_][a-z0-9_]*(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? [0-9.e+-]+$/);
+        const at = line.lastIndexOf(' ');
+        samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+      }
+      expect(samples.get('cortex_s2i_requests_total{route="function/predict",status="200"}')).to.equal(total);
+      expect(samples.get('cortex_s2i_request_duration_seconds_count{route="function/predict"}')).to.equal(total);
+      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="+Inf"}')).to.equal(total);
+      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="0.005"}')).to.be.within(1, total);
+    }
+    await engine.removeContainer(c.id);
+  });
+
+  it('on docker stop, answers the request in flight, refuses new ones and exits 0 within the grace period', async () => {
+    const c = await serve(['WEB_CONCURRENCY=2']);
+    await waitForReady(c.port);
+    const slow = post(c.port, 'function/predict', '{"sleep": 3}');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const stopping = Date.now();
+    const stopped = engine.stopContainer(c.id, 10);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const refused = await post(c.port, 'function/predict', '[1]').then(
+      (r) => `answered ${r.status}`,
+      () => 'refused',
+    );
+    const answer = await slow;
+    await stopped;
+    const seconds = (Date.now() - stopping) / 1000;
+    const status = await engine.waitContainer(c.id);
+
+    expect([answer.status, JSON.parse(answer.body)]).to.deep.equal([200, { payload: { slept: 3 } }]);
+    expect(refused).to.equal('refused');
+    expect(status).to.equal(0);
+    expect(seconds).to.be.below(10);
+    const events = (await logOf(c.id)).map((l) => l.event).filter(Boolean);
+    expect(events.filter((e) => e === 'worker_stopped')).to.have.length(2);
+    expect(events.at(-1)).to.equal('server_stopped');
+    await engine.removeContainer(c.id);
+  });
+});
