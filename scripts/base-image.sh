@@ -49,7 +49,15 @@ debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror"
 rm -f "$rootfs.log"
 # Keep the image small and its apt usable by setup.sh scripts, which run apt-get update first.
 echo "deb $mirror $suite main" >"$rootfs/etc/apt/sources.list"
-rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* "$rootfs"/tmp/*
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* "$rootfs"/tmp/*
+# As Debian's official images do: apt keeps no package caches, so a setup.sh that runs
+# apt-get update and install does not leave tens of megabytes of them in its layer.
+cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
 
 tar -C "$rootfs" --numeric-owner -cf - . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -95,10 +95,14 @@ describe('cortex-s2i (main)', () => {
   });
 
   it('exits 4 with a hint when no engine answers', async () => {
+    // As the real adapter does: every call fails the same way when nothing answers.
     const down = new FakeEngine();
-    down.ping = async () => {
+    const unreachable = async (): Promise<never> => {
       throw new EngineUnreachableError('unix:///nowhere.sock', new Error('ENOENT'));
     };
+    down.ping = unreachable;
+    down.inspectImage = unreachable;
+    down.build = unreachable;
     const r = await run(['build', model, 'daemon', 'churn-predict'], () => down);
     expect(r.code).to.equal(ExitCode.engineUnreachable);
     expect(r.err).to.contain('no Docker engine answers at unix:///nowhere.sock').and.contain('DOCKER_HOST');

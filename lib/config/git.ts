@@ -9,10 +9,14 @@ const run = promisify(execFile);
 export async function readRevision(dir: string): Promise<SourceRevision | undefined> {
   const git = async (...args: string[]) => (await run('git', ['-C', dir, ...args], { timeout: 10_000 })).stdout.trim();
   try {
-    const [commit, author, date, message] = (await git('log', '-1', '--format=%H%n%an <%ae>%n%cI%n%s')).split('\n');
+    // Three independent questions, asked at once.
+    const [log, ref, remote] = await Promise.all([
+      git('log', '-1', '--format=%H%n%an <%ae>%n%cI%n%s'),
+      git('rev-parse', '--abbrev-ref', 'HEAD').catch(() => ''),
+      git('config', '--get', 'remote.origin.url').catch(() => ''),
+    ]);
+    const [commit, author, date, message] = log.split('\n');
     if (!commit) return undefined;
-    const ref = await git('rev-parse', '--abbrev-ref', 'HEAD').catch(() => '');
-    const remote = await git('config', '--get', 'remote.origin.url').catch(() => '');
     return {
       commit,
       ...(ref && ref !== 'HEAD' ? { ref } : {}),

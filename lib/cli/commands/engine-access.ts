@@ -6,9 +6,8 @@ import type { CommandContext } from '../context.js';
 
 export async function withEngine<T>(ctx: CommandContext, work: (engine: Engine) => Promise<T>): Promise<T> {
   try {
-    const engine = await ctx.engine();
-    await engine.ping();
-    return await work(engine);
+    // No separate ping: every engine call reports an engine that does not answer the same way.
+    return await work(await ctx.engine());
   } catch (err) {
     if (err instanceof EngineUnreachableError) throw engineUnreachable(err.address, err);
     throw err;
