@@ -51,6 +51,18 @@ describe('followBuild (recorded engine output)', () => {
     expect(err.message).to.contain('without reporting an image');
   });
 
+  it('names the images a failed build committed, but not its base or its cached steps', async () => {
+    const lines = [
+      { stream: 'Step 1/4 : FROM builder' }, { stream: ' ---> 1111111111aa\n' },
+      { stream: 'Step 2/4 : COPY deps/ /tmp/deps/' }, { stream: ' ---> Using cache\n' }, { stream: ' ---> 2222222222bb\n' },
+      { stream: 'Step 3/4 : ENV A=1' }, { stream: ' ---> Running in 9999999999ff\n' }, { stream: 'Removing intermediate container 9999999999ff\n' }, { stream: ' ---> 3333333333cc\n' },
+      { stream: 'Step 4/4 : RUN exit 1' }, { stream: ' ---> Running in 8888888888ee\n' },
+      { errorDetail: { message: 'returned a non-zero code: 1' }, error: 'returned a non-zero code: 1' },
+    ];
+    const err = await failure(followBuild(Readable.from(lines.map((l) => `${JSON.stringify(l)}\n`))));
+    expect(err.createdImages).to.deep.equal(['3333333333cc']);
+  });
+
   it('handles JSON lines split across chunks', async () => {
     const text = readFileSync(packageFile('lib', 'engine', 'recorded', 'build-ok.jsonl'), 'utf8');
     const chunks = text.match(/[\s\S]{1,7}/g)!;

@@ -7,6 +7,7 @@ import { BuildError, type BuildEvent } from './engine.js';
 
 const KEEP_LINES = 30;
 const STEP = /^Step (\d+)\/(\d+) : (.*)$/;
+const STEP_IMAGE = /^---> ([0-9a-f]{12,64})$/;
 const BUILT = /^Successfully built ([0-9a-f]{12,64})\s*$/;
 
 interface EngineMessage {
@@ -24,6 +25,10 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
     let imageId: string | undefined;
     let currentStep = 0;
     let settled = false;
+    // Images the engine committed for steps it ran (not took from its cache): a failed build's
+    // caller removes them, so that nothing half-built stays behind.
+    const created: string[] = [];
+    let stepKeepsImage = false;
 
     const keep = (text: string) => {
       lastLines.push(text);
@@ -33,6 +38,7 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
       if (settled) return;
       settled = true;
       stream.destroy();
+      if (err instanceof BuildError) err.createdImages.push(...created);
       reject(err);
     };
     const handle = (raw: string) => {
@@ -55,11 +61,17 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
         const trimmed = line.trimEnd();
         if (trimmed === '') continue;
         const step = STEP.exec(trimmed);
+        const stepImage = STEP_IMAGE.exec(trimmed.trim());
         if (step) {
           currentStep = Number(step[1]);
+          // A FROM step names an image that exists already; a cached step reuses one.
+          stepKeepsImage = /^FROM\s/i.test(step[3]!);
           onEvent({ type: 'step', step: currentStep, total: Number(step[2]), instruction: step[3]! });
         } else if (trimmed.trim() === '---> Using cache') {
+          stepKeepsImage = true;
           onEvent({ type: 'cached', step: currentStep });
+        } else if (stepImage && !stepKeepsImage) {
+          created.push(stepImage[1]!);
         }
         const built = BUILT.exec(trimmed);
         if (built && !imageId) imageId = built[1];

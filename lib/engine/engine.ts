@@ -93,6 +93,9 @@ export class EngineError extends Error {
 
 /** A build the engine reported as failed, with the end of its log as evidence. */
 export class BuildError extends Error {
+  /** Ids of images the engine committed for steps of the failed build, oldest first. */
+  readonly createdImages: string[] = [];
+
   constructor(
     message: string,
     readonly lastLines: string[],

@@ -5,7 +5,7 @@ import { packContext, type ContextEntry, type PackedContext } from '../context/t
 import { buildFailed, contextUnreadable, engineUnreachable, interrupted } from '../errors.js';
 import type { BuildPlan } from '../plan/build-plan.js';
 import type { RenderedDockerfile } from '../render/dockerfile.js';
-import { BuildError, EngineUnreachableError, type BuildEvent, type Engine } from './engine.js';
+import { BuildError, EngineError, EngineUnreachableError, type BuildEvent, type Engine } from './engine.js';
 
 export interface BuildOutcome {
   imageId: string;
@@ -47,9 +47,33 @@ export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfil
     };
   } catch (err) {
     context.stream.destroy();
+    if (err instanceof BuildError) await removeQuietly(engine, err.createdImages);
     throw asUserError(err, plan.image, options.signal, context);
   }
 }
+
+/**
+ * Removes a failed build's step images, newest first (each is the parent of the next). Best
+ * effort: the build's own error is what the user needs to see, not a failure to tidy up.
+ */
+async function removeQuietly(engine: Engine, images: string[]): Promise<void> {
+  for (const id of [...images].reverse()) {
+    // After an interrupted build the engine is still removing the cancelled step's container,
+    // whose image it is: that is a 409 conflict for a moment.
+    for (let waited = 0; ; waited += CONFLICT_RETRY_MS) {
+      try {
+        await engine.removeImage(id);
+        break;
+      } catch (err) {
+        if (!(err instanceof EngineError && err.statusCode === 409) || waited >= CONFLICT_WAIT_MS) break;
+        await new Promise((resolve) => setTimeout(resolve, CONFLICT_RETRY_MS));
+      }
+    }
+  }
+}
+
+const CONFLICT_RETRY_MS = 200;
+const CONFLICT_WAIT_MS = 5000;
 
 /** The error a user can act on for a failed build; the engine's own error otherwise. */
 export function asUserError(err: unknown, image: string, signal: AbortSignal | undefined, context: PackedContext): unknown {

@@ -66,6 +66,8 @@ describe('the Makefile workflow and the all image', function () {
   it('runs a model through make build-train train build-predict predict test-endpoint stop', async () => {
     const dir = path.join(project, MODELS[0]!.dir);
     const out = await make(dir, 'build-train', 'train', 'build-predict', 'predict', 'test-endpoint', 'stop');
+    // make train-all builds this train image again under the same tag: remove this one too.
+    cleanup.image((await engine.inspectImage(`${PREFIX}-${MODELS[0]!.container}-train`))!.id);
     expect((await stat(path.join(project, 'models/adult_income_lr.pkl'))).size).to.be.greaterThan(0);
     const answer = JSON.parse(out.split('\n').filter((l) => l.startsWith('{"payload"')).at(-1)!) as { payload: { predictions: string[] } };
     expect(answer.payload.predictions).to.have.length.greaterThan(0);

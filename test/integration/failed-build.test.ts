@@ -28,6 +28,11 @@ async function noneLeft(): Promise<string[]> {
   return dependencyStepContainers();
 }
 
+async function danglingImages(): Promise<string[]> {
+  const { stdout } = await run('docker', ['images', '-q', '--no-trunc', '--filter', 'dangling=true']);
+  return stdout.trim().split('\n').filter(Boolean).sort();
+}
+
 describe('a build that fails or is interrupted', function () {
   this.timeout(5 * 60 * 1000);
   let engine: Engine;
@@ -42,6 +47,7 @@ describe('a build that fails or is interrupted', function () {
     const model = path.join(project, 'randomForest');
     await appendFile(path.join(model, 'requirements_predict.txt'), 'cortex-s2i-no-such-package==9.9.9\n');
     const ref = cleanup.image(`${PREFIX}-unsatisfiable`);
+    const danglingBefore = await danglingImages();
     const result = await run(process.execPath, [packageFile('bin', 'cortex-s2i.js'), 'build', model, 'daemon', ref]).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
@@ -52,6 +58,8 @@ describe('a build that fails or is interrupted', function () {
     expect(result.stderr).to.contain('nothing was tagged');
     expect(await engine.inspectImage(ref)).to.equal(undefined);
     expect(await noneLeft()).to.deep.equal([]);
+    // The step images the engine committed before pip failed are removed too.
+    expect(await danglingImages()).to.deep.equal(danglingBefore);
   });
 
   it('stops on Ctrl-C during the dependency step: status 130, no tag, no container', async () => {
@@ -61,6 +69,7 @@ describe('a build that fails or is interrupted', function () {
     const marker = `slow-setup-${process.pid}-${Date.now()}`;
     await writeFile(path.join(model, 'setup.sh'), `#!/bin/sh\necho ${marker}\nsleep 60\n`);
     const ref = cleanup.image(`${PREFIX}-interrupted`);
+    const danglingBefore = await danglingImages();
 
     const child = spawn(process.execPath, [packageFile('bin', 'cortex-s2i.js'), 'build', model, 'daemon', ref]);
     let output = '';
@@ -83,5 +92,6 @@ describe('a build that fails or is interrupted', function () {
     expect(output).to.contain('interrupted; nothing was tagged');
     expect(await engine.inspectImage(ref)).to.equal(undefined);
     expect(await noneLeft()).to.deep.equal([]);
+    expect(await danglingImages()).to.deep.equal(danglingBefore);
   });
 });

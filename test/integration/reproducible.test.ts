@@ -54,6 +54,8 @@ describe('reproducible builds', function () {
     const ref = cleanup.image(`${PREFIX}-ignored`);
     const before = await cliWith(process.env, 'build', path.join(project, 'xgBoost'), 'daemon', ref, '--quiet');
     expect(before.code, before.err).to.equal(0);
+    // The second build takes the tag; the first image is left untagged unless removed.
+    cleanup.image((await engine.inspectImage(ref))!.id);
     // A sparse file: 200 MB to anything that reads it, nothing on disk.
     const big = await open(path.join(project, 'data', 'huge.csv'), 'w');
     await big.truncate(200 * 1024 * 1024);
