@@ -20,6 +20,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot, packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
 import { DockerCli, GNU_TIME, must, run, runMeasured, type Finished } from './commands.js';
 import { engineAddress, startCountingProxy, tarComposition, type CountedRequest, type CountingProxy } from './context-proxy.js';
 import {
@@ -126,7 +127,7 @@ async function main(): Promise<number> {
   try {
     const engine = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env: docker.env });
     if (engine.code !== 0) throw new Error(`no Docker engine answers (${engine.stderr.trim()})\nhint: make engine`);
-    const bundled = `cortex-s2i/builder-daemon:${version}`;
+    const bundled = bundledBuilderImage('daemon', version, env.CORTEX_S2I_BUILDER_REPO || undefined);
     const builderId = await docker.imageId(bundled);
     if (!builderId) throw new Error(`the daemon builder ${bundled} is missing\nhint: make builders`);
 

@@ -28,7 +28,8 @@ Usage:
   cortex-s2i --help | --version
 
 Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted.
-Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timestamps).`;
+Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timestamps),
+CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i).`;
 
 export type Command =
   | { name: 'help' }

@@ -17,4 +17,6 @@ export interface CommandContext {
   engine(): Promise<Engine>;
   signal: AbortSignal;
   toolVersion: string;
+  /** CORTEX_S2I_BUILDER_REPO: the repository of the bundled builder images. */
+  builderRepo: string;
 }

@@ -5,6 +5,7 @@ import { FakeEngine } from '../engine/fake-engine.js';
 import { EngineUnreachableError, type Engine } from '../engine/engine.js';
 import { ExitCode } from '../errors.js';
 import { packageVersion } from '../package-root.js';
+import { bundledBuilderImage } from '../plan/builders.js';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { main } from './main.js';
 
@@ -23,7 +24,7 @@ describe('cortex-s2i (main)', () => {
   let root: string;
   let model: string;
   let engine: FakeEngine;
-  const builder = `cortex-s2i/builder-daemon:${packageVersion()}`;
+  const builder = bundledBuilderImage('daemon', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
   beforeEach(async () => {
     root = await writeTree(sampleProject());
     model = path.join(root, 'shop/churn');

@@ -4,6 +4,7 @@
 import type { Engine } from '../engine/engine.js';
 import { CortexError, ExitCode } from '../errors.js';
 import { packageVersion } from '../package-root.js';
+import { DEFAULT_BUILDER_REPO } from '../plan/builders.js';
 import { parseCommand, USAGE } from './args.js';
 import type { CommandContext, Output } from './context.js';
 
@@ -38,6 +39,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       engine: options.engine ? async () => options.engine!() : async () => (await import('../engine/docker-engine.js')).dockerEngine(options.env.DOCKER_HOST),
       signal: options.signal ?? new AbortController().signal,
       toolVersion,
+      builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
     };
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
@@ -76,6 +78,17 @@ function processOutput(): Output {
     if (!stream.destroyed) stream.write(`${line}\n`);
   };
   return { out: (l) => write(process.stdout, l), err: (l) => write(process.stderr, l) };
+}
+
+function readBuilderRepo(value: string | undefined): string {
+  if (value === undefined || value === '') return DEFAULT_BUILDER_REPO;
+  if (!/^[a-z0-9]+([._:/-][a-z0-9]+)*$/.test(value)) {
+    throw new CortexError(`CORTEX_S2I_BUILDER_REPO=${JSON.stringify(value)} is not an image repository`, {
+      exitCode: ExitCode.badInput,
+      hint: 'e.g. CORTEX_S2I_BUILDER_REPO=registry.example.com/ml (lower case, no tag)',
+    });
+  }
+  return value;
 }
 
 function readEpoch(value: string | undefined): number | undefined {

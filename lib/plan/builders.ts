@@ -29,8 +29,15 @@ export const BUILDER_KINDS: Record<BuilderKind, BuilderKindInfo> = {
   daemon: { kind: 'daemon', requirements: ['requirements_predict.txt', 'requirements.txt'], user: '1001', needs: 'routes' },
 };
 
-export function bundledBuilderImage(kind: BuilderKind, version: string): string {
-  return `cortex-s2i/builder-${kind}:${version}`;
+/** Where the bundled builder images are tagged unless CORTEX_S2I_BUILDER_REPO names another repository. */
+export const DEFAULT_BUILDER_REPO = 'cortex-s2i';
+
+/**
+ * `cortex-s2i/builder-daemon:0.1.0`. `repo` lets a team keep its builders in its own registry
+ * (`registry.example.com/ml`), and lets two checkouts of different versions share one engine.
+ */
+export function bundledBuilderImage(kind: BuilderKind, version: string, repo = DEFAULT_BUILDER_REPO): string {
+  return `${repo}/builder-${kind}:${version}`;
 }
 
 /** The kind a builder name stands for, when it is one of the bundled names or aliases. */

@@ -1,5 +1,6 @@
 import { dockerEngine } from '../../lib/engine/docker-engine.js';
 import { packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
 import { engineContract } from '../support/engine-contract.js';
 import { PREFIX, realEngine } from './support.js';
 
@@ -8,5 +9,5 @@ describe('the Docker engine adapter honours the engine contract', function () {
   before(async function () {
     await realEngine(this);
   });
-  engineContract(() => dockerEngine(process.env.DOCKER_HOST), `cortex-s2i/builder-train:${packageVersion()}`, PREFIX);
+  engineContract(() => dockerEngine(process.env.DOCKER_HOST), bundledBuilderImage('train', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined), PREFIX);
 });

@@ -9,6 +9,7 @@ import { dockerEngine } from '../../lib/engine/docker-engine.js';
 import type { ContainerSpec, Engine, StartedContainer } from '../../lib/engine/engine.js';
 import { main } from '../../lib/cli/main.js';
 import { packageFile, packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage, type BuilderKind } from '../../lib/plan/builders.js';
 
 export const PREFIX = 'cortex-s2i-test';
 export const TEST_LABEL = 'io.cortex-s2i.test';
@@ -26,7 +27,7 @@ export async function realEngine(ctx: Mocha.Context): Promise<Engine> {
   try {
     await engine.ping();
     for (const kind of ['train', 'daemon']) {
-      const ref = `cortex-s2i/builder-${kind}:${packageVersion()}`;
+      const ref = bundledBuilderImage(kind as BuilderKind, packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
       if (!(await engine.inspectImage(ref))) reason = `the builder image ${ref} is missing`;
     }
   } catch (err) {

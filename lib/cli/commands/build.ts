@@ -38,7 +38,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
   // A bundled builder is known by name, so a dry run needs no engine; any other image is
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
-    ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion), kind }
+    ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo), kind }
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder));
 
   const epoch = ctx.sourceDateEpoch;

@@ -44,7 +44,7 @@ export async function buildersCommand(cmd: BuildersCommand, ctx: CommandContext)
     if (!base) throw baseImageMissing(BASE_CANDIDATES);
 
     for (const kind of KINDS) {
-      const tag = bundledBuilderImage(kind, ctx.toolVersion);
+      const tag = bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo);
       ctx.output.out(`building builder ${tag} on ${base}`);
       const progress = new BuildProgress(ctx.output, () => ctx.now(), false, undefined);
       const context = packContext(entries);
