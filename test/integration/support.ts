@@ -11,7 +11,12 @@ import { main } from '../../lib/cli/main.js';
 import { packageFile, packageVersion } from '../../lib/package-root.js';
 import { bundledBuilderImage, type BuilderKind } from '../../lib/plan/builders.js';
 
-export const PREFIX = 'cortex-s2i-test';
+/**
+ * Names of everything a test run creates start with this; CORTEX_S2I_TEST_PREFIX keeps two runs
+ * on one engine (two checkouts, say) out of each other's way.
+ */
+export const PREFIX = process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test';
+/** Label on every container a test starts, with PREFIX as its value: cleanup removes only this run's. */
 export const TEST_LABEL = 'io.cortex-s2i.test';
 export const EXAMPLE = packageFile('fixtures', 'finance_income_prediction');
 /** A project with one route per style of route target, and train functions that misbehave on request. */
@@ -66,14 +71,14 @@ export class Cleanup {
 
   async run(): Promise<void> {
     const engine = this.engine();
-    for (const id of await engine.listContainers(TEST_LABEL)) await engine.removeContainer(id);
+    for (const id of await engine.listContainers(`${TEST_LABEL}=${PREFIX}`)) await engine.removeContainer(id);
     for (const ref of this.images) await engine.removeImage(ref);
     for (const dir of this.dirs) await rm(dir, { recursive: true, force: true });
   }
 }
 
 export async function startContainer(engine: Engine, spec: Omit<ContainerSpec, 'labels'>): Promise<StartedContainer> {
-  return engine.runContainer({ ...spec, labels: { [TEST_LABEL]: '1' } });
+  return engine.runContainer({ ...spec, labels: { [TEST_LABEL]: PREFIX } });
 }
 
 /** Runs the CLI in this process against the real engine, capturing what it prints. */
