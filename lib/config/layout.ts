@@ -224,7 +224,7 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     const moduleFiles = new Set(layout.files.map((f) => `${path.basename(rootDir)}/${f.path}`));
     for (const link of layout.links) moduleFiles.add(`${path.basename(rootDir)}/${link.path}`);
     errors.push(...layout.errors, ...shadowing(layout.files, layout.links, importRoots, path.basename(rootDir)));
-    warnings.push(...layout.warnings);
+    warnings.push(...layout.warnings, ...ignore.warnings);
     for (const bad of snap.badNames) {
       if (bad.startsWith(rootDir + path.sep)) warnings.push({ file: bad, message: 'skipped: the name is not valid UTF-8', hint: 'rename it if it belongs in the image' });
     }
