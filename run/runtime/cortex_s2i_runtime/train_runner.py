@@ -202,6 +202,8 @@ def _run(events, module_name, function_name, payload):
             with open(os.path.join(stage.staged_models, metadata_name), "w") as handle:
                 handle.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
             published = stage.publish(events.version, files + [metadata_name])
+        except staging.PublishError as exc:
+            raise _Failure("publishing models to %s: %s" % (stage.models_dir, exc), EXIT_FAILED)
         except Exception as exc:
             traceback.print_exc()
             raise _Failure("publishing models to %s: %s: %s"
