@@ -175,13 +175,29 @@ def _load(module_name, function_name):
 
 
 def _where(exc):
-    """file:line of the model code that failed to import, or None when none of it ran."""
+    """file:line of the model code that failed to import, or None when none of it ran.
+
+    The innermost frame of the model's own code: not the runtime's, the standard library's or an
+    installed package's (a dependency that fails inside itself was imported from a model line).
+    """
     if isinstance(exc, SyntaxError) and exc.filename:
         return "%s:%s" % (exc.filename, exc.lineno)
-    runtime = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
-              if not frame.filename.startswith(("<", runtime))]
+              if not _outside_model_code(frame.filename)]
     return "%s:%d" % (frames[-1].filename, frames[-1].lineno) if frames else None
+
+
+def _outside_model_code(filename):
+    if filename.startswith("<"):
+        return True  # <frozen importlib._bootstrap>
+    parts = os.path.abspath(filename).split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    return any(filename.startswith(directory + os.sep) for directory in _NOT_MODEL_CODE)
+
+
+_NOT_MODEL_CODE = (os.path.dirname(os.path.abspath(__file__)),
+                   os.path.dirname(os.path.abspath(os.__file__)))
 
 
 @contextlib.contextmanager

@@ -264,6 +264,15 @@ class TrainRunnerTest(unittest.TestCase):
         self.assertEqual(events[-1]["error"], last[len("cortex-s2i train: error: "):])
         self.assertIn("Traceback", stderr)
 
+        # Through importlib: the line is the model's, not importlib's.
+        with open(os.path.join(self.code, "broken_trainer.py"), "w") as handle:
+            handle.write("import importlib\n\nimportlib.import_module('json.no_such_part')\n")
+        code, events, stderr = self.run_train(TRAIN_MODULE="broken_trainer")
+        self.assertEqual(code, 2)
+        self.assertTrue(stderr.strip().splitlines()[-1].endswith(
+            "No module named 'json.no_such_part' (at %s:3)"
+            % os.path.join(self.code, "broken_trainer.py")), stderr)
+
         with open(os.path.join(self.code, "broken_trainer.py"), "w") as handle:
             handle.write("x = 1\ndef train(msg:\n")
         code, events, stderr = self.run_train(TRAIN_MODULE="broken_trainer")
