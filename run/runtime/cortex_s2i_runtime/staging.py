@@ -117,12 +117,15 @@ class ModelsStage:
         leaves the folder and comes back (`../models/x`), would point elsewhere on the host.
         """
         target = os.readlink(source)
-        root = os.path.realpath(self.staged_models)
+        stage_root = os.path.realpath(self.staged_models)
         resolved = os.path.realpath(os.path.join(os.path.dirname(source), target))
-        if resolved != root and not resolved.startswith(root + os.sep):
-            return None, ("%s is a link to %s, outside the models folder: a published link must "
-                          "stay inside it (write a copy of the file instead)" % (shown, target))
-        return os.path.relpath(resolved, os.path.realpath(os.path.dirname(source))), None
+        # An absolute link into the published folder (/model/models/x) means the same file.
+        for root in (stage_root, os.path.realpath(self.models_dir)):
+            if resolved == root or resolved.startswith(root + os.sep):
+                inside = os.path.join(stage_root, os.path.relpath(resolved, root))
+                return os.path.relpath(inside, os.path.realpath(os.path.dirname(source))), None
+        return None, ("%s is a link to %s, outside the models folder: a published link must "
+                      "stay inside it (write a copy of the file instead)" % (shown, target))
 
     def _conflicts(self, relative):
         """What in the published folder stands in the way of relative: files, links, folders."""
@@ -187,10 +190,13 @@ class ModelsStage:
                 done.append(target)
         except BaseException:
             for target in reversed(done):
-                if target in backups:
-                    os.replace(backups.pop(target), target)
-                else:
-                    os.unlink(target)
+                try:  # each undo on its own: one that fails must not stop the others
+                    if target in backups:
+                        os.replace(backups.pop(target), target)
+                    else:
+                        os.unlink(target)
+                except OSError:
+                    pass
             _remove_quietly([temporary for temporary, _ in pending] + list(backups.values()),
                             created_dirs)
             raise

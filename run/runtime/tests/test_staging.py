@@ -279,8 +279,10 @@ class LinksTest(unittest.TestCase):
         os.symlink("v2/model.pkl", os.path.join(self.staged, "latest.pkl"))
         os.symlink(os.path.join(self.staged, "v2"), os.path.join(self.staged, "current"))
         os.symlink("../models/old.pkl", os.path.join(self.staged, "previous.pkl"))
+        os.symlink(os.path.join(self.models, "old.pkl"), os.path.join(self.staged, "v2", "old"))
         self.assertEqual(self.stage.publish("v1"),
-                         ["current", "latest.pkl", "previous.pkl", "v2/model.pkl"])
+                         ["current", "latest.pkl", "previous.pkl", "v2/model.pkl", "v2/old"])
+        self.assertEqual(os.readlink(os.path.join(self.models, "v2", "old")), "../old.pkl")
         self.assertEqual(os.readlink(os.path.join(self.models, "latest.pkl")), "v2/model.pkl")
         self.assertEqual(os.readlink(os.path.join(self.models, "current")), "v2")
         self.assertEqual(os.readlink(os.path.join(self.models, "previous.pkl")), "old.pkl")
