@@ -29,6 +29,16 @@ export class CortexError extends Error {
   }
 }
 
+/** The same error without its evidence lines, for when the user has just seen them. */
+CortexError.prototype.withoutDetails = function withoutDetails(this: CortexError): CortexError {
+  return new CortexError(this.message, { exitCode: this.exitCode, ...(this.hint ? { hint: this.hint } : {}), cause: this });
+};
+declare module './errors.js' {
+  interface CortexError {
+    withoutDetails(): CortexError;
+  }
+}
+
 export function formatProblem(p: Problem): string {
   const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
   return p.hint ? `${where}: ${p.message} (hint: ${p.hint})` : `${where}: ${p.message}`;
