@@ -39,6 +39,7 @@ class FakeDocker {
   swarm = 'active';
   services = new Map<string, string>(); // name -> image
   foreign: string[] = [];
+  digests: Record<string, string[]> = {};
   readonly run = async (args: string[]): Promise<string> => {
     this.calls.push(args);
     const [a, b] = args;
@@ -61,6 +62,11 @@ class FakeDocker {
       return '';
     }
     if (a === 'ps') return '';
+    if (a === 'image' && b === 'inspect') {
+      const digests = this.digests[args[args.length - 1]!];
+      if (digests === undefined) throw new CortexError('No such image', { exitCode: ExitCode.buildFailed });
+      return `${JSON.stringify(digests)}\n`;
+    }
     throw new Error(`unexpected docker ${args.join(' ')}`);
   };
 }
@@ -179,6 +185,19 @@ describe('cortex-s2i deploy', () => {
     expect(stack.services.iris.ports[0].mode).to.equal('host');
     expect(out).to.include('iris: ready, 2 replicas; answers at http://127.0.0.1:5500/iris (port 5500 of each node running a replica)');
     expect(out.join('\n')).to.not.include('very-secret');
+  });
+
+  it('pins an image pushed to a registry to its digest, and leaves local and unknown images as given', async () => {
+    const docker = new FakeDocker();
+    const digest = `reg.io:5000/team/iris@sha256:${'c'.repeat(64)}`;
+    docker.digests = { 'reg.io:5000/team/iris:3': [`other/iris@sha256:${'d'.repeat(64)}`, digest], 'price:1': [] };
+    const out: string[] = [];
+    await deployCommand(command([project, '--target', 'swarm', '--image', 'iris=reg.io:5000/team/iris:3', '--image', 'price=price:1']), context(out), docker.run);
+    const stack = parse(docker.stackFile);
+    expect([stack.services.iris.image, stack.services.price.image]).to.deep.equal([digest, 'price:1']);
+    expect(out).to.include(`iris: reg.io:5000/team/iris:3 pinned to ${digest}`);
+    // A pinned image needs no registry look-up at deploy time.
+    expect(docker.calls.find((c) => c[1] === 'deploy')).to.include('never');
   });
 
   it('fails when the replicas do not become ready in time', async () => {

@@ -35,7 +35,7 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   if (apis === undefined) throw noCortexYaml(root);
   const unknown = Object.keys(cmd.images).filter((a) => !apis.some((api) => api.name === a));
   if (unknown.length) throw usageError(`--image names ${unknown.join(', ')}, not APIs of cortex.yaml`, `the APIs are: ${apis.map((a) => a.name).join(', ')}`);
-  const images = Object.fromEntries(apis.map((a) => [a.name, cmd.images[a.name] ?? defaultImage(stack, a.name)]));
+  const images = await pinImages(Object.fromEntries(apis.map((a) => [a.name, cmd.images[a.name] ?? defaultImage(stack, a.name)])), run, ctx);
   const envPath = path.join(root, '.env');
   const envText = await readFile(envPath, 'utf8').catch(() => undefined);
   let envKeys: string[] = [];
@@ -92,6 +92,37 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
     ctx.output.out(`${api.name}: ready, ${api.autoscaling.initReplicas} replica${api.autoscaling.initReplicas === 1 ? '' : 's'}; answers at http://127.0.0.1:${ports[api.name]}${api.endpoint} (${where})`);
   }
   return 0;
+}
+
+/**
+ * Pins each image that was pushed to a registry to the digest the registry gave it, so that every
+ * replica runs the same bytes even when the tag moves. Images that were never pushed (no repo
+ * digest) or that this engine does not have are left as given.
+ */
+async function pinImages(images: Record<string, string>, run: DockerCli, ctx: CommandContext): Promise<Record<string, string>> {
+  const pinned: Record<string, string> = {};
+  for (const [api, ref] of Object.entries(images)) {
+    pinned[api] = ref;
+    if (ref.includes('@')) continue;
+    const digests = await run(['image', 'inspect', '--format', '{{json .RepoDigests}}', ref]).then(
+      (out) => JSON.parse(out.trim() || '[]') as string[] | null,
+      () => null,
+    );
+    const repo = repository(ref);
+    const digest = digests?.find((d) => d.slice(0, d.indexOf('@')) === repo);
+    if (digest) {
+      pinned[api] = digest;
+      ctx.output.out(`${api}: ${ref} pinned to ${digest}`);
+    }
+  }
+  return pinned;
+}
+
+/** An image reference without its tag. */
+export function repository(ref: string): string {
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? ref.slice(0, colon) : ref;
 }
 
 function registryQualified(ref: string): boolean {
