@@ -139,6 +139,8 @@ describe('renderKubernetes', () => {
     const ms = renderKubernetes(i);
     const files = kubernetesFiles(i, ms);
     expect(files.map((f) => f.path)).to.deep.equal(['shop.yaml', 'api-iris.yaml', 'api-price.yaml']);
+    // Plain YAML, no anchors and aliases: readable, and read the same by every tool.
+    for (const f of files) expect(f.content).to.not.match(/[&*]a\d/);
     const back = files.flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJSON()));
     expect(back).to.have.deep.members(ms);
   });
