@@ -140,3 +140,17 @@ export function stackNotOurs(stack: string, services: string[]): CortexError {
     hint: 'nothing was removed; remove the stack yourself with docker stack rm if you mean to',
   });
 }
+
+export function deployInterrupted(stack: string): CortexError {
+  return new CortexError(`interrupted while waiting for stack ${stack}; what was deployed stays deployed`, {
+    exitCode: ExitCode.interrupted,
+    hint: `run the command again to wait for it, or remove it with --delete`,
+  });
+}
+
+export function tooFewNodes(api: string, replicas: number, nodes: number): CortexError {
+  return new CortexError(`API ${api} asks for ${replicas} replicas, but with --host-ports each of the swarm's ${nodes} ready node${nodes === 1 ? '' : 's'} runs at most one`, {
+    exitCode: ExitCode.badInput,
+    hint: 'lower init_replicas (and min_replicas) in cortex.yaml, add nodes, or publish through the ingress mesh (no --host-ports)',
+  });
+}

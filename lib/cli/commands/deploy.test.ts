@@ -40,6 +40,7 @@ class FakeDocker {
   services = new Map<string, string>(); // name -> image
   foreign: string[] = [];
   digests: Record<string, string[]> = {};
+  nodes = ['Ready Active', 'Ready Active', 'Down Active', 'Ready Drain'];
   readonly run = async (args: string[]): Promise<string> => {
     this.calls.push(args);
     const [a, b] = args;
@@ -62,6 +63,7 @@ class FakeDocker {
       return '';
     }
     if (a === 'ps') return '';
+    if (a === 'node' && b === 'ls') return `${this.nodes.join('\n')}\n`;
     if (a === 'image' && b === 'inspect') {
       const digests = this.digests[args[args.length - 1]!];
       if (digests === undefined) throw new CortexError('No such image', { exitCode: ExitCode.buildFailed });
@@ -198,6 +200,29 @@ describe('cortex-s2i deploy', () => {
     expect(out).to.include(`iris: reg.io:5000/team/iris:3 pinned to ${digest}`);
     // A pinned image needs no registry look-up at deploy time.
     expect(docker.calls.find((c) => c[1] === 'deploy')).to.include('never');
+  });
+
+  it('with --host-ports, refuses more replicas than ready nodes before deploying anything', async () => {
+    const docker = new FakeDocker();
+    docker.nodes = ['Ready Active', 'Down Active'];
+    const err = await deployCommand(command([project, '--target', 'swarm', '--host-ports']), context([]), docker.run).catch((e: CortexError) => e);
+    expect(err).to.be.instanceOf(CortexError).and.to.have.property('message').that.match(/API iris asks for 2 replicas, but with --host-ports each of the swarm's 1 ready node runs at most one/);
+    expect(docker.calls.some((c) => c[0] === 'stack')).to.equal(false);
+  });
+
+  it('says what stays deployed when interrupted while waiting', async () => {
+    const docker = new FakeDocker();
+    const controller = new AbortController();
+    const run = async (args: string[]) => {
+      if (args[0] === 'service' && args[1] === 'ps') {
+        controller.abort();
+        return 'Running\tStarting 1 second ago\tiris:2\n';
+      }
+      return docker.run(args);
+    };
+    const err = await deployCommand(command([project, '--target', 'swarm']), { ...context([]), signal: controller.signal }, run).catch((e: CortexError) => e);
+    expect(err).to.be.instanceOf(CortexError).and.to.include({ exitCode: ExitCode.interrupted });
+    expect((err as CortexError).message).to.match(/waiting for stack shop; what was deployed stays deployed/);
   });
 
   it('fails when the replicas do not become ready in time', async () => {

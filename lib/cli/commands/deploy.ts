@@ -12,7 +12,7 @@ import { LABEL_PROJECT, projectName, type DeployInput } from '../../deploy/commo
 import { kubernetesFiles, renderKubernetes } from '../../deploy/kubernetes.js';
 import { renderSwarmStack, serviceName, type SwarmInput } from '../../deploy/swarm.js';
 import { dockerCli, type DockerCli } from '../../engine/docker-cli.js';
-import { deployNotReady, interrupted, invalidProject, noCortexYaml, stackNotOurs, swarmInactive, usageError } from '../../errors.js';
+import { deployInterrupted, deployNotReady, invalidProject, noCortexYaml, stackNotOurs, swarmInactive, tooFewNodes, usageError } from '../../errors.js';
 import type { DeployCommand } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { writeGenerated } from './write-files.js';
@@ -74,6 +74,12 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   }
 
   await requireSwarm(run);
+  if (cmd.hostPorts) {
+    // A host port is bound once per node: more replicas than nodes would wait forever.
+    const nodes = (await run(['node', 'ls', '--format', '{{.Status}} {{.Availability}}'])).split('\n').filter((l) => l.trim() === 'Ready Active').length;
+    const crowded = apis.find((a) => a.autoscaling.initReplicas > nodes);
+    if (crowded) throw tooFewNodes(crowded.name, crowded.autoscaling.initReplicas, nodes);
+  }
   const dir = await mkdtemp(path.join(tmpdir(), 'cortex-s2i-stack-'));
   try {
     const file = path.join(dir, STACK_FILE);
@@ -162,7 +168,7 @@ async function waitReady(stack: string, apis: CortexApi[], images: Record<string
   const until = ctx.now().getTime() + seconds * 1000;
   let states: string[] = [];
   for (;;) {
-    if (ctx.signal.aborted) throw interrupted();
+    if (ctx.signal.aborted) throw deployInterrupted(stack);
     states = [];
     let ready = true;
     for (const api of apis) {
