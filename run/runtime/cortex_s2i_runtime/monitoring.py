@@ -43,6 +43,33 @@ class ApiMonitoring:
         self.api, self.key, self.model_type = api, key, model_type
 
 
+def parse_spec(text):
+    """APIs to monitor from CORTEX_S2I_MONITORING: comma-separated `api:model_type[:key]`.
+
+    Raises ValueError naming the entry, so that a bad value stops the server at startup.
+    """
+    apis = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        parts = entry.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or (len(parts) == 3 and not parts[2]):
+            raise ValueError("CORTEX_S2I_MONITORING: %r is not api:model_type[:key]" % entry)
+        if parts[0] in (a.api for a in apis):
+            raise ValueError("CORTEX_S2I_MONITORING: API %r is listed twice" % parts[0])
+        try:
+            apis.append(ApiMonitoring(parts[0], parts[2] if len(parts) == 3 else None, parts[1]))
+        except ValueError as err:
+            raise ValueError("CORTEX_S2I_MONITORING: %s" % err) from None
+    return apis
+
+
+def from_environ(environ, directory=None):
+    """The monitor CORTEX_S2I_MONITORING asks for, or None when it names no API."""
+    apis = parse_spec(environ.get("CORTEX_S2I_MONITORING", ""))
+    return PredictionMonitor(apis, directory) if apis else None
+
+
 def prediction_of(answer, key):
     """The prediction in an answer: answer[key] when both apply, else the answer itself."""
     if key is not None and isinstance(answer, dict):

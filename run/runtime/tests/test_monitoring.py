@@ -26,6 +26,23 @@ class PredictionOfTest(unittest.TestCase):
             ApiMonitoring("iris", None, "clustering")
 
 
+class SpecTest(unittest.TestCase):
+    def test_reads_apis_model_types_and_keys(self):
+        apis = monitoring.parse_spec("iris:classification:label, price:regression")
+        self.assertEqual([(a.api, a.model_type, a.key) for a in apis],
+                         [("iris", "classification", "label"), ("price", "regression", None)])
+        self.assertIsNone(monitoring.from_environ({}))
+        self.assertIsInstance(monitoring.from_environ({"CORTEX_S2I_MONITORING": "a:regression"}),
+                              PredictionMonitor)
+
+    def test_a_bad_entry_is_refused_by_name(self):
+        for text, message in (("iris", "not api:model_type"), ("iris:clustering", "clustering"),
+                              ("iris:regression:", "not api:model_type"),
+                              ("a:regression,a:classification", "listed twice")):
+            with self.assertRaisesRegex(ValueError, message):
+                monitoring.parse_spec(text)
+
+
 class ClassificationTest(unittest.TestCase):
     def test_counts_each_predicted_class_of_each_api(self):
         m = PredictionMonitor([ApiMonitoring("iris", "label", "classification"),
