@@ -78,6 +78,8 @@ describe('deploying a Cortex project on Docker Swarm', function () {
     expect(removed.code, removed.err).to.equal(0);
     expect(removed.out).to.include(`removed stack ${stack}: ${service}`);
     expect(await docker('service', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}')).to.equal('');
+    // Every container of the stack is gone, stopped ones too: the images can be removed at once.
+    expect(await docker('ps', '-a', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`)).to.equal('');
     const gone = await answer().then(() => 'answered', () => 'refused');
     expect(gone).to.equal('refused');
     // The fixture's files are as they were: deploying writes nothing into the project.

@@ -40,6 +40,7 @@ class FakeDocker {
   services = new Map<string, string>(); // name -> image
   foreign: string[] = [];
   digests: Record<string, string[]> = {};
+  lingering = 0;
   nodes = ['Ready Active', 'Ready Active', 'Down Active', 'Ready Drain'];
   readonly run = async (args: string[]): Promise<string> => {
     this.calls.push(args);
@@ -62,7 +63,10 @@ class FakeDocker {
       this.services.clear();
       return '';
     }
-    if (a === 'ps') return '';
+    if (a === 'ps') {
+      // Containers of removed services linger a moment after stack rm.
+      return this.lingering-- > 0 ? 'c0ffee\n' : '';
+    }
     if (a === 'node' && b === 'ls') return `${this.nodes.join('\n')}\n`;
     if (a === 'image' && b === 'inspect') {
       const digests = this.digests[args[args.length - 1]!];
@@ -249,9 +253,13 @@ describe('cortex-s2i deploy', () => {
     expect(err).to.be.instanceOf(CortexError).and.to.have.property('message').that.match(/services cortex-s2i did not deploy: shop_db/);
     expect(docker.calls.some((c) => c[0] === 'stack' && c[1] === 'rm')).to.equal(false);
     docker.foreign = [];
+    docker.lingering = 1;
     const out: string[] = [];
     expect(await deployCommand(command([project, '--target', 'swarm', '--delete']), context(out), docker.run)).to.equal(0);
     expect(docker.calls.filter((c) => c[0] === 'stack' && c[1] === 'rm')).to.deep.equal([['stack', 'rm', 'shop']]);
     expect(out).to.deep.equal(['removed stack shop: shop_iris']);
+    // It waited until no container of the stack was left, stopped ones included.
+    expect(docker.calls.filter((c) => c[0] === 'ps')).to.have.length(2);
+    expect(docker.calls.find((c) => c[0] === 'ps')).to.include('-a');
   });
 });

@@ -207,10 +207,11 @@ async function deleteStack(stack: string, run: DockerCli, ctx: CommandContext): 
   const foreign = inStack.filter((s) => !ours.has(s));
   if (foreign.length) throw stackNotOurs(stack, foreign);
   await run(['stack', 'rm', stack]);
-  // stack rm returns before the containers have stopped: wait, so that the ports are free again.
+  // stack rm returns before the containers are gone: wait until the last one (stopped ones too)
+  // is removed, so that the ports are free and the images unused again.
   const until = ctx.now().getTime() + 120_000;
   while (ctx.now().getTime() < until) {
-    const left = (await run(['ps', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim();
+    const left = (await run(['ps', '-a', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim();
     if (left === '' && (await list(`label=com.docker.stack.namespace=${stack}`)).length === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
