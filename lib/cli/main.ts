@@ -52,6 +52,8 @@ export async function main(argv: string[], options: MainOptions): Promise<number
         return await (await import('./commands/all.js')).allCommand(command, ctx);
       case 'init':
         return await (await import('./commands/init.js')).initCommand(command, ctx);
+      case 'deploy':
+        return await (await import('./commands/deploy.js')).deployCommand(command, ctx);
     }
   } catch (err) {
     if (err instanceof CortexError) {
