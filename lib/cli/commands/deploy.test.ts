@@ -80,6 +80,7 @@ class FakeDocker {
 function context(out: string[]): CommandContext {
   return {
     dockerHost: undefined,
+    home: undefined,
     sourceDateEpoch: undefined,
     now: () => new Date(),
     output: { out: (l) => out.push(l), err: (l) => out.push(l) },
