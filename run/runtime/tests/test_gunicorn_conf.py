@@ -92,8 +92,8 @@ class SettingsTest(unittest.TestCase):
                 with self.assertRaisesRegex(ValueError, name):
                     gunicorn_conf.settings_from({name: value}, cpus=2)
 
-    def test_module_exports_gthread_without_access_log(self):
-        self.assertEqual(gunicorn_conf.worker_class, "gthread")
+    def test_module_exports_the_hardened_gthread_worker_without_access_log(self):
+        self.assertEqual(gunicorn_conf.worker_class, "cortex_s2i_runtime.server_worker.Worker")
         self.assertIsNone(gunicorn_conf.accesslog)
         self.assertEqual(gunicorn_conf.errorlog, "-")
 
