@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 
-from cortex_s2i_runtime import jsonlog, settings
+from cortex_s2i_runtime import jsonlog, output, settings
 from cortex_s2i_runtime import routes as routes_module, workers as workers_module
 
 DEFAULT_MAX_WORKERS = 4
@@ -113,8 +113,9 @@ def logging_config(log_level):
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "cortex_s2i_runtime.jsonlog.JsonFormatter"}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                       "stream": "ext://sys.stderr"},
+            # The real stderr, one write per line, even once output.capture() has moved
+            # descriptor 2 onto a relay for the model code's raw writes.
+            "stderr": {"class": "cortex_s2i_runtime.output.LogHandler", "formatter": "json"},
             "null": {"class": "logging.NullHandler"},
         },
         "loggers": {
@@ -165,6 +166,8 @@ def on_starting(server):
                           level=logging.ERROR, error=str(error))
         raise SystemExit(2)
     server.cortex_s2i_routes = [route.path for route in routes]
+    # Before the fork: every worker's descriptors 1 and 2 are then the relays.
+    output.capture()
     # Set before the fork, so every worker inherits them.
     os.environ[workers_module.STATE_DIR_VARIABLE] = workers_module.create_state_dir()
     os.environ[workers_module.WORKERS_VARIABLE] = str(workers)
@@ -218,7 +221,16 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    directory = os.environ.get(workers_module.STATE_DIR_VARIABLE)
-    if directory:
-        workers_module.remove_state_dir(directory)
+    """The master's last words: after gunicorn's own, so that `docker logs | tail -1` says why."""
+    output.release()
+    failure = None
+    found = workers_module.WorkerSet.from_environ(os.environ)
+    if found is not None:
+        failure = found.first_failure()
+        workers_module.remove_state_dir(found.directory)
     jsonlog.log_event(_server_log, "server_stopped")
+    if failure is not None:
+        # gunicorn's own last lines ("Worker failed to boot", HaltServer) say nothing of which
+        # route failed or why; the worker that failed left that behind.
+        jsonlog.log_event(_server_log, "route_load_failed", level=logging.ERROR,
+                          **dict(failure, reason="a route failed to load; the server stopped"))

@@ -54,6 +54,7 @@ DEFAULT_MAX_BODY_BYTES = settings.DEFAULT_MAX_BODY_BYTES
 max_body_bytes_from = settings.max_body_bytes
 # gunicorn's exit status for a worker that could not boot: the master stops the server on it.
 WORKER_BOOT_ERROR = 3
+WORKER_FAILED = 1
 SERVICE_PATHS = ("health", "ready", "metrics")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -383,11 +384,22 @@ def create_served_app(environ=None):
         try:
             app.load(environ)
         except BaseException as exc:
-            if not isinstance(exc, routes_module.RouteLoadError):
+            if isinstance(exc, routes_module.RouteLoadError):
+                failure = {"route": exc.route.path, "module": exc.route.module,
+                           "function": exc.route.function, "error": str(exc)}
+            else:
+                failure = {"error": "%s: %s" % (type(exc).__name__, exc)}
                 jsonlog.log_event(log, "route_load_failed", level=logging.ERROR, exc_info=True,
-                                  error="%s: %s" % (type(exc).__name__, exc))
+                                  **failure)
+            status = WORKER_BOOT_ERROR
+            if app.workers is not None:
+                try:  # gunicorn's master ends the log with it, after its own shutdown lines
+                    if not app.workers.record_failure(os.getpid(), failure):
+                        status = WORKER_FAILED  # another worker's boot error stops the server
+                except OSError:
+                    pass
             logging.shutdown()
-            os._exit(WORKER_BOOT_ERROR)
+            os._exit(status)
 
     # A daemon thread: SIGTERM during a long load must not wait for it.
     threading.Thread(target=load, name="cortex-s2i-load", daemon=True).start()

@@ -152,8 +152,10 @@ class HooksTest(unittest.TestCase):
         class Server:
             pass
         server = Server()
-        with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g"}):
+        with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g"}), \
+                mock.patch.object(gunicorn_conf.output, "capture") as capture:
             gunicorn_conf.on_starting(server)
+            capture.assert_called_once_with()
             self.addCleanup(workers.remove_state_dir, os.environ[workers.STATE_DIR_VARIABLE])
         gunicorn_conf.when_ready(server)
         [started] = logs.events("server_started")
@@ -198,7 +200,8 @@ class HooksTest(unittest.TestCase):
 
         class Worker:
             pid = 4242
-        with mock.patch.dict(os.environ, {"ROUTES": "a:mod:f"}):
+        with mock.patch.dict(os.environ, {"ROUTES": "a:mod:f"}), \
+                mock.patch.object(gunicorn_conf.output, "capture"):
             gunicorn_conf.on_starting(Server())
             directory = os.environ[workers.STATE_DIR_VARIABLE]
             self.assertTrue(os.path.isdir(directory))

@@ -593,6 +593,23 @@ class CreateAppTest(unittest.TestCase):
         self.assertEqual(done.returncode, predict_server.WORKER_BOOT_ERROR, done.stderr)
         self.assertIn("xgboost is not installed", done.stderr)
 
+    def test_the_first_worker_whose_routes_fail_leaves_why_and_only_it_ends_with_status_3(self):
+        directory = tempfile.mkdtemp(prefix="cortex-s2i-state-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        bad = self.code.module("raise ImportError('libgomp.so.1: cannot open')\n")
+        script = ("import time\nfrom cortex_s2i_runtime import predict_server\n"
+                  "predict_server.create_served_app()\ntime.sleep(30)\n")
+        environ = dict(os.environ, PYTHONPATH=os.pathsep.join([RUNTIME_DIR, self.code.root]),
+                       ROUTES="b/predict:%s:f" % bad, CORTEX_S2I_STATE_DIR=directory,
+                       CORTEX_S2I_WORKERS="2")
+        statuses = [subprocess.run([sys.executable, "-c", script], env=environ,
+                                   capture_output=True, timeout=60).returncode for _ in range(2)]
+        self.assertEqual(statuses, [predict_server.WORKER_BOOT_ERROR, predict_server.WORKER_FAILED])
+        failure = WorkerSet(directory, 2).first_failure()
+        self.assertEqual((failure["route"], failure["module"]), ("b/predict", bad))
+        self.assertIn("ImportError: libgomp.so.1: cannot open", failure["error"])
+        self.assertEqual([name for name in os.listdir(directory) if "fail" in name], ["failed"])
+
     def test_settings_come_from_the_environment(self):
         good = self.code.module("def f(msg):\n    return msg\n")
         app = predict_server.create_app({"ROUTES": "a:%s:f" % good, "TIMEOUT": "7",
