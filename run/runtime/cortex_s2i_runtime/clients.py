@@ -3,8 +3,8 @@
 These are the parts of the predict server's worker (server_worker.py) that need no HTTP server
 library, so that they can be tested on plain sockets:
 
-- `HeadReader` collects a request's head (request line and headers) without blocking, with a
-  total deadline, so that a client trickling bytes holds no thread while it does;
+- `RequestReader` collects a request's head (request line and headers), then its body, without
+  blocking and each within a total deadline, so that a client trickling bytes holds no thread;
 - `DeadlineSocket` gives the body one total deadline across every read (`ClientTimeout`);
 - `request_target` tells from the head whether a request is a probe (GET /health, /ready,
   /metrics), which must never wait behind predictions;
@@ -48,45 +48,110 @@ def _would_block(error):
     return error.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 
 
-class HeadReader:
-    """The bytes of one request head, read from a non-blocking socket as they arrive.
+def body_framing(head):
+    """("length", n) or ("chunked", None) from a request head; None when it has no body or its
+    framing is for the HTTP parser to refuse (both headers, or several of one)."""
+    lengths, codings = [], []
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            lengths.append(value.strip())
+        elif name == b"transfer-encoding":
+            codings.append(value.strip().lower())
+    if lengths and codings or len(lengths) > 1 or len(codings) > 1:
+        return None
+    if codings:
+        return ("chunked", None) if codings == [b"chunked"] else None
+    if lengths and lengths[0].isdigit():
+        return ("length", int(lengths[0]))
+    return None
 
-    `feed()` is called when the socket is readable; it returns True once the head is complete
-    (or `limit` bytes came without its end: the HTTP parser then rejects the request with a
-    proper error), and raises EOFError when the client closed first. Bytes past the head (the
-    start of the body, pipelined requests) stay in `data` for the parser.
+
+class RequestReader:
+    """The bytes of one request, read from a non-blocking socket as they arrive.
+
+    First the head (request line and headers), within `header_seconds`; then, when the head
+    announces a body of at most `max_body` bytes and `reserve(bytes)` grants room for it, the
+    body, within `body_seconds` of the head. `feed()` is called when the socket is readable; it
+    returns True once the request can be handed to a thread without that thread waiting for the
+    client (or `head_limit` bytes came without the head's end: the HTTP parser then refuses it),
+    and raises EOFError when the client closed first. `release()` gives the reserved room back.
+    A chunked body counts as read once the bytes end with a last chunk; if that was only data
+    looking like one, the thread reads the rest within the same deadline.
     """
 
-    def __init__(self, sock, seconds, limit, now=None, data=b""):
+    def __init__(self, sock, header_seconds, head_limit, body_seconds=0, max_body=0,
+                 reserve=None, now=None, data=b""):
         self.sock = sock
-        self.seconds = seconds
-        self.deadline = (time.monotonic() if now is None else now) + seconds
-        self.limit = limit
+        self.body_seconds = body_seconds
+        self.max_body = max_body
+        self.reserve = reserve
+        self.reserved = 0
+        self.stage = "headers"
+        self.seconds = header_seconds
+        self.deadline = (time.monotonic() if now is None else now) + header_seconds
+        self.head_limit = head_limit
         self.data = data
+        self.head_end = None
+        self.length = None
+        self._advance(now)
 
-    def complete(self):
-        return _HEAD_END in self.data or len(self.data) > self.limit or (
-            # A head can be just a request line followed by an empty line.
-            self.data.startswith(b"\r\n"))
+    def _advance(self, now):
+        if self.stage == "headers":
+            end = self.data.find(_HEAD_END)
+            if end < 0 and not self.data.startswith(b"\r\n"):
+                if len(self.data) > self.head_limit:
+                    self.stage = "done"
+                return
+            if end < 0:
+                self.stage = "done"
+                return
+            self.head_end = end + 4
+            framing = body_framing(self.data[:end])
+            wanted = None
+            if framing is not None and self.body_seconds > 0:
+                wanted = framing[1] if framing[0] == "length" else self.max_body
+                if wanted == 0 or wanted > self.max_body:
+                    wanted = None  # nothing to wait for, or a 413 the app decides unread
+                elif self.reserve is not None and not self.reserve(wanted):
+                    wanted = None  # over the worker's budget: the thread reads it
+            if wanted is None:
+                self.stage = "done"
+                return
+            self.reserved = wanted
+            self.length = framing[1]
+            self.stage = "body"
+            self.seconds = self.body_seconds
+            self.deadline = (time.monotonic() if now is None else now) + self.body_seconds
+        if self.stage == "body":
+            read = len(self.data) - self.head_end
+            if self.length is not None:
+                if read >= self.length:
+                    self.stage = "done"
+            elif self.data.endswith(b"0\r\n\r\n") or read > self.max_body + 65536:
+                self.stage = "done"
 
-    def feed(self):
-        if self.complete():
-            return True
-        while True:
+    def feed(self, now=None):
+        while self.stage != "done":
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(262144)
             except OSError as error:
                 if _would_block(error):
-                    return self.complete()
+                    return False
                 raise EOFError(str(error)) from error
             if not chunk:
                 raise EOFError("the client closed the connection")
             self.data += chunk
-            if self.complete():
-                return True
+            self._advance(now)
+        return True
 
     def expired(self, now=None):
         return (time.monotonic() if now is None else now) >= self.deadline
+
+    def release(self):
+        reserved, self.reserved = self.reserved, 0
+        return reserved
 
 
 def request_target(head):

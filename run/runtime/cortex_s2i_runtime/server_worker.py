@@ -4,9 +4,11 @@ gunicorn's threaded worker gives a connection to a request thread as soon as it 
 the thread then blocks reading the request: a few clients trickling a byte a second hold every
 thread, and GET /health waits behind predictions like any request. This worker:
 
-- reads each request's head (request line and headers) in its main loop, holding no thread,
-  within HEADER_TIMEOUT seconds; then a 408 JSON answer (or a plain close when nothing came);
-- gives the body BODY_TIMEOUT seconds from there, across all its reads (the app answers 408);
+- reads each request in its main loop, holding no thread: the head (request line and headers)
+  within HEADER_TIMEOUT seconds, then the body within BODY_TIMEOUT seconds; past either, a 408
+  JSON answer (or a plain close when nothing came). Bodies are buffered there up to a budget
+  (BODY_BUFFER_BYTES, or twice MAX_BODY_BYTES); past it a thread reads the body, still within
+  BODY_TIMEOUT across all its reads (the app answers 408);
 - runs probes (GET /health, /ready, /metrics) on threads of their own, so that they never wait
   behind predictions;
 - answers a prediction with 503 and Retry-After when MAX_PENDING predictions are already running
@@ -36,6 +38,9 @@ from . import clients, jsonlog, settings
 
 # Probes are cheap and few; two threads let one slow /metrics scrape not delay a /health.
 PROBE_THREADS = 2
+# Request bodies a worker's main loop may hold while they arrive: enough for many typical
+# payloads at once, and a bound on memory however many clients send slowly.
+BODY_BUFFER_BYTES = 64 * 1024 * 1024
 
 _log = logging.getLogger("cortex_s2i.server")
 
@@ -77,13 +82,16 @@ class Worker(gthread.ThreadWorker):
         self.header_timeout = settings.header_timeout(environ)
         self.body_timeout = settings.body_timeout(environ)
         self.max_pending = settings.max_pending(environ)
+        self.max_body_bytes = settings.max_body_bytes(environ)
+        self.body_budget = max(BODY_BUFFER_BYTES, 2 * self.max_body_bytes)
+        self.buffered = 0
         # A head this long without its end is over the parser's limits: it gets the error.
         self.head_limit = (self.cfg.limit_request_line + 2 + 4 + self.cfg.limit_request_fields
                            * (self.cfg.limit_request_field_size + 2))
         self.probe_pool = futures.ThreadPoolExecutor(max_workers=PROBE_THREADS)
         self.pending = 0
         self._pending_lock = threading.Lock()
-        self._heads = deque()  # (HeadReader, conn), in deadline order
+        self._heads = deque()  # (RequestReader, conn)
         self._lingering = deque()  # (Linger, conn)
         self._local = threading.local()
         self.app_object = None
@@ -142,8 +150,9 @@ class Worker(gthread.ThreadWorker):
             unreader = conn.parser.unreader
             leftover = unreader.buf.getvalue()
             unreader.buf = io.BytesIO()
-        reader = clients.HeadReader(conn.sock, self.header_timeout, self.head_limit,
-                                    data=leftover)
+        reader = clients.RequestReader(conn.sock, self.header_timeout, self.head_limit,
+                                       self.body_timeout, self.max_body_bytes, self._reserve,
+                                       data=leftover)
         conn.cortex_head = reader
         if not self._head_done(conn, reader):
             with self._lock:
@@ -160,6 +169,7 @@ class Worker(gthread.ThreadWorker):
         except EOFError:
             eof = True
         conn.cortex_head = None
+        self.buffered -= reader.release()
         if registered:
             with self._lock:
                 self._unregister(conn.sock)
@@ -173,21 +183,30 @@ class Worker(gthread.ThreadWorker):
         if conn.cortex_head is reader:
             self._head_done(conn, reader, registered=True)
 
+    def _reserve(self, size):
+        if self.buffered + size > self.body_budget:
+            return False
+        self.buffered += size
+        return True
+
     def _expire_heads(self):
         now = time.monotonic()
-        while self._heads:
-            reader, conn = self._heads[0]
-            if conn.cortex_head is reader and not reader.expired(now):
-                break
-            self._heads.popleft()
+        for _ in range(len(self._heads)):
+            reader, conn = self._heads.popleft()
             if conn.cortex_head is not reader:
                 continue  # dispatched or closed already
+            if not reader.expired(now):
+                self._heads.append((reader, conn))
+                continue
             conn.cortex_head = None
+            self.buffered -= reader.release()
             with self._lock:
                 self._unregister(conn.sock)
             if reader.data:
-                self._refuse(conn, reader.data, 408, "the request headers did not arrive within "
-                             "%d seconds (HEADER_TIMEOUT)" % self.header_timeout)
+                self._refuse(conn, reader.data, 408, "the request %s did not arrive within %d "
+                             "seconds (%s_TIMEOUT)" % (reader.stage, reader.seconds,
+                                                       "BODY" if reader.stage == "body"
+                                                       else "HEADER"))
             else:
                 self._close(conn)
 

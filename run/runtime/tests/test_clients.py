@@ -15,11 +15,11 @@ def pair(test_case):
     return server, client
 
 
-class HeadReaderTest(unittest.TestCase):
+class RequestReaderTest(unittest.TestCase):
     def test_a_head_is_complete_at_its_empty_line_and_keeps_what_follows(self):
         server, client = pair(self)
         server.setblocking(False)
-        reader = clients.HeadReader(server, 10, 1000)
+        reader = clients.RequestReader(server, 10, 1000)
         client.sendall(b"POST /a HTTP/1.1\r\nHost: x\r\n")
         self.assertFalse(reader.feed())
         client.sendall(b"Content-Length: 2\r\n\r\n[]")
@@ -29,7 +29,7 @@ class HeadReaderTest(unittest.TestCase):
     def test_a_trickled_head_expires_at_its_total_deadline_whatever_the_pace(self):
         server, client = pair(self)
         server.setblocking(False)
-        reader = clients.HeadReader(server, 3, 1000, now=100.0)
+        reader = clients.RequestReader(server, 3, 1000, now=100.0)
         for second in range(3):
             client.send(b"G")
             self.assertFalse(reader.feed())
@@ -39,19 +39,57 @@ class HeadReaderTest(unittest.TestCase):
     def test_a_head_over_the_limit_is_handed_on_for_the_parser_to_refuse(self):
         server, client = pair(self)
         server.setblocking(False)
-        reader = clients.HeadReader(server, 10, 100)
+        reader = clients.RequestReader(server, 10, 100)
         client.sendall(b"GET /" + b"a" * 200)
         self.assertTrue(reader.feed())
 
     def test_a_client_that_closes_first_is_an_eof(self):
         server, client = pair(self)
         server.setblocking(False)
-        reader = clients.HeadReader(server, 10, 100)
+        reader = clients.RequestReader(server, 10, 100)
         client.sendall(b"GET /")
         client.close()
         with self.assertRaises(EOFError):
             reader.feed()
             reader.feed()
+
+    def test_a_body_is_read_within_its_own_deadline_after_the_head(self):
+        server, client = pair(self)
+        server.setblocking(False)
+        granted = []
+        reader = clients.RequestReader(server, 3, 1000, 5, 100,
+                                       lambda size: granted.append(size) or True, now=100.0)
+        client.sendall(b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\n[1,")
+        self.assertFalse(reader.feed(now=102.0))
+        self.assertEqual((reader.stage, granted), ("body", [10]))
+        self.assertFalse(reader.expired(now=106.0))  # the body's 5 s count from the head
+        self.assertTrue(reader.expired(now=107.0))
+        client.sendall(b"2,3,4] ")
+        self.assertTrue(reader.feed())
+        self.assertEqual(reader.release(), 10)
+
+    def test_a_chunked_body_ends_at_its_last_chunk(self):
+        server, client = pair(self)
+        server.setblocking(False)
+        reader = clients.RequestReader(server, 3, 1000, 5, 100, lambda size: True)
+        client.sendall(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n")
+        self.assertFalse(reader.feed())
+        client.sendall(b"0\r\n\r\n")
+        self.assertTrue(reader.feed())
+
+    def test_bodies_over_the_limit_or_the_budget_are_not_waited_for(self):
+        for head, reserve in ((b"Content-Length: 101", lambda size: True),
+                              (b"Content-Length: 10", lambda size: False),
+                              (b"Content-Length: 0", lambda size: True),
+                              (b"Content-Length: 5\r\nTransfer-Encoding: chunked", lambda s: True),
+                              (b"Transfer-Encoding: gzip", lambda size: True)):
+            with self.subTest(head=head):
+                server, client = pair(self)
+                server.setblocking(False)
+                reader = clients.RequestReader(server, 3, 1000, 5, 100, reserve)
+                client.sendall(b"POST /a HTTP/1.1\r\n" + head + b"\r\n\r\n")
+                self.assertTrue(reader.feed())
+                self.assertEqual(reader.release(), 0)
 
     def test_probes_are_get_or_head_of_the_service_paths_only(self):
         self.assertTrue(clients.is_probe(b"GET /health HTTP/1.1\r\n\r\n"))
