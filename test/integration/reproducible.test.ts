@@ -49,6 +49,22 @@ describe('reproducible builds', function () {
     expect(layers[0]).to.equal(layers[1]);
   });
 
+  it('gives a rebuild of unchanged sources the same image id, and no new image, with the creation time from the newest file', async () => {
+    const project = await cleanup.exampleCopy();
+    await touchAll(project, new Date('2022-03-04T05:06:07Z'));
+    const env = { ...process.env };
+    delete env.SOURCE_DATE_EPOCH;
+    const ref = cleanup.image(`${PREFIX}-unchanged`);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await cliWith(env, 'build', path.join(project, 'logisticRegression'), 'daemon', ref, '--quiet');
+      expect(r.code, r.err).to.equal(0);
+      ids.push((await engine.inspectImage(ref))!.id);
+    }
+    expect(ids[1]).to.equal(ids[0]);
+    expect((await engine.inspectImage(ref))!.labels['org.opencontainers.image.created']).to.equal('2022-03-04T05:06:07.000Z');
+  });
+
   it('sends only non-ignored files: a 200 MB data file and an ignored notebook change nothing', async () => {
     const project = await cleanup.exampleCopy();
     const ref = cleanup.image(`${PREFIX}-ignored`);
