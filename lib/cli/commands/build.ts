@@ -22,11 +22,12 @@ import type { CommandContext } from '../context.js';
 import { BuildProgress } from '../progress.js';
 import { CortexError, ExitCode } from '../../errors.js';
 import { withEngine } from './engine-access.js';
+import { buildLog, prepareCacheFrom, publishBuild } from './build-publish.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
-  const { output } = ctx;
+  const output = buildLog(cmd, ctx.output);
   const started = ctx.now().getTime();
   const project = await readProject(cmd.source, cmd.project).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
@@ -66,12 +67,14 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 
   return withEngine(ctx, async (engine) => {
     if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
+    const cacheFrom = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
     const outcome = await executePlan(plan, dockerfile, engine, {
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
+      ...(cacheFrom.length ? { cacheFrom } : {}),
       signal: ctx.signal,
       onEvent: progress.onEvent,
     });
@@ -79,7 +82,15 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
     output.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
-    return ExitCode.ok;
+    return publishBuild(ctx, engine, cmd, {
+      plan,
+      imageId: outcome.imageId,
+      bytesSent: outcome.bytesSent,
+      seconds: Number(seconds),
+      steps: progress.durations,
+      dependencyStep: dockerfile.dependencyStep,
+      cacheFrom,
+    }, output);
   });
 }
 
