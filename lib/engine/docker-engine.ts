@@ -8,6 +8,7 @@ import { followRegistryStream } from './registry-stream.js';
 import {
   EngineError,
   EngineUnreachableError,
+  RegistryError,
   type BuildOptions,
   type ContainerSpec,
   type Engine,
@@ -175,9 +176,17 @@ class DockerEngine implements Engine {
 
   async pullImage(ref: string, options: RegistryOptions = {}): Promise<void> {
     const { repo, tag } = splitReference(ref);
-    const response = (await this.call(() =>
-      this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: options.signal } as object),
-    )) as unknown as Readable;
+    let response: Readable;
+    try {
+      response = (await this.call(() =>
+        this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: options.signal } as object),
+      )) as unknown as Readable;
+    } catch (err) {
+      // A pull the registry refuses fails before any stream: 404 for a missing manifest, 500 for
+      // a registry that is down or wants credentials. Either way, the registry's refusal.
+      if (err instanceof EngineError) throw new RegistryError(err.message, ref);
+      throw err;
+    }
     await followRegistryStream(response, ref, false);
   }
 
