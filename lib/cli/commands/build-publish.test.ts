@@ -14,7 +14,8 @@ describe('a build\'s results on stdout (--json, -q, --push)', () => {
   let model: string;
   let engine: FakeEngine;
   let env: NodeJS.ProcessEnv;
-  const builder = bundledBuilderImage('daemon', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
+  // main() is given its own environment below: the builder repository is the default one there.
+  const builder = bundledBuilderImage('daemon', packageVersion());
 
   async function run(...argv: string[]) {
     const out: string[] = [];
@@ -46,6 +47,17 @@ describe('a build\'s results on stdout (--json, -q, --push)', () => {
     expect(report.steps.filter((s) => s.dependencies)).to.have.length(1);
     for (const s of report.steps) expect(s).to.have.keys('step', 'instruction', 'seconds', 'cached', 'dependencies');
     expect(r.err).to.contain('plan for churn-predict').and.contain('built churn-predict');
+  });
+
+  it('--cache-from an image no registry gives is a warning, in the JSON document too', async () => {
+    // Port 1 on 127.0.0.1: nothing listens, so the registry is down at once.
+    const r = await run('build', model, 'daemon', 'churn-predict', '--json', '--cache-from', '127.0.0.1:1/none:1');
+    expect(r.code, r.err).to.equal(ExitCode.ok);
+    const report = JSON.parse(r.out.join('\n')) as BuildReport;
+    expect(report.cacheFrom).to.deep.equal([]);
+    expect(report.warnings).to.have.length(1);
+    expect(report.warnings[0]).to.contain('--cache-from 127.0.0.1:1/none:1: not used (no registry answers at 127.0.0.1:1');
+    expect(r.err).to.contain('warning: --cache-from 127.0.0.1:1/none:1: not used');
   });
 
   it('-q prints only the image reference on stdout', async () => {

@@ -26,9 +26,10 @@ export function buildLog(cmd: BuildCommand, output: Output): Output {
  * the engine takes cached steps only from images descending from them). An image that cannot be
  * pulled is a warning: a pipeline's first run has no earlier build to reuse.
  */
-export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd: BuildCommand, image: string, log: Output): Promise<string[]> {
-  if (!cmd.cacheFrom?.length) return [];
+export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd: BuildCommand, image: string, log: Output): Promise<{ sources: string[]; warnings: string[] }> {
   const sources: string[] = [];
+  const warnings: string[] = [];
+  if (!cmd.cacheFrom?.length) return { sources, warnings };
   for (const ref of cmd.cacheFrom) {
     if (!(await engine.inspectImage(ref))) {
       log.out(`pulling ${ref} for its cached layers`);
@@ -36,14 +37,15 @@ export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd:
         await pullImage(ctx, engine, ref);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
-        log.err(`warning: --cache-from ${ref}: not used (${(err as Error).message})`);
+        warnings.push(`--cache-from ${ref}: not used (${(err as Error).message})`);
+        log.err(`warning: ${warnings.at(-1)!}`);
         continue;
       }
     }
     sources.push(ref);
   }
   if (!sources.includes(image) && (await engine.inspectImage(image))) sources.push(image);
-  return sources;
+  return { sources, warnings };
 }
 
 export interface BuiltImage {
@@ -54,6 +56,8 @@ export interface BuiltImage {
   steps: Array<{ step: number; seconds: number; cached: boolean; instruction: string }>;
   dependencyStep: number | undefined;
   cacheFrom: string[];
+  /** Warnings of the build itself (a cache image not pulled), besides the plan's. */
+  warnings: string[];
 }
 
 /** The JSON document --json prints: the shape the README documents. */
@@ -99,7 +103,7 @@ export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: Bui
       seconds: round(built.seconds),
       cacheFrom: built.cacheFrom,
       steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
-      warnings: built.plan.warnings.map(formatProblem),
+      warnings: [...built.plan.warnings.map(formatProblem), ...built.warnings],
     };
     ctx.output.out(JSON.stringify(report, null, 2));
   } else if (cmd.quiet) {

@@ -67,14 +67,14 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 
   return withEngine(ctx, async (engine) => {
     if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
-    const cacheFrom = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
+    const cache = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
     const outcome = await executePlan(plan, dockerfile, engine, {
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
-      ...(cacheFrom.length ? { cacheFrom } : {}),
+      ...(cache.sources.length ? { cacheFrom: cache.sources } : {}),
       signal: ctx.signal,
       onEvent: progress.onEvent,
     });
@@ -89,7 +89,8 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
       seconds: Number(seconds),
       steps: progress.durations,
       dependencyStep: dockerfile.dependencyStep,
-      cacheFrom,
+      cacheFrom: cache.sources,
+      warnings: cache.warnings,
     }, output);
   });
 }
