@@ -20,6 +20,9 @@ export interface CommandContext {
   toolVersion: string;
   /** CORTEX_S2I_BUILDER_REPO: the repository of the bundled builder images. */
   builderRepo: string;
-  /** Where registry credentials are read (DOCKER_CONFIG), and the environment credential helpers run with. */
-  credentials: CredentialOptions;
+  /**
+   * Where registry credentials are read (DOCKER_CONFIG), and the environment credential helpers run
+   * with. main() always sets it; commands that never meet a registry need not.
+   */
+  credentials?: CredentialOptions;
 }

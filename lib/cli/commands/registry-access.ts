@@ -17,6 +17,12 @@ import {
 } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 
+function credentialOptions(ctx: CommandContext) {
+  // Only main() builds a context for a command that pushes or pulls, and it always sets these.
+  if (!ctx.credentials) throw new Error('registry access needs the credential options of the command context');
+  return ctx.credentials;
+}
+
 export interface PushedImage {
   /** The tag that was pushed (`registry:5000/team/model:1`). */
   tag: string;
@@ -29,7 +35,7 @@ export async function pushTag(ctx: CommandContext, engine: Engine, ref: string):
   // Asked first: the engine reports a missing image inside the push stream, like a registry's refusal.
   if (!(await engine.inspectImage(ref))) throw imageNotFound(ref);
   const registry = registryOf(ref);
-  const creds = await credentialsFor(registry, ctx.credentials);
+  const creds = await credentialsFor(registry, credentialOptions(ctx));
   try {
     const { digest } = await engine.pushImage(ref, { ...(creds.auth ? { auth: creds.auth } : {}), signal: ctx.signal });
     return { tag: ref, digest, reference: `${repositoryOf(ref)}@${digest}` };
@@ -42,7 +48,7 @@ export async function pushTag(ctx: CommandContext, engine: Engine, ref: string):
 /** Pulls `ref`; a refusal is the same user error as for a push. */
 export async function pullImage(ctx: CommandContext, engine: Engine, ref: string): Promise<void> {
   const registry = registryOf(ref);
-  const creds = await credentialsFor(registry, ctx.credentials);
+  const creds = await credentialsFor(registry, credentialOptions(ctx));
   try {
     await engine.pullImage(ref, { ...(creds.auth ? { auth: creds.auth } : {}), signal: ctx.signal });
   } catch (err) {
