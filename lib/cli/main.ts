@@ -33,6 +33,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
     }
     const ctx: CommandContext = {
       dockerHost: options.env.DOCKER_HOST,
+      home: options.env.HOME || undefined,
       sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
       now: () => new Date(),
       output,
@@ -56,6 +57,8 @@ export async function main(argv: string[], options: MainOptions): Promise<number
         return await (await import('./commands/init.js')).initCommand(command, ctx);
       case 'push':
         return await (await import('./commands/push.js')).pushCommand(command, ctx);
+      case 'deploy':
+        return await (await import('./commands/deploy.js')).deployCommand(command, ctx);
     }
   } catch (err) {
     if (err instanceof CortexError) {
