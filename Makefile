@@ -8,12 +8,12 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders demo test test-unit test-python generated clean bench bench-serve
+.PHONY: help setup engine base builders demo test test-unit test-python generated clean bench bench-serve registry
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
 	@echo "make test   run every test: unit (TypeScript, Python) and integration (real Docker engine)"
-	@echo "make setup | engine | base | builders | generated | clean"
+	@echo "make setup | engine | base | builders | registry | generated | clean"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -34,6 +34,11 @@ base: engine
 builders: setup base
 	$(CLI) builders
 
+# Two local registries for the push tests: 127.0.0.1:5301 without auth, 127.0.0.1:5302 with basic
+# auth. Starts only what does not answer yet; 'bash scripts/registry.sh --stop' stops what it started.
+registry:
+	bash scripts/registry.sh
+
 demo: builders
 	bash scripts/demo.sh
 
@@ -44,7 +49,7 @@ test-unit: setup test-python
 	npm run --silent test:unit
 
 # The integration suite needs the engine and the builders; it never skips itself under CI=true.
-test: builders test-python
+test: builders registry test-python
 	npm run --silent test
 
 # The build benchmark (bench/build/): cortex-s2i against hand-written docker builds of the example

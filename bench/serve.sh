@@ -17,6 +17,19 @@ warmup=${BENCH_WARMUP:-2000}
 rounds=${BENCH_ROUNDS:-5}
 wrk_threads=2
 cli="node bin/cortex-s2i.js"
+# The last line a quiet build prints on stderr ("built <image> (<id>) in <n>s"); all of it on failure.
+# (stdout carries only the image reference under --quiet.)
+quiet_build() {
+  local log
+  log=$(mktemp)
+  if ! $cli build --quiet "$@" 2>"$log" >/dev/null; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  tail -n 1 "$log"
+  rm -f "$log"
+}
 project=fixtures/finance_income_prediction
 model=logisticRegression
 route=adult_income_lr/predict
@@ -45,8 +58,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "bench: building and training the example's $model model"
-$cli build --quiet "$project/$model" train "$prefix-train" | tail -n 1
-$cli build --quiet "$project/$model" daemon "$prefix-predict" | tail -n 1
+quiet_build "$project/$model" train "$prefix-train"
+quiet_build "$project/$model" daemon "$prefix-predict"
 mkdir -p "$work/models"
 chmod 755 "$work" "$work/models"
 docker run --rm -v "$PWD/$project/data:/model/data:ro" -v "$work/models:/model/models" \

@@ -10,6 +10,14 @@ export const ExitCode = {
   badInput: 2,
   buildFailed: 3,
   engineUnreachable: 4,
+  /** The registry refused a push or pull for a reason other than the three below (the engine's message says which). */
+  registryFailed: 10,
+  /** Nothing answers at the registry's host and port. */
+  registryDown: 11,
+  /** The registry's host name does not resolve. */
+  registryUnknown: 12,
+  /** The registry refused the credentials, asked for some and none were found, or they could not be read. */
+  registryCredentials: 13,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -113,6 +121,65 @@ export function contextUnreadable(image: string, cause: Error): CortexError {
 
 export function interrupted(): CortexError {
   return new CortexError('interrupted; nothing was tagged', { exitCode: ExitCode.interrupted });
+}
+
+// Registries: pushing and pulling. Each failure is one line naming the registry, and its own status.
+
+export function registryDown(registry: string, ref: string): CortexError {
+  return new CortexError(`no registry answers at ${registry}; ${ref} was not transferred`, {
+    exitCode: ExitCode.registryDown,
+    hint: 'start the registry, or check the host and port in the image name',
+  });
+}
+
+export function registryUnknown(registry: string, ref: string): CortexError {
+  return new CortexError(`registry host ${registry} is unknown (the name does not resolve); ${ref} was not transferred`, {
+    exitCode: ExitCode.registryUnknown,
+    hint: 'check the registry part of the image name (an image name without one means Docker Hub)',
+  });
+}
+
+export function registryRefusedCredentials(registry: string, source: string): CortexError {
+  return new CortexError(`registry ${registry} refused the credentials from ${source}`, {
+    exitCode: ExitCode.registryCredentials,
+    hint: `log in again ('docker login ${registry}'), or fix the entry in config.json (DOCKER_CONFIG, default ~/.docker)`,
+  });
+}
+
+export function registryNeedsCredentials(registry: string, source: string): CortexError {
+  return new CortexError(`registry ${registry} asks for credentials and there are none (${source})`, {
+    exitCode: ExitCode.registryCredentials,
+    hint: `log in ('docker login ${registry}'), or set DOCKER_CONFIG to the folder of a config.json that has them`,
+  });
+}
+
+export function credentialHelperFailed(program: string, registry: string, reason: string): CortexError {
+  return new CortexError(`the credential helper ${program} gave no credentials for ${registry}: ${reason}`, {
+    exitCode: ExitCode.registryCredentials,
+    hint: 'check the helper by hand: echo <server> | ' + program + ' get',
+  });
+}
+
+export function dockerConfigInvalid(problems: Problem[]): CortexError {
+  return new CortexError('the Docker client configuration cannot be read', {
+    exitCode: ExitCode.badInput,
+    details: problems.map(formatProblem),
+    hint: 'fix config.json (DOCKER_CONFIG, default ~/.docker), or point DOCKER_CONFIG at another folder',
+  });
+}
+
+export function registryFailed(ref: string, reason: string): CortexError {
+  return new CortexError(`the registry refused ${ref}: ${reason}`, {
+    exitCode: ExitCode.registryFailed,
+    hint: 'the message above is the engine\'s; check the image name and your rights on the repository',
+  });
+}
+
+export function imageNotFound(ref: string): CortexError {
+  return new CortexError(`image ${ref} is not on the engine`, {
+    exitCode: ExitCode.badInput,
+    hint: 'build it first, or check the name and tag (docker images lists them)',
+  });
 }
 
 export function noCortexYaml(dir: string): CortexError {

@@ -6,6 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cli="node bin/cortex-s2i.js"
+# The last line a quiet build prints on stderr ("built <image> (<id>) in <n>s"); all of it on failure.
+# (stdout carries only the image reference under --quiet.)
+quiet_build() {
+  local log
+  log=$(mktemp)
+  if ! $cli build --quiet "$@" 2>"$log" >/dev/null; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  tail -n 1 "$log"
+  rm -f "$log"
+}
 project=fixtures/finance_income_prediction
 models="logisticRegression:adult_income_lr:adult-income-lr randomForest:adult_income_rf:adult-income-rf xgBoost:adult_income_xgb:adult-income-xgb"
 containers=()
@@ -20,8 +33,8 @@ mkdir -p "$project/models"
 for entry in $models; do
   IFS=: read -r dir model image <<<"$entry"
   echo "=== $model: build"
-  $cli build --quiet "$project/$dir" train "$image-train" | tail -n 1
-  $cli build --quiet "$project/$dir" daemon "$image-predict" | tail -n 1
+  quiet_build "$project/$dir" train "$image-train"
+  quiet_build "$project/$dir" daemon "$image-predict"
 
   echo "=== $model: train"
   docker run --rm -v "$PWD/$project/data:/model/data:ro" -v "$PWD/$project/models:/model/models" \

@@ -323,7 +323,8 @@ async function benchContext(ctx: Context, rows: Row[]): Promise<void> {
     const r = await cortexBuild(ctx, tag, ['--quiet', ...flags], viaProxy);
     const request = buildRequest();
     // What cortex-s2i itself says it sent, rounded, as a cross-check of the count.
-    const claimed = /sent (\S+ \S+) to the engine/.exec(r.stdout)?.[1];
+    // Under --quiet the build's lines are on stderr: stdout carries only the image reference.
+    const claimed = /sent (\S+ \S+) to the engine/.exec(r.stderr)?.[1];
     return { bytes: request.bodyBytes, wire: request.wireBytes, claimed, seconds: r.seconds, body: request.body };
   };
   await editPredict(project, `${prefix}-d`);

@@ -29,3 +29,29 @@ describe('parseCommand', () => {
     expect(parseCommand([])).to.deep.equal({ name: 'help' });
   });
 });
+
+describe('parseCommand: push and a build\'s results', () => {
+  it('reads --push, --json, --digest-file and repeated --cache-from on a build', () => {
+    const cmd = parseCommand(['build', '.', 'daemon', 'r:5000/m:1', '--push', '--json', '--digest-file', 'd.txt', '--cache-from', 'r:5000/m:0', '--cache-from', 'r:5000/m:base']);
+    expect(cmd).to.include({ name: 'build', push: true, json: true, digestFile: 'd.txt' });
+    expect((cmd as { cacheFrom?: string[] }).cacheFrom).to.deep.equal(['r:5000/m:0', 'r:5000/m:base']);
+  });
+
+  it('reads push <image> with an optional digest file', () => {
+    expect(parseCommand(['push', 'r:5000/m:1'])).to.deep.equal({ name: 'push', image: 'r:5000/m:1', digestFile: undefined });
+    expect(parseCommand(['push', 'r:5000/m:1', '--digest-file', 'out'])).to.deep.equal({ name: 'push', image: 'r:5000/m:1', digestFile: 'out' });
+  });
+
+  it('refuses -q with --json, a digest file without --push, bad references, and push without one image', () => {
+    for (const argv of [
+      ['build', '.', 'daemon', 'img', '-q', '--json'],
+      ['build', '.', 'daemon', 'img', '--digest-file', 'd'],
+      ['build', '.', 'daemon', 'img', '--cache-from', 'Not An Image'],
+      ['push'],
+      ['push', 'a', 'b'],
+      ['push', 'UPPER/case'],
+    ]) {
+      expect(usageFailure(argv).exitCode, argv.join(' ')).to.equal(ExitCode.badInput);
+    }
+  });
+});

@@ -16,6 +16,14 @@ Usage:
         --no-cache            build every step afresh, as docker build --no-cache
         --compress            gzip the context sent to the engine (helps a remote DOCKER_HOST)
         --allow-root          accept an s2i builder image that runs as root
+        --push                push every tag built to its registry; prints repo@sha256:… on stdout
+        --json                print one JSON document on stdout at the end (logs go to stderr)
+        --digest-file PATH    write the pushed digest (sha256:…) to PATH (needs --push)
+        --cache-from IMAGE    reuse the dependency layer of IMAGE (pulled when missing; repeatable)
+      With -q, stdout carries only the image reference (repo@sha256:… when pushed).
+  cortex-s2i push <image> [--digest-file PATH]
+      Pushes an image on the engine to its registry and prints repo@sha256:… on stdout.
+      Credentials: DOCKER_CONFIG/config.json (default ~/.docker): auths, credsStore, credHelpers.
   cortex-s2i all <project> [--models a,b,c]
       Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
       predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
@@ -38,18 +46,28 @@ Usage:
         --delete              Swarm: remove the stack this command deployed, and nothing else
   cortex-s2i --help | --version
 
-Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted.
-Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timestamps),
+Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted;
+registries: 10 refused (the engine's reason), 11 down, 12 unknown host, 13 credentials refused or missing.
+Environment: DOCKER_HOST (engine address), DOCKER_CONFIG (registry credentials), SOURCE_DATE_EPOCH (fixed image timestamps),
 CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i).`;
 
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean }
+  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean } & PublishOptions)
+  | { name: 'push'; image: string; digestFile: string | undefined }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
   | DeployCommand
   | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
+
+/** What a build does with its result beyond tagging it; each key is present only when given. */
+export interface PublishOptions {
+  push?: boolean;
+  json?: boolean;
+  digestFile?: string;
+  cacheFrom?: string[];
+}
 
 export interface DeployCommand {
   name: 'deploy';
@@ -74,6 +92,8 @@ export function parseCommand(argv: string[]): Command {
     switch (name) {
       case 'build':
         return parseBuild(rest);
+      case 'push':
+        return parsePush(rest);
       case 'builders': {
         const { values, positionals } = parseArgs({ args: rest, options: { base: { type: 'string' } }, allowPositionals: true, strict: true });
         if (positionals.length) throw usageError(`builders takes no arguments, got ${positionals.join(' ')}`);
@@ -118,6 +138,7 @@ function parseBuild(args: string[]): Command {
       'no-cache': { type: 'boolean' },
       compress: { type: 'boolean' },
       'allow-root': { type: 'boolean' },
+      ...PUBLISH_OPTIONS,
     },
     allowPositionals: true,
     strict: true,
@@ -137,7 +158,41 @@ function parseBuild(args: string[]): Command {
     if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
     return { key, value };
   });
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false };
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, ...publishOptions(values) };
+}
+
+const PUBLISH_OPTIONS = {
+  push: { type: 'boolean' },
+  json: { type: 'boolean' },
+  'digest-file': { type: 'string' },
+  'cache-from': { type: 'string', multiple: true },
+} as const;
+
+function publishOptions(values: { push?: boolean; json?: boolean; quiet?: boolean; 'digest-file'?: string; 'cache-from'?: string[] }): PublishOptions {
+  if (values.json && values.quiet) throw usageError('-q and --json both choose what stdout carries; give one of them');
+  if (values['digest-file'] !== undefined && !values.push) throw usageError('--digest-file needs --push: an image has a registry digest only once pushed');
+  if (values['digest-file'] === '') throw usageError('--digest-file needs a path');
+  for (const ref of values['cache-from'] ?? []) checkImageName(ref, '--cache-from');
+  return {
+    ...(values.push ? { push: true } : {}),
+    ...(values.json ? { json: true } : {}),
+    ...(values['digest-file'] !== undefined ? { digestFile: values['digest-file'] } : {}),
+    ...(values['cache-from']?.length ? { cacheFrom: values['cache-from'] } : {}),
+  };
+}
+
+function parsePush(args: string[]): Command {
+  const { values, positionals } = parseArgs({ args, options: { 'digest-file': { type: 'string' } }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw usageError('push needs the image: cortex-s2i push <image> [--digest-file PATH]');
+  if (values['digest-file'] === '') throw usageError('--digest-file needs a path');
+  checkImageName(positionals[0]!, 'push');
+  return { name: 'push', image: positionals[0]!, digestFile: values['digest-file'] };
+}
+
+function checkImageName(ref: string, what: string): void {
+  if (!/^[a-z0-9]+([._/:@-][a-zA-Z0-9_.-]+)*$/.test(ref)) {
+    throw usageError(`${what}: ${JSON.stringify(ref)} is not a valid image reference`, 'e.g. registry.example.com:5000/team/model:1.0');
+  }
 }
 
 const IMAGE_REF = /^[a-z0-9]+([._/:-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;

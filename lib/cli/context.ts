@@ -1,6 +1,7 @@
 // What a command receives from the process: the environment values it needs, read once here,
 // the clock, the output streams, the engine, and the signal that Ctrl-C aborts.
 
+import type { CredentialOptions } from '../engine/credentials.js';
 import type { Engine } from '../engine/engine.js';
 
 export interface Output {
@@ -21,4 +22,9 @@ export interface CommandContext {
   toolVersion: string;
   /** CORTEX_S2I_BUILDER_REPO: the repository of the bundled builder images. */
   builderRepo: string;
+  /**
+   * Where registry credentials are read (DOCKER_CONFIG), and the environment credential helpers run
+   * with. main() always sets it; commands that never meet a registry need not.
+   */
+  credentials?: CredentialOptions;
 }

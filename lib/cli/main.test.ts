@@ -24,7 +24,8 @@ describe('cortex-s2i (main)', () => {
   let root: string;
   let model: string;
   let engine: FakeEngine;
-  const builder = bundledBuilderImage('daemon', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
+  // main() is given its own environment (run's env): the builder repository is the default one there.
+  const builder = bundledBuilderImage('daemon', packageVersion());
   beforeEach(async () => {
     root = await writeTree(sampleProject());
     model = path.join(root, 'shop/churn');

@@ -1,6 +1,8 @@
 // The command-line entry point: reads the process environment once, runs one command, and is the
 // only place that catches errors, prints them and chooses the exit status.
 
+import { homedir } from 'node:os';
+import path from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { CortexError, ExitCode } from '../errors.js';
 import { packageVersion } from '../package-root.js';
@@ -41,6 +43,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       signal: options.signal ?? new AbortController().signal,
       toolVersion,
       builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
+      credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
     };
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
@@ -52,6 +55,8 @@ export async function main(argv: string[], options: MainOptions): Promise<number
         return await (await import('./commands/all.js')).allCommand(command, ctx);
       case 'init':
         return await (await import('./commands/init.js')).initCommand(command, ctx);
+      case 'push':
+        return await (await import('./commands/push.js')).pushCommand(command, ctx);
       case 'deploy':
         return await (await import('./commands/deploy.js')).deployCommand(command, ctx);
     }
@@ -92,6 +97,12 @@ function readBuilderRepo(value: string | undefined): string {
     });
   }
   return value;
+}
+
+/** DOCKER_CONFIG, as the docker CLI reads it: the folder of config.json, ~/.docker by default. */
+function dockerConfigDir(env: NodeJS.ProcessEnv): string {
+  if (env.DOCKER_CONFIG) return env.DOCKER_CONFIG;
+  return path.join(env.HOME || homedir(), '.docker');
 }
 
 function readEpoch(value: string | undefined): number | undefined {

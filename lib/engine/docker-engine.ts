@@ -4,14 +4,19 @@
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { followBuild } from './build-stream.js';
+import { followRegistryStream } from './registry-stream.js';
 import {
   EngineError,
   EngineUnreachableError,
+  RegistryError,
   type BuildOptions,
   type ContainerSpec,
   type Engine,
   type EngineInfo,
   type ImageInfo,
+  type PushResult,
+  type RegistryAuth,
+  type RegistryOptions,
   type StartedContainer,
 } from './engine.js';
 
@@ -69,6 +74,7 @@ class DockerEngine implements Engine {
         ...(options.target ? { target: options.target } : {}),
         ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
         ...(options.noCache ? { nocache: true } : {}),
+        ...(options.cacheFrom?.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : {}),
         abortSignal: options.signal,
       } as Docker.ImageBuildOptions),
     )) as unknown as Readable;
@@ -160,6 +166,30 @@ class DockerEngine implements Engine {
     return list.map((c) => c.Id);
   }
 
+  async pushImage(ref: string, options: RegistryOptions = {}): Promise<PushResult> {
+    const { repo, tag } = splitReference(ref);
+    const response = (await this.call(() =>
+      this.docker.getImage(repo).push({ tag, authconfig: engineAuth(options.auth), abortSignal: options.signal } as object),
+    )) as unknown as Readable;
+    return (await followRegistryStream(response, ref, true))!;
+  }
+
+  async pullImage(ref: string, options: RegistryOptions = {}): Promise<void> {
+    const { repo, tag } = splitReference(ref);
+    let response: Readable;
+    try {
+      response = (await this.call(() =>
+        this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: options.signal } as object),
+      )) as unknown as Readable;
+    } catch (err) {
+      // A pull the registry refuses fails before any stream: 404 for a missing manifest, 500 for
+      // a registry that is down or wants credentials. Either way, the registry's refusal.
+      if (err instanceof EngineError) throw new RegistryError(err.message, ref);
+      throw err;
+    }
+    await followRegistryStream(response, ref, false);
+  }
+
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -170,6 +200,20 @@ class DockerEngine implements Engine {
       throw err;
     }
   }
+}
+
+/**
+ * X-Registry-Auth as the engine reads it. Always sent, empty when there are no credentials: the
+ * engine refuses a push that carries no auth header at all.
+ */
+function engineAuth(auth: RegistryAuth | undefined): object {
+  if (!auth) return {};
+  return {
+    serveraddress: auth.serverAddress,
+    ...(auth.username !== undefined ? { username: auth.username } : {}),
+    ...(auth.password !== undefined ? { password: auth.password } : {}),
+    ...(auth.identityToken !== undefined ? { identitytoken: auth.identityToken } : {}),
+  };
 }
 
 /** `registry:5000/name:tag` → repo `registry:5000/name`, tag `tag` (default `latest`). */

@@ -33,6 +33,8 @@ export interface BuildOptions {
   buildArgs?: Record<string, string>;
   /** Build every step afresh instead of reusing the engine's cache. */
   noCache?: boolean;
+  /** Images whose layers the engine may reuse as cache (the classic builder's cachefrom). */
+  cacheFrom?: string[];
   signal?: AbortSignal;
   onEvent?: (event: BuildEvent) => void;
 }
@@ -78,6 +80,41 @@ export interface Engine {
   removeContainer(id: string): Promise<void>;
   /** Ids of containers (any state) carrying `label` (key or key=value). */
   listContainers(label: string): Promise<string[]>;
+  /** Pushes a tagged image to its registry; resolves with the manifest digest the registry stored. */
+  pushImage(ref: string, options?: RegistryOptions): Promise<PushResult>;
+  /** Pulls an image from its registry; rejects with a RegistryError when the registry refuses. */
+  pullImage(ref: string, options?: RegistryOptions): Promise<void>;
+}
+
+/** Credentials for one registry, as the engine takes them (X-Registry-Auth). */
+export interface RegistryAuth {
+  serverAddress: string;
+  username?: string;
+  password?: string;
+  identityToken?: string;
+}
+
+export interface RegistryOptions {
+  auth?: RegistryAuth;
+  signal?: AbortSignal;
+}
+
+export interface PushResult {
+  /** `sha256:…` of the manifest, as the registry stored it. */
+  digest: string;
+  /** Size of the manifest in bytes, as the engine reports it. */
+  size: number | undefined;
+}
+
+/** The engine could not push to or pull from a registry; `message` is the engine's own. */
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly ref: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
 }
 
 /** An engine call failed with an HTTP status the caller may branch on (404, 409, ...). */

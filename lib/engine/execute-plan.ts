@@ -17,6 +17,8 @@ export interface ExecuteOptions {
   mtime: Date;
   compress?: boolean;
   noCache?: boolean;
+  /** Images the engine may take cached steps from (--cache-from). */
+  cacheFrom?: string[];
   signal?: AbortSignal;
   onEvent?: (event: BuildEvent) => void;
 }
@@ -38,6 +40,7 @@ export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfil
       context: context.stream,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.noCache ? { noCache: true } : {}),
+      ...(options.cacheFrom?.length ? { cacheFrom: options.cacheFrom } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     if (options.signal?.aborted) throw interrupted();

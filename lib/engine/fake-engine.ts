@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { extract } from 'tar-stream';
-import { BuildError, EngineError, type BuildOptions, type ContainerSpec, type Engine, type ImageInfo, type StartedContainer } from './engine.js';
+import { BuildError, EngineError, RegistryError, type BuildOptions, type ContainerSpec, type Engine, type ImageInfo, type PushResult, type StartedContainer } from './engine.js';
 
 interface FakeImage extends ImageInfo {
   /** Cache keys of the steps that made it. */
@@ -17,6 +17,8 @@ export class FakeEngine implements Engine {
   readonly tags = new Map<string, string>();
   /** Every build context received: file name to content. */
   readonly contexts: Array<Map<string, Buffer>> = [];
+  /** What was pushed: reference to image id, as a registry would hold it. */
+  readonly registry = new Map<string, string>();
   private readonly cache = new Set<string>();
   private readonly containers = new Map<string, ContainerSpec>();
 
@@ -119,6 +121,19 @@ export class FakeEngine implements Engine {
   async listContainers(label: string): Promise<string[]> {
     const [k, v] = label.split('=');
     return [...this.containers.entries()].filter(([, s]) => s.labels?.[k!] !== undefined && (v === undefined || s.labels[k!] === v)).map(([id]) => id);
+  }
+
+  async pushImage(ref: string): Promise<PushResult> {
+    const id = this.tags.get(ref);
+    if (!id) throw new EngineError(`No such image: ${ref}`, 404);
+    this.registry.set(ref, id);
+    return { digest: `sha256:${createHash('sha256').update(`manifest ${id}`).digest('hex')}`, size: undefined };
+  }
+
+  async pullImage(ref: string): Promise<void> {
+    const id = this.registry.get(ref);
+    if (!id) throw new RegistryError(`manifest for ${ref} not found: manifest unknown`, ref);
+    this.tags.set(ref, id);
   }
 }
 

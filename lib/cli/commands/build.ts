@@ -24,11 +24,12 @@ import type { CommandContext } from '../context.js';
 import { BuildProgress } from '../progress.js';
 import { CortexError, ExitCode } from '../../errors.js';
 import { withEngine } from './engine-access.js';
+import { buildLog, prepareCacheFrom, publishBuild } from './build-publish.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
-  const { output } = ctx;
+  const output = buildLog(cmd, ctx.output);
   const started = ctx.now().getTime();
   const project = await readProject(cmd.source, cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
@@ -68,6 +69,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 
   return withEngine(ctx, async (engine) => {
     if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
+    const cache = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
     const importCheck = new ImportCheckReport(plan);
@@ -76,6 +78,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
+      ...(cache.sources.length ? { cacheFrom: cache.sources } : {}),
       signal: ctx.signal,
       onEvent: (event) => {
         if (event.type === 'log') logLines.push(event.text);
@@ -95,7 +98,16 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
     output.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
-    return ExitCode.ok;
+    return publishBuild(ctx, engine, cmd, {
+      plan,
+      imageId: outcome.imageId,
+      bytesSent: outcome.bytesSent,
+      seconds: Number(seconds),
+      steps: progress.durations,
+      dependencyStep: dockerfile.dependencyStep,
+      cacheFrom: cache.sources,
+      warnings: cache.warnings,
+    }, output);
   });
 }
 

@@ -1,0 +1,120 @@
+// What a build does around the engine's work for CI: the cache images it brings in (--cache-from),
+// and what it hands on once built: the pushed digests (--push, --digest-file), one JSON document
+// (--json) or only the image reference (-q) on stdout, with every log line on stderr.
+
+import { writeFile } from 'node:fs/promises';
+import type { Engine } from '../../engine/engine.js';
+import { ExitCode, formatProblem } from '../../errors.js';
+import type { BuildPlan } from '../../plan/build-plan.js';
+import type { Command } from '../args.js';
+import type { CommandContext, Output } from '../context.js';
+import { pullImage, pushTag, type PushedImage } from './registry-access.js';
+
+type BuildCommand = Extract<Command, { name: 'build' }>;
+
+/**
+ * Where a build's human-readable lines go: stdout as always, but stderr when stdout carries a
+ * result (-q, --json), so that `$(cortex-s2i build -q …)` and `| jq` read only that.
+ */
+export function buildLog(cmd: BuildCommand, output: Output): Output {
+  return cmd.quiet || cmd.json ? { out: (l) => output.err(l), err: (l) => output.err(l) } : output;
+}
+
+/**
+ * The images the engine may take cached steps from: each --cache-from image, pulled when it is not
+ * on the engine, and the image's own previous build when there is one (with cache sources given,
+ * the engine takes cached steps only from images descending from them). An image that cannot be
+ * pulled is a warning: a pipeline's first run has no earlier build to reuse.
+ */
+export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd: BuildCommand, image: string, log: Output): Promise<{ sources: string[]; warnings: string[] }> {
+  const sources: string[] = [];
+  const warnings: string[] = [];
+  if (!cmd.cacheFrom?.length) return { sources, warnings };
+  for (const ref of cmd.cacheFrom) {
+    if (!(await engine.inspectImage(ref))) {
+      log.out(`pulling ${ref} for its cached layers`);
+      try {
+        await pullImage(ctx, engine, ref);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        warnings.push(`--cache-from ${ref}: not used (${(err as Error).message})`);
+        log.err(`warning: ${warnings.at(-1)!}`);
+        continue;
+      }
+    }
+    sources.push(ref);
+  }
+  if (!sources.includes(image) && (await engine.inspectImage(image))) sources.push(image);
+  return { sources, warnings };
+}
+
+export interface BuiltImage {
+  plan: BuildPlan;
+  imageId: string;
+  bytesSent: number;
+  seconds: number;
+  steps: Array<{ step: number; seconds: number; cached: boolean; instruction: string }>;
+  dependencyStep: number | undefined;
+  cacheFrom: string[];
+  /** Warnings of the build itself (a cache image not pulled), besides the plan's. */
+  warnings: string[];
+}
+
+/** The JSON document --json prints: the shape the README documents. */
+export interface BuildReport {
+  image: string;
+  id: string;
+  tags: string[];
+  digest?: string;
+  pushed?: PushedImage[];
+  size: number | undefined;
+  bytesSent: number;
+  sourceBytes: number;
+  seconds: number;
+  cacheFrom: string[];
+  steps: Array<{ step: number; instruction: string; seconds: number; cached: boolean; dependencies: boolean }>;
+  warnings: string[];
+}
+
+/** Pushes (with --push), writes the digest file, and prints the result the options ask for. */
+export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: BuildCommand, built: BuiltImage, log: Output): Promise<number> {
+  const tags = [built.plan.image];
+  const pushed: PushedImage[] = [];
+  if (cmd.push) {
+    for (const tag of tags) {
+      log.out(`pushing ${tag}`);
+      const p = await pushTag(ctx, engine, tag);
+      log.out(`pushed ${p.reference}`);
+      pushed.push(p);
+    }
+  }
+  if (cmd.digestFile !== undefined && pushed[0]) await writeFile(cmd.digestFile, pushed[0].digest);
+
+  if (cmd.json) {
+    const info = await engine.inspectImage(built.imageId);
+    const report: BuildReport = {
+      image: built.plan.image,
+      id: built.imageId,
+      tags,
+      ...(pushed[0] ? { digest: pushed[0].digest, pushed } : {}),
+      size: info?.size,
+      bytesSent: built.bytesSent,
+      sourceBytes: built.plan.sourceBytes,
+      seconds: round(built.seconds),
+      cacheFrom: built.cacheFrom,
+      steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
+      warnings: [...built.plan.warnings.map(formatProblem), ...built.warnings],
+    };
+    ctx.output.out(JSON.stringify(report, null, 2));
+  } else if (cmd.quiet) {
+    ctx.output.out(pushed[0]?.reference ?? built.plan.image);
+  } else {
+    // The pinned references alone on their lines, last: what `tail -n 1` hands to the next step.
+    for (const p of pushed) ctx.output.out(p.reference);
+  }
+  return ExitCode.ok;
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
