@@ -1,6 +1,7 @@
 // Parses the command line into a command and its options; anything malformed is a usage error.
 
 import { parseArgs } from 'node:util';
+import { parseImageReference } from '../engine/reference.js';
 import { usageError } from '../errors.js';
 
 export const USAGE = `cortex-s2i: build container images for Python machine-learning models
@@ -27,9 +28,15 @@ Usage:
       (default: python:3.11-slim if present, else the locally bootstrapped base).
   cortex-s2i --help | --version
 
-Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted.
-Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timestamps),
-CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i).`;
+Exit status: 0 success, 2 bad input, 3 build failed (also: a file changed while it was sent),
+4 no engine answers, or it stopped answering (see the timeouts below), 5 the engine refused a
+request or gave an answer the tool cannot read, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.
+Environment: DOCKER_HOST (engine address: unix://, or tcp:// as the docker CLI reads it),
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (TLS to a tcp:// engine: ca.pem, cert.pem, key.pem,
+default ~/.docker), SOURCE_DATE_EPOCH (fixed image timestamps),
+CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i),
+CORTEX_S2I_ENGINE_TIMEOUT (seconds an engine call may take, default 60),
+CORTEX_S2I_BUILD_SILENCE_TIMEOUT (seconds a build may go without a byte from the engine, default 1800).`;
 
 export type Command =
   | { name: 'help' }
@@ -98,9 +105,7 @@ function parseBuild(args: string[]): Command {
     throw usageError(`build needs <source-dir> <builder> <image>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
   }
   const [source, builder, image] = positionals as [string, string, string];
-  if (!/^[a-z0-9]+([._/:@-][a-zA-Z0-9_.-]+)*$/.test(image) || /[A-Z]/.test(image.split(':')[0] ?? '')) {
-    throw usageError(`${JSON.stringify(image)} is not a valid image name`, 'image names are lower case, e.g. adult-income-lr-predict or registry:5000/team/model:1.0');
-  }
+  checkImageName(image);
   const env = (values.env ?? []).map((pair) => {
     const eq = pair.indexOf('=');
     const key = eq > 0 ? pair.slice(0, eq) : '';
@@ -110,4 +115,12 @@ function parseBuild(args: string[]): Command {
     return { key, value };
   });
   return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false };
+}
+
+/** The image to build must be a name the engine reads as written: [registry[:port]/]path[:tag]. */
+function checkImageName(image: string): void {
+  const hint = 'image names are lower case, e.g. adult-income-lr-predict or registry:5000/team/model:1.0';
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) throw usageError(`${JSON.stringify(image)} is not a valid image name: ${parsed.reason}`, hint);
+  if (parsed.value.digest) throw usageError(`${JSON.stringify(image)} is not a valid image name: a digest names existing content, so a new image cannot be given one`, 'give a tag instead, e.g. model:1.0');
 }
