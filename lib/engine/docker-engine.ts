@@ -4,7 +4,7 @@
 import Docker from 'dockerode';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { followBuild } from './build-stream.js';
-import { resolveEngineConnection, type EngineConnection } from './connection.js';
+import { EngineAddressError, resolveEngineConnection, type EngineConnection } from './connection.js';
 import {
   BuildError,
   EngineAnswerError,
@@ -63,7 +63,15 @@ export interface DockerEngineOptions {
 export function dockerEngine(target: EngineConnection | string | undefined, options: DockerEngineOptions = {}): Engine {
   const connection = typeof target === 'object' ? target : resolveEngineConnection({ DOCKER_HOST: target, home: '' });
   const limits = { ...DEFAULT_ENGINE_LIMITS, ...options.limits };
-  return new DockerEngine(new Docker(connectionOptions(connection)), connection, limits, options.interrupt);
+  let docker: Docker;
+  try {
+    docker = new Docker(connectionOptions(connection));
+  } catch (err) {
+    // docker-modem reads DOCKER_CERT_PATH's files on its own whenever DOCKER_HOST is remote,
+    // even for plain HTTP, and fails when they are missing.
+    throw new EngineAddressError(`cannot set up the connection to ${connection.address}: ${(err as Error).message}`, 'check DOCKER_CERT_PATH: unset it, or make it hold ca.pem, cert.pem and key.pem');
+  }
+  return new DockerEngine(docker, connection, limits, options.interrupt);
 }
 
 /**
