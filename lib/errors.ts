@@ -9,6 +9,7 @@ export const ExitCode = {
   internal: 1,
   badInput: 2,
   buildFailed: 3,
+  /** No engine answers, none that proves who it is over TLS, or it stopped answering (a deadline passed). */
   engineUnreachable: 4,
   /** The registry refused a push or pull for a reason other than the three below (the engine's message says which). */
   registryFailed: 10,
@@ -18,7 +19,12 @@ export const ExitCode = {
   registryUnknown: 12,
   /** The registry refused the credentials, asked for some and none were found, or they could not be read. */
   registryCredentials: 13,
+  /** The engine refused a request (an HTTP error outside the build log) or answered what the API does not allow. */
+  engineFailed: 5,
+  /** Stopped by a signal: 128 + its number, as a shell reports it. */
+  hangup: 129,
   interrupted: 130,
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -86,11 +92,58 @@ export function baseImageMissing(candidates: string[]): CortexError {
   });
 }
 
-export function engineUnreachable(where: string, cause: unknown): CortexError {
+export function engineUnreachable(where: string, cause: unknown, reason?: string): CortexError {
+  if (reason) {
+    return new CortexError(`cannot talk to the engine at ${where}: ${reason}`, {
+      exitCode: ExitCode.engineUnreachable,
+      cause,
+      hint: 'check DOCKER_HOST, DOCKER_TLS_VERIFY and the ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH (default ~/.docker)',
+    });
+  }
   return new CortexError(`no Docker engine answers at ${where}`, {
     exitCode: ExitCode.engineUnreachable,
     cause,
     hint: "start Docker ('make engine' does it on Debian as root), or set DOCKER_HOST to a running engine",
+  });
+}
+
+/** DOCKER_HOST and its TLS settings ask for something the tool does not do: refused, not downgraded. */
+export function badEngineAddress(message: string, hint: string): CortexError {
+  return new CortexError(message, { exitCode: ExitCode.badInput, hint });
+}
+
+export function engineStalled(message: string, silence: boolean, cause?: unknown): CortexError {
+  return new CortexError(`${message}; nothing was tagged`, {
+    exitCode: ExitCode.engineUnreachable,
+    cause,
+    hint: silence
+      ? 'check the engine (docker info); if a build step legitimately prints nothing for that long, raise CORTEX_S2I_BUILD_SILENCE_TIMEOUT (seconds)'
+      : 'check the engine (docker info), or raise CORTEX_S2I_ENGINE_TIMEOUT (seconds) for a slow remote engine',
+  });
+}
+
+/** The engine refused a request outside the build log, with its HTTP status and its message. */
+export function engineRefused(operation: string, statusCode: number | undefined, message: string, cause?: unknown): CortexError {
+  return new CortexError(`the engine refused ${operation}: ${message}${statusCode === undefined ? '' : ` (HTTP ${statusCode})`}`, {
+    exitCode: ExitCode.engineFailed,
+    cause,
+    hint: 'the message above is the engine\'s own; nothing was tagged',
+  });
+}
+
+/** The engine's answer is not what the Docker Engine API promises: not an engine, or a broken one. */
+export function engineAnswerMalformed(message: string, cause?: unknown): CortexError {
+  return new CortexError(message, {
+    exitCode: ExitCode.engineFailed,
+    cause,
+    hint: 'check that DOCKER_HOST points at a Docker (or Podman) engine and not at another service; nothing was tagged',
+  });
+}
+
+export function tagFailed(image: string, imageId: string, reason: string, removed: boolean): CortexError {
+  return new CortexError(`tagging ${image} failed: ${reason}`, {
+    exitCode: ExitCode.engineFailed,
+    hint: removed ? `nothing was tagged, and the built image ${imageId} was removed` : `nothing was tagged; the built image ${imageId} was kept, as it existed before this build`,
   });
 }
 
@@ -119,8 +172,12 @@ export function contextUnreadable(image: string, cause: Error): CortexError {
   });
 }
 
-export function interrupted(): CortexError {
-  return new CortexError('interrupted; nothing was tagged', { exitCode: ExitCode.interrupted });
+const SIGNAL_EXIT: Record<string, ExitCode> = { SIGINT: ExitCode.interrupted, SIGTERM: ExitCode.terminated, SIGHUP: ExitCode.hangup };
+
+/** Stopped by `signal` (SIGINT when not said): the exit status says which, as 128 + its number. */
+export function interrupted(signal?: unknown): CortexError {
+  const name = typeof signal === 'string' && signal in SIGNAL_EXIT ? signal : 'SIGINT';
+  return new CortexError(`interrupted by ${name}; nothing was tagged`, { exitCode: SIGNAL_EXIT[name]! });
 }
 
 // Registries: pushing and pulling. Each failure is one line naming the registry, and its own status.

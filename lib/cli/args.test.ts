@@ -28,6 +28,21 @@ describe('parseCommand', () => {
   it('treats no arguments as a request for help', () => {
     expect(parseCommand([])).to.deep.equal({ name: 'help' });
   });
+
+  it('refuses image names the engine would read as something else, with the reason', () => {
+    for (const [image, reason] of [
+      ['a:b:c', /"a:b" has a colon/],
+      ['a@b', /not a digest/],
+      ['Model', /upper case/],
+      [`model@sha256:${'0'.repeat(64)}`, /cannot be given one/],
+      ['model@sha256:xyz', /not a digest/],
+    ] as const) {
+      const err = usageFailure(['build', '.', 'daemon', image]);
+      expect(err.exitCode).to.equal(ExitCode.badInput);
+      expect(err.message, image).to.match(reason);
+    }
+    expect(parseCommand(['build', '.', 'daemon', 'localhost:5000/team/model:1.0'])).to.deep.include({ image: 'localhost:5000/team/model:1.0' });
+  });
 });
 
 describe('parseCommand: push and a build\'s results', () => {

@@ -1,6 +1,7 @@
 // Parses the command line into a command and its options; anything malformed is a usage error.
 
 import { parseArgs } from 'node:util';
+import { parseImageReference } from '../engine/reference.js';
 import { usageError } from '../errors.js';
 
 export const USAGE = `cortex-s2i: build container images for Python machine-learning models
@@ -46,10 +47,16 @@ Usage:
         --delete              Swarm: remove the stack this command deployed, and nothing else
   cortex-s2i --help | --version
 
-Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted;
+Exit status: 0 success, 2 bad input, 3 build failed (also: a file changed while it was sent),
+4 no engine answers, or it stopped answering (see the timeouts below), 5 the engine refused a
+request or gave an answer the tool cannot read, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM;
 registries: 10 refused (the engine's reason), 11 down, 12 unknown host, 13 credentials refused or missing.
-Environment: DOCKER_HOST (engine address), DOCKER_CONFIG (registry credentials), SOURCE_DATE_EPOCH (fixed image timestamps),
-CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i).`;
+Environment: DOCKER_HOST (engine address: unix://, or tcp:// as the docker CLI reads it),
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (TLS to a tcp:// engine: ca.pem, cert.pem, key.pem,
+default ~/.docker), DOCKER_CONFIG (registry credentials), SOURCE_DATE_EPOCH (fixed image timestamps),
+CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i),
+CORTEX_S2I_ENGINE_TIMEOUT (seconds an engine call may take, default 60),
+CORTEX_S2I_BUILD_SILENCE_TIMEOUT (seconds a build may go without a byte from the engine, default 1800).`;
 
 export type Command =
   | { name: 'help' }
@@ -147,9 +154,7 @@ function parseBuild(args: string[]): Command {
     throw usageError(`build needs <source-dir> <builder> <image>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
   }
   const [source, builder, image] = positionals as [string, string, string];
-  if (!/^[a-z0-9]+([._/:@-][a-zA-Z0-9_.-]+)*$/.test(image) || /[A-Z]/.test(image.split(':')[0] ?? '')) {
-    throw usageError(`${JSON.stringify(image)} is not a valid image name`, 'image names are lower case, e.g. adult-income-lr-predict or registry:5000/team/model:1.0');
-  }
+  checkImageName(image);
   const env = (values.env ?? []).map((pair) => {
     const eq = pair.indexOf('=');
     const key = eq > 0 ? pair.slice(0, eq) : '';
@@ -172,7 +177,7 @@ function publishOptions(values: { push?: boolean; json?: boolean; quiet?: boolea
   if (values.json && values.quiet) throw usageError('-q and --json both choose what stdout carries; give one of them');
   if (values['digest-file'] !== undefined && !values.push) throw usageError('--digest-file needs --push: an image has a registry digest only once pushed');
   if (values['digest-file'] === '') throw usageError('--digest-file needs a path');
-  for (const ref of values['cache-from'] ?? []) checkImageName(ref, '--cache-from');
+  for (const ref of values['cache-from'] ?? []) checkReference(ref, '--cache-from');
   return {
     ...(values.push ? { push: true } : {}),
     ...(values.json ? { json: true } : {}),
@@ -185,14 +190,14 @@ function parsePush(args: string[]): Command {
   const { values, positionals } = parseArgs({ args, options: { 'digest-file': { type: 'string' } }, allowPositionals: true, strict: true });
   if (positionals.length !== 1) throw usageError('push needs the image: cortex-s2i push <image> [--digest-file PATH]');
   if (values['digest-file'] === '') throw usageError('--digest-file needs a path');
-  checkImageName(positionals[0]!, 'push');
+  checkReference(positionals[0]!, 'push');
   return { name: 'push', image: positionals[0]!, digestFile: values['digest-file'] };
 }
 
-function checkImageName(ref: string, what: string): void {
-  if (!/^[a-z0-9]+([._/:@-][a-zA-Z0-9_.-]+)*$/.test(ref)) {
-    throw usageError(`${what}: ${JSON.stringify(ref)} is not a valid image reference`, 'e.g. registry.example.com:5000/team/model:1.0');
-  }
+/** An existing image to push or pull: the reference grammar, a digest allowed. */
+function checkReference(ref: string, what: string): void {
+  const parsed = parseImageReference(ref);
+  if (!parsed.ok) throw usageError(`${what}: ${JSON.stringify(ref)} is not a valid image reference: ${parsed.reason}`, 'e.g. registry.example.com:5000/team/model:1.0');
 }
 
 const IMAGE_REF = /^[a-z0-9]+([._/:-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;
@@ -244,4 +249,12 @@ function parseDeploy(args: string[]): DeployCommand {
   if (cmd.delete && target !== 'swarm') throw usageError('--delete removes a Swarm stack; for Kubernetes, kubectl delete -f the folder --out wrote');
   if (cmd.delete && cmd.out !== undefined) throw usageError('--delete and --out do not go together');
   return cmd;
+}
+
+/** The image to build must be a name the engine reads as written: [registry[:port]/]path[:tag]. */
+function checkImageName(image: string): void {
+  const hint = 'image names are lower case, e.g. adult-income-lr-predict or registry:5000/team/model:1.0';
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) throw usageError(`${JSON.stringify(image)} is not a valid image name: ${parsed.reason}`, hint);
+  if (parsed.value.digest) throw usageError(`${JSON.stringify(image)} is not a valid image name: a digest names existing content, so a new image cannot be given one`, 'give a tag instead, e.g. model:1.0');
 }

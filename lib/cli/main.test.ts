@@ -8,6 +8,7 @@ import { packageVersion } from '../package-root.js';
 import { bundledBuilderImage } from '../plan/builders.js';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { main } from './main.js';
+import { printable } from './progress.js';
 
 async function run(argv: string[], engine?: () => Engine, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
@@ -123,5 +124,30 @@ describe('cortex-s2i (main)', () => {
   it('refuses a malformed SOURCE_DATE_EPOCH', async () => {
     const r = await run(['build', model, 'daemon', 'x', '--dry-run'], noEngine, { SOURCE_DATE_EPOCH: 'yesterday' });
     expect(r.code).to.equal(ExitCode.badInput);
+  });
+
+  it('refuses an out-of-range SOURCE_DATE_EPOCH as bad input, before anything is built', async () => {
+    for (const value of ['99999999999999999', '8589934592']) {
+      const r = await run(['build', model, 'daemon', 'img'], noEngine, { SOURCE_DATE_EPOCH: value });
+      expect(r.code, r.err).to.equal(ExitCode.badInput);
+      expect(r.err).to.contain(`SOURCE_DATE_EPOCH=${value} is out of range`);
+      expect(r.err).not.to.contain('RangeError');
+    }
+  });
+
+  it('refuses timeouts that are not a number of seconds', async () => {
+    const r = await run(['build', model, 'daemon', 'img', '--dry-run'], noEngine, { CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '10m' });
+    expect(r.code).to.equal(ExitCode.badInput);
+    expect(r.err).to.contain('CORTEX_S2I_BUILD_SILENCE_TIMEOUT="10m" is not a number of seconds');
+  });
+
+  it('refuses a DOCKER_HOST it cannot honour as bad input, naming it', async () => {
+    const r = await run(['build', model, 'daemon', 'img'], undefined, { DOCKER_HOST: 'ssh://me@engine.example' });
+    expect(r.code, r.err).to.equal(ExitCode.badInput);
+    expect(r.err).to.contain('DOCKER_HOST=ssh://me@engine.example');
+  });
+
+  it('prints engine text without its control characters', () => {
+    expect(printable('a\u001b[2Jb\u0007c\rd\u009be\tf')).to.equal('a\\x1b[2Jb\\x07c\\x0dd\\x9be\tf');
   });
 });

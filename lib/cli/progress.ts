@@ -28,7 +28,7 @@ export class BuildProgress {
         break;
       case 'log':
         if (this.showLog && !ENGINE_CHATTER.test(event.text)) {
-          this.output.out(`    | ${event.text}`);
+          this.output.out(`    | ${printable(event.text)}`);
         }
         break;
     }
@@ -47,4 +47,13 @@ export class BuildProgress {
 
 function short(instruction: string): string {
   return instruction.length > 100 ? `${instruction.slice(0, 100)}…` : instruction;
+}
+
+/**
+ * Text safe to print: control characters other than tab and line end (escape sequences, carriage
+ * returns, bells, C1 controls) are shown as \xNN instead of acting on the terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -90,4 +90,32 @@ describe('packContext', () => {
     expect(error?.message).to.contain('b.py');
     expect(packed.failure()?.message).to.contain('b.py');
   });
+
+  it('sends no byte of a file that grew since it was listed, and never counts the archive as ended', async () => {
+    // b.py holds 'print(1)\n' (9 bytes) but was listed at 3: what a file that grows between the
+    // listing and the send looks like. Its bytes past the header's size would spill into the
+    // archive, where an engine reads them as the next header or as its end.
+    const packed = packContext([
+      { name: 'a.txt', content: Buffer.from('first'), size: 5, executable: false },
+      { name: 'b.py', from: path.join(dir, 'b.py'), size: 3, executable: false },
+      { name: 'c.txt', content: Buffer.from('after'), size: 5, executable: false },
+    ]);
+    const sent: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      packed.stream.on('data', (c: Buffer) => sent.push(c));
+      packed.stream.on('error', () => resolve());
+      packed.stream.on('end', () => resolve());
+    });
+    expect(Buffer.concat(sent).toString('latin1')).not.to.contain('pri');
+    expect(packed.failure()?.message).to.match(/b\.py: its size changed from 3 to 9 bytes/);
+    expect(packed.ended()).to.equal(false);
+  });
+
+  it('counts the archive as ended only once all of it was read', async () => {
+    const packed = packContext(entries(dir));
+    expect(packed.ended()).to.equal(false);
+    await collect(packed.stream);
+    expect(packed.ended()).to.equal(true);
+    expect(packed.failure()).to.equal(undefined);
+  });
 });

@@ -2,7 +2,7 @@
 // modes, so that the same files always give the same bytes and the engine the same layer digests.
 // File contents are streamed from disk one after another, never held whole in memory.
 
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Header } from 'tar-stream';
@@ -23,6 +23,8 @@ export interface PackedContext {
   stream: Readable;
   /** Bytes of tar written so far; final once the stream has ended. */
   bytes(): number;
+  /** True once the whole archive, end marker included, has been read from the stream. */
+  ended(): boolean;
   /** Why the stream failed, if it did: a file that could not be read, or changed while read. */
   failure(): Error | undefined;
 }
@@ -59,10 +61,14 @@ export function packContext(entries: ContextEntry[], options: PackOptions = {}):
 
   const tar = tarPack();
   let written = 0;
+  let ended = false;
   let failure: Error | undefined;
   const counted = new PassThrough();
   counted.on('data', (chunk: Buffer) => {
     written += chunk.length;
+  });
+  counted.on('end', () => {
+    ended = true;
   });
   let current: string | undefined;
   const fail = (err: unknown) => {
@@ -105,7 +111,7 @@ export function packContext(entries: ContextEntry[], options: PackOptions = {}):
     tar.finalize();
   })().catch(fail);
 
-  return { stream: counted, bytes: () => written, failure: () => failure };
+  return { stream: counted, bytes: () => written, ended: () => ended && !failure, failure: () => failure };
 }
 
 function addEntry(tar: ReturnType<typeof tarPack>, header: Header, content?: Buffer): Promise<void> {
@@ -116,15 +122,40 @@ function addEntry(tar: ReturnType<typeof tarPack>, header: Header, content?: Buf
   });
 }
 
-function addFile(tar: ReturnType<typeof tarPack>, header: Header, file: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const sink = tar.entry(header, (err) => (err ? reject(err) : resolve()));
-    sink.on('error', reject);
-    const source = createReadStream(file);
-    source.on('error', (err) => {
-      sink.destroy(err);
-      reject(err);
+/**
+ * Streams exactly `header.size` bytes of `file`, the size the plan saw. A file that changed since
+ * (another size, or a new modification time by the end of the read) fails the entry: its bytes in
+ * the archive would not be the file the plan described, and bytes beyond the header's size would
+ * corrupt every entry after it.
+ */
+async function addFile(tar: ReturnType<typeof tarPack>, header: Header, file: string): Promise<void> {
+  const size = header.size ?? 0;
+  const handle = await open(file, 'r');
+  try {
+    const before = await handle.stat();
+    if (before.size !== size) throw new Error(`its size changed from ${size} to ${before.size} bytes`);
+    let read = 0;
+    await new Promise<void>((resolve, reject) => {
+      const sink = tar.entry(header, (err) => (err ? reject(err) : resolve()));
+      sink.on('error', reject);
+      if (size === 0) {
+        sink.end(Buffer.alloc(0));
+        return;
+      }
+      const source = handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
+      source.on('data', (chunk) => {
+        read += chunk.length;
+      });
+      source.on('error', (err) => {
+        sink.destroy(err);
+        reject(err);
+      });
+      source.pipe(sink);
     });
-    source.pipe(sink);
-  });
+    const after = await handle.stat();
+    if (read !== size || after.size !== size) throw new Error(`its size changed from ${size} to ${after.size} bytes while it was read`);
+    if (after.mtimeMs !== before.mtimeMs) throw new Error('its content changed while it was read');
+  } finally {
+    await handle.close();
+  }
 }

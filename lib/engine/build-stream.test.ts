@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { packageFile } from '../package-root.js';
-import { followBuild } from './build-stream.js';
+import { followBuild, LINE_CAP } from './build-stream.js';
 import { BuildError, type BuildEvent } from './engine.js';
 
 function recorded(name: string): Readable {
@@ -68,5 +68,31 @@ describe('followBuild (recorded engine output)', () => {
     const chunks = text.match(/[\s\S]{1,7}/g)!;
     const { imageId } = await followBuild(Readable.from(chunks));
     expect(imageId).to.match(/^sha256:/);
+  });
+
+  it('follows a 50 MiB log line without a newline in linear time, keeping a capped line', async () => {
+    // One engine message holding the whole line, arriving in 64 KiB chunks: rescanning what is
+    // pending for a newline on every chunk took 18 s and 840 MB.
+    const line = `${JSON.stringify({ stream: 'x'.repeat(50 * 1024 * 1024) })}\n`;
+    const chunks: string[] = [];
+    for (let i = 0; i < line.length; i += 64 * 1024) chunks.push(line.slice(i, i + 64 * 1024));
+    const ending = ['{"stream":"Step 1/1 : FROM x\\n"}\n', `${JSON.stringify({ aux: { ID: `sha256:${'c'.repeat(64)}` } })}\n`];
+    const logged: string[] = [];
+    const started = Date.now();
+    await followBuild(Readable.from([...chunks, ...ending]), (e) => e.type === 'log' && logged.push(e.text));
+    expect(Date.now() - started).to.be.below(5000);
+    expect(logged[0]!.length).to.be.below(LINE_CAP + 100);
+    expect(logged[0]).to.match(/… \(\d+ more characters\)$/);
+  });
+
+  it('keeps only capped lines as evidence of a failed build', async () => {
+    const lines = [{ stream: `${'y'.repeat(1024 * 1024)}\n` }, { error: 'failed', errorDetail: { message: 'failed' } }];
+    const err = await failure(followBuild(Readable.from(lines.map((l) => `${JSON.stringify(l)}\n`))));
+    expect(err.lastLines[0]!.length).to.be.below(LINE_CAP + 100);
+  });
+
+  it('calls a line that is not JSON a malformed answer, not a failed step', async () => {
+    const err = await failure(followBuild(Readable.from(['<html>\n'])));
+    expect(err.malformed).to.equal(true);
   });
 });

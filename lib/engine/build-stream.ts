@@ -6,6 +6,10 @@ import type { Readable } from 'node:stream';
 import { BuildError, type BuildEvent } from './engine.js';
 
 const KEEP_LINES = 30;
+/** Longest log line kept or passed on: a 50 MiB line without a newline is noise, not evidence. */
+export const LINE_CAP = 4096;
+/** Longest single message taken from the engine; one longer is not an answer the API gives. */
+const MESSAGE_CAP = 128 * 1024 * 1024;
 const STEP = /^Step (\d+)\/(\d+) : (.*)$/;
 const STEP_IMAGE = /^---> ([0-9a-f]{12,64})$/;
 const BUILT = /^Successfully built ([0-9a-f]{12,64})\s*$/;
@@ -21,7 +25,10 @@ interface EngineMessage {
 export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void = () => {}): Promise<{ imageId: string }> {
   return new Promise((resolve, reject) => {
     const lastLines: string[] = [];
-    let pending = '';
+    // The unfinished message, as received: joined once its newline comes, so that a long message
+    // costs its length, not its length times the number of chunks it came in.
+    const pending: string[] = [];
+    let pendingLength = 0;
     let imageId: string | undefined;
     let currentStep = 0;
     let settled = false;
@@ -47,7 +54,7 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
       try {
         msg = JSON.parse(raw) as EngineMessage;
       } catch {
-        fail(new BuildError(`the engine sent a line that is not JSON: ${raw.slice(0, 200)}`, [...lastLines]));
+        fail(new BuildError(`the engine sent a line that is not JSON: ${raw.slice(0, 200)}`, [...lastLines], true));
         return;
       }
       if (msg.error || msg.errorDetail) {
@@ -58,7 +65,7 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
       const text = msg.stream ?? msg.status;
       if (text === undefined) return;
       for (const line of text.split('\n')) {
-        const trimmed = line.trimEnd();
+        const trimmed = capped(line.trimEnd());
         if (trimmed === '') continue;
         const step = STEP.exec(trimmed);
         const stepImage = STEP_IMAGE.exec(trimmed.trim());
@@ -82,16 +89,24 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
 
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
-      pending += chunk;
+      let start = 0;
       let nl: number;
-      while (!settled && (nl = pending.indexOf('\n')) >= 0) {
-        handle(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
+      while (!settled && (nl = chunk.indexOf('\n', start)) >= 0) {
+        pending.push(chunk.slice(start, nl));
+        const message = pending.join('');
+        pending.length = 0;
+        pendingLength = 0;
+        handle(message);
+        start = nl + 1;
       }
+      if (settled || start >= chunk.length) return;
+      pending.push(start === 0 ? chunk : chunk.slice(start));
+      pendingLength += chunk.length - start;
+      if (pendingLength > MESSAGE_CAP) fail(new BuildError(`the engine sent a message longer than ${MESSAGE_CAP / 1024 / 1024} MiB without a line end`, [...lastLines], true));
     });
     stream.on('end', () => {
       if (settled) return;
-      handle(pending);
+      handle(pending.join(''));
       if (settled) return;
       settled = true;
       if (imageId) resolve({ imageId });
@@ -101,4 +116,8 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
     stream.on('close', () => fail(new BuildError('the build stream closed before the engine finished the build', [...lastLines])));
     stream.on('error', (err) => fail(err instanceof BuildError ? err : new BuildError(err.message, [...lastLines])));
   });
+}
+
+function capped(line: string): string {
+  return line.length > LINE_CAP ? `${line.slice(0, LINE_CAP)}… (${line.length - LINE_CAP} more characters)` : line;
 }

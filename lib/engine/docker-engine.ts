@@ -2,11 +2,16 @@
 // dockerode. The only module that imports dockerode.
 
 import Docker from 'dockerode';
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { followBuild } from './build-stream.js';
 import { followRegistryStream } from './registry-stream.js';
+import { EngineAddressError, resolveEngineConnection, type EngineConnection } from './connection.js';
 import {
+  BuildError,
+  EngineAnswerError,
   EngineError,
+  EngineInterruptedError,
+  EngineTimeoutError,
   EngineUnreachableError,
   RegistryError,
   type BuildOptions,
@@ -19,38 +24,99 @@ import {
   type RegistryOptions,
   type StartedContainer,
 } from './engine.js';
+import { parseImageReference } from './reference.js';
 
-const DEFAULT_SOCKET = '/var/run/docker.sock';
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT']);
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
+/** Node's codes for a server certificate that does not verify: the engine is not who it should be. */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
-/** `dockerHost` is DOCKER_HOST as the user set it (unix:// or tcp://), or undefined for the local socket. */
-export function dockerEngine(dockerHost: string | undefined): Engine {
-  const address = dockerHost && dockerHost !== '' ? dockerHost : `unix://${DEFAULT_SOCKET}`;
-  return new DockerEngine(new Docker(connectionOptions(address)), address);
+/** How long the tool waits for the engine, in seconds. */
+export interface EngineLimits {
+  /** Every call but a build's: inspect, tag, remove, history, version, container calls. */
+  callSeconds: number;
+  /** A build: the longest time with no byte going either way (pip steps can be long, not silent). */
+  buildSilenceSeconds: number;
 }
 
-function connectionOptions(address: string): Docker.DockerOptions {
-  if (address.startsWith('unix://')) return { socketPath: address.slice('unix://'.length) || DEFAULT_SOCKET };
-  const url = new URL(address.replace(/^tcp:/, 'http:'));
-  return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
+export const DEFAULT_ENGINE_LIMITS: EngineLimits = { callSeconds: 60, buildSilenceSeconds: 30 * 60 };
+
+export interface DockerEngineOptions {
+  limits?: Partial<EngineLimits>;
+  /**
+   * Ctrl-C and friends: aborts the calls in flight at once. Calls made afterwards (removing what
+   * an interrupted build made) still run, each within its limit.
+   */
+  interrupt?: AbortSignal;
+}
+
+/**
+ * `target` is a connection from resolveEngineConnection (the CLI's way), or DOCKER_HOST as a string
+ * for a unix socket or plain tcp engine, or undefined for the local socket.
+ */
+export function dockerEngine(target: EngineConnection | string | undefined, options: DockerEngineOptions = {}): Engine {
+  const connection = typeof target === 'object' ? target : resolveEngineConnection({ DOCKER_HOST: target, home: '' });
+  const limits = { ...DEFAULT_ENGINE_LIMITS, ...options.limits };
+  let docker: Docker;
+  try {
+    docker = new Docker(connectionOptions(connection));
+  } catch (err) {
+    // docker-modem reads DOCKER_CERT_PATH's files on its own whenever DOCKER_HOST is remote,
+    // even for plain HTTP, and fails when they are missing.
+    throw new EngineAddressError(`cannot set up the connection to ${connection.address}: ${(err as Error).message}`, 'check DOCKER_CERT_PATH: unset it, or make it hold ca.pem, cert.pem and key.pem');
+  }
+  return new DockerEngine(docker, connection, limits, options.interrupt);
+}
+
+/**
+ * Every connection setting is given explicitly: docker-modem otherwise fills what is missing from
+ * process.env by rules of its own (https on port 2376, certificates from DOCKER_CERT_PATH).
+ */
+function connectionOptions(c: EngineConnection): Docker.DockerOptions {
+  const none = { host: undefined, port: undefined, socketPath: undefined, ca: undefined, cert: undefined, key: undefined, timeout: undefined, username: undefined, password: undefined, pathPrefix: '/' };
+  if (c.kind === 'unix') return { ...none, socketPath: c.socketPath, protocol: 'http' } as unknown as Docker.DockerOptions;
+  if (!c.tls) return { ...none, host: c.host, port: c.port, protocol: 'http' } as unknown as Docker.DockerOptions;
+  return { ...none, host: c.host, port: c.port, protocol: 'https', ca: c.tls.ca, cert: c.tls.cert, key: c.tls.key } as unknown as Docker.DockerOptions;
 }
 
 class DockerEngine implements Engine {
+  readonly address: string;
+
   constructor(
     private readonly docker: Docker,
-    readonly address: string,
-  ) {}
+    private readonly connection: EngineConnection,
+    private readonly limits: EngineLimits,
+    private readonly interrupt: AbortSignal | undefined,
+  ) {
+    this.address = connection.address;
+  }
 
   async ping(): Promise<EngineInfo> {
-    const v = await this.call(() => this.docker.version());
+    const op = 'a version request';
+    const v = this.object(op, await this.call(op, (abortSignal) => (this.docker.version as unknown as (o: object) => Promise<Docker.DockerVersion>).call(this.docker, { abortSignal })));
+    if (typeof v.Version !== 'string' || typeof v.ApiVersion !== 'string') throw new EngineAnswerError(this.address, op, 'no Version and ApiVersion');
     return { version: v.Version, apiVersion: v.ApiVersion };
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    const op = `inspecting image ${ref}`;
     try {
-      const i = await this.call(() => this.docker.getImage(ref).inspect());
+      const i = this.object(op, await this.call(op, (abortSignal) => this.docker.getImage(ref).inspect({ abortSignal } as object))) as unknown as Docker.ImageInspectInfo;
+      if (typeof i.Id !== 'string') throw new EngineAnswerError(this.address, op, 'no image id');
       return {
         id: i.Id,
+        tags: Array.isArray(i.RepoTags) ? i.RepoTags.filter((t) => typeof t === 'string' && t !== '<none>:<none>') : [],
         labels: i.Config?.Labels ?? {},
         env: i.Config?.Env ?? [],
         user: i.Config?.User ?? '',
@@ -66,8 +132,31 @@ class DockerEngine implements Engine {
   }
 
   async build(options: BuildOptions): Promise<{ imageId: string }> {
-    const response = (await this.call(() =>
-      this.docker.buildImage(options.context as unknown as NodeJS.ReadableStream, {
+    const operation = 'building';
+    if (this.interrupt?.aborted || options.signal?.aborted) throw new EngineInterruptedError(operation);
+    const seconds = this.limits.buildSilenceSeconds;
+    const silence = new AbortController();
+    const signal = AbortSignal.any([silence.signal, ...[options.signal, this.interrupt].filter((s) => s !== undefined)]);
+    let response: Readable | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const alive = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => silence.abort(), seconds * 1000);
+    };
+    const onAbort = () => response?.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Bytes going either way show the engine is alive: while a large context goes to a remote
+    // engine, the engine itself says nothing.
+    const metered = new Transform({
+      transform(chunk, _encoding, done) {
+        alive();
+        done(null, chunk);
+      },
+    });
+    pipeline(options.context, metered, () => {});
+    alive();
+    try {
+      response = (await this.docker.buildImage(metered as unknown as NodeJS.ReadableStream, {
         // rm and forcerm: no intermediate container is left behind, even by a failed step.
         rm: true,
         forcerm: true,
@@ -75,25 +164,46 @@ class DockerEngine implements Engine {
         ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
         ...(options.noCache ? { nocache: true } : {}),
         ...(options.cacheFrom?.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : {}),
-        abortSignal: options.signal,
-      } as Docker.ImageBuildOptions),
-    )) as unknown as Readable;
-    return followBuild(response, options.onEvent);
+        abortSignal: signal,
+      } as Docker.ImageBuildOptions)) as unknown as Readable;
+      if (signal.aborted) response.destroy();
+      response.on('data', alive);
+      return await followBuild(response, options.onEvent);
+    } catch (err) {
+      const created = err instanceof BuildError ? err.createdImages : [];
+      if (silence.signal.aborted) {
+        const timeout = new EngineTimeoutError(this.address, operation, seconds, true);
+        timeout.createdImages.push(...created);
+        throw timeout;
+      }
+      if (signal.aborted) {
+        const interrupted = new EngineInterruptedError(operation);
+        interrupted.createdImages.push(...created);
+        throw interrupted;
+      }
+      throw this.mapError(err, operation);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      metered.destroy();
+    }
   }
 
   async tagImage(imageId: string, ref: string): Promise<void> {
     const { repo, tag } = splitReference(ref);
-    await this.call(() => this.docker.getImage(imageId).tag({ repo, tag }));
+    await this.call(`tagging ${imageId} as ${ref}`, (abortSignal) => this.docker.getImage(imageId).tag({ repo, tag, abortSignal }));
   }
 
   async imageHistory(ref: string): Promise<string[]> {
-    const history = (await this.call(() => this.docker.getImage(ref).history())) as Array<{ CreatedBy: string }>;
-    return history.map((h) => h.CreatedBy);
+    const op = `reading the history of ${ref}`;
+    const history = await this.call(op, () => this.docker.getImage(ref).history());
+    if (!Array.isArray(history)) throw new EngineAnswerError(this.address, op, 'something other than a list');
+    return (history as Array<{ CreatedBy: string }>).map((h) => h.CreatedBy);
   }
 
   async removeImage(ref: string): Promise<void> {
     try {
-      await this.call(() => this.docker.getImage(ref).remove({ force: true }));
+      await this.call(`removing image ${ref}`, (abortSignal) => this.docker.getImage(ref).remove({ force: true, abortSignal } as object));
     } catch (err) {
       if (!(err instanceof EngineError && err.statusCode === 404)) throw err;
     }
@@ -102,7 +212,8 @@ class DockerEngine implements Engine {
   async runContainer(spec: ContainerSpec): Promise<StartedContainer> {
     const exposed = Object.fromEntries((spec.publish ?? []).map((p) => [`${p}/tcp`, {}]));
     const bindings = Object.fromEntries((spec.publish ?? []).map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]));
-    const container = await this.call(() =>
+    const op = `creating container ${spec.name}`;
+    const container = await this.call(op, (abortSignal) =>
       this.docker.createContainer({
         Image: spec.image,
         name: spec.name,
@@ -116,14 +227,16 @@ class DockerEngine implements Engine {
           PortBindings: bindings,
           ...(spec.tmpfs ? { Tmpfs: spec.tmpfs } : {}),
         },
-      }),
+        abortSignal,
+      } as Docker.ContainerCreateOptions),
     );
+    if (typeof container.id !== 'string') throw new EngineAnswerError(this.address, op, 'no container id');
     try {
-      await this.call(() => container.start());
-      const info = await this.call(() => container.inspect());
+      await this.call(`starting container ${spec.name}`, (abortSignal) => container.start({ abortSignal } as object));
+      const info = this.object(op, await this.call(`inspecting container ${spec.name}`, (abortSignal) => container.inspect({ abortSignal } as object))) as unknown as Docker.ContainerInspectInfo;
       const ports: Record<number, number> = {};
       for (const p of spec.publish ?? []) {
-        const bound = info.NetworkSettings.Ports?.[`${p}/tcp`]?.[0]?.HostPort;
+        const bound = info.NetworkSettings?.Ports?.[`${p}/tcp`]?.[0]?.HostPort;
         if (bound) ports[p] = Number(bound);
       }
       return { id: container.id, ports };
@@ -134,18 +247,26 @@ class DockerEngine implements Engine {
   }
 
   async waitContainer(id: string, signal?: AbortSignal): Promise<number> {
-    const result = (await this.call(() => this.docker.getContainer(id).wait({ abortSignal: signal } as object))) as { StatusCode: number };
+    const op = `waiting for container ${id.slice(0, 12)}`;
+    // No limit: a container runs as long as its work takes; the caller's signal ends the wait.
+    const result = this.object(op, await this.call(op, (abortSignal) => this.docker.getContainer(id).wait({ abortSignal } as object), { seconds: 0, signal }));
+    if (typeof result.StatusCode !== 'number') throw new EngineAnswerError(this.address, op, 'no exit status');
     return result.StatusCode;
   }
 
   async containerLogs(id: string): Promise<{ stdout: string; stderr: string }> {
-    const raw = (await this.call(() => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false }))) as unknown as Buffer;
+    const op = `reading the logs of container ${id.slice(0, 12)}`;
+    const raw = await this.call(op, (abortSignal) => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, abortSignal } as object));
+    if (!Buffer.isBuffer(raw)) throw new EngineAnswerError(this.address, op, 'something other than a log');
     return demultiplex(raw);
   }
 
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
     try {
-      await this.call(() => this.docker.getContainer(id).stop({ t: graceSeconds }));
+      // The engine answers once the container has stopped: its grace time is part of the call.
+      await this.call(`stopping container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal } as object), {
+        seconds: this.limits.callSeconds + graceSeconds,
+      });
     } catch (err) {
       // 304: already stopped; 404: already gone. Either way it is stopped.
       if (!(err instanceof EngineError && (err.statusCode === 304 || err.statusCode === 404))) throw err;
@@ -154,7 +275,7 @@ class DockerEngine implements Engine {
 
   async removeContainer(id: string): Promise<void> {
     try {
-      await this.call(() => this.docker.getContainer(id).remove({ force: true, v: true }));
+      await this.call(`removing container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal } as object));
     } catch (err) {
       // 404: gone; 409: removal already in progress.
       if (!(err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 409))) throw err;
@@ -162,15 +283,15 @@ class DockerEngine implements Engine {
   }
 
   async listContainers(label: string): Promise<string[]> {
-    const list = await this.call(() => this.docker.listContainers({ all: true, filters: { label: [label] } }));
+    const op = 'listing containers';
+    const list = await this.call(op, (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [label] }, abortSignal } as object));
+    if (!Array.isArray(list) || list.some((c) => typeof c?.Id !== 'string')) throw new EngineAnswerError(this.address, op, 'something other than a list of containers');
     return list.map((c) => c.Id);
   }
 
   async pushImage(ref: string, options: RegistryOptions = {}): Promise<PushResult> {
     const { repo, tag } = splitReference(ref);
-    const response = (await this.call(() =>
-      this.docker.getImage(repo).push({ tag, authconfig: engineAuth(options.auth), abortSignal: options.signal } as object),
-    )) as unknown as Readable;
+    const response = (await this.call('pushing', (signal) => this.docker.getImage(repo).push({ tag, authconfig: engineAuth(options.auth), abortSignal: signal } as object), { signal: options.signal })) as unknown as Readable;
     return (await followRegistryStream(response, ref, true))!;
   }
 
@@ -178,9 +299,7 @@ class DockerEngine implements Engine {
     const { repo, tag } = splitReference(ref);
     let response: Readable;
     try {
-      response = (await this.call(() =>
-        this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: options.signal } as object),
-      )) as unknown as Readable;
+      response = (await this.call('pulling', (signal) => this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: signal } as object), { signal: options.signal })) as unknown as Readable;
     } catch (err) {
       // A pull the registry refuses fails before any stream: 404 for a missing manifest, 500 for
       // a registry that is down or wants credentials. Either way, the registry's refusal.
@@ -190,16 +309,83 @@ class DockerEngine implements Engine {
     await followRegistryStream(response, ref, false);
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  /** A JSON object, as every call but logs and history answers; dockerode hands over a Buffer otherwise. */
+  private object(operation: string, answer: unknown): Record<string, unknown> {
+    if (typeof answer !== 'object' || answer === null || Array.isArray(answer) || Buffer.isBuffer(answer)) {
+      throw new EngineAnswerError(this.address, operation, Buffer.isBuffer(answer) ? `something that is not JSON (${describeBytes(answer)})` : 'JSON that is not an object');
+    }
+    return answer as Record<string, unknown>;
+  }
+
+  /**
+   * One engine call with a deadline (`seconds`, 0 for none) and the interrupt: whichever comes
+   * first ends the call at once, even when the engine never answers.
+   */
+  private async call<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>, options: { seconds?: number; signal?: AbortSignal | undefined } = {}): Promise<T> {
+    const seconds = options.seconds ?? this.limits.callSeconds;
+    const controller = new AbortController();
+    // The interrupt ends calls in flight; a call started after it is cleanup, and runs.
+    const stops = [options.signal, this.interrupt?.aborted ? undefined : this.interrupt].filter((s) => s !== undefined);
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let onStop: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      if (seconds > 0) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+          reject(new EngineTimeoutError(this.address, operation, seconds, false));
+        }, seconds * 1000);
+      }
+      onStop = () => {
+        controller.abort();
+        reject(new EngineInterruptedError(operation));
+      };
+      for (const s of stops) {
+        if (s.aborted) onStop();
+        else s.addEventListener('abort', onStop, { once: true });
+      }
+    });
+    stopped.catch(() => {});
     try {
-      return await fn();
+      return await Promise.race([fn(controller.signal), stopped]);
     } catch (err) {
-      const e = err as { statusCode?: number; code?: string; message?: string; json?: { message?: string } };
-      if (e.code && UNREACHABLE_CODES.has(e.code)) throw new EngineUnreachableError(this.address, err);
-      if (e.statusCode !== undefined) throw new EngineError(e.json?.message ?? e.message ?? `engine error ${e.statusCode}`, e.statusCode);
-      throw err;
+      if (err instanceof EngineTimeoutError || err instanceof EngineInterruptedError) throw err;
+      if (timedOut) throw new EngineTimeoutError(this.address, operation, seconds, false);
+      if (controller.signal.aborted) throw new EngineInterruptedError(operation);
+      throw this.mapError(err, operation);
+    } finally {
+      clearTimeout(timer);
+      for (const s of stops) s.removeEventListener('abort', onStop!);
     }
   }
+
+  /** Engine failures by what they are: no engine, an engine we cannot trust, or an HTTP status. */
+  private mapError(err: unknown, operation: string): unknown {
+    const e = err as { statusCode?: number; code?: unknown; message?: string; json?: unknown };
+    if (typeof e.statusCode === 'number') {
+      const json = e.json as { message?: unknown } | undefined;
+      const message = typeof json?.message === 'string' ? json.message : typeof e.json === 'string' && e.json !== '' ? e.json : `HTTP status ${e.statusCode}`;
+      return new EngineError(message.trim(), e.statusCode, operation);
+    }
+    if (typeof e.code !== 'string') return err;
+    if (UNREACHABLE_CODES.has(e.code)) return new EngineUnreachableError(this.address, err);
+    if (CERTIFICATE_CODES.has(e.code)) {
+      const certPath = this.connection.kind === 'tcp' && this.connection.tls ? this.connection.tls.certPath : 'DOCKER_CERT_PATH';
+      return new EngineUnreachableError(this.address, err, `its certificate does not verify against ${certPath}/ca.pem (${e.code})`);
+    }
+    if (e.code === 'EPROTO' || e.code.startsWith('ERR_SSL_') || e.code.startsWith('ERR_TLS_')) {
+      return new EngineUnreachableError(this.address, err, `the TLS handshake failed (${e.code}); does the engine speak TLS, and accept the client certificate in DOCKER_CERT_PATH?`);
+    }
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ECONNABORTED' || e.code === 'HPE_INVALID_CONSTANT' || e.code.startsWith('HPE_')) {
+      return new EngineUnreachableError(this.address, err, `the connection broke while ${operation} (${e.code})`);
+    }
+    return err;
+  }
+}
+
+function describeBytes(b: Buffer): string {
+  return b.length === 0 ? 'an empty body' : `${b.length} bytes`;
 }
 
 /**
@@ -218,11 +404,11 @@ function engineAuth(auth: RegistryAuth | undefined): object {
 
 /** `registry:5000/name:tag` → repo `registry:5000/name`, tag `tag` (default `latest`). */
 export function splitReference(ref: string): { repo: string; tag: string } {
-  const at = ref.indexOf('@');
-  if (at >= 0) return { repo: ref.slice(0, at), tag: ref.slice(at + 1) };
-  const colon = ref.lastIndexOf(':');
-  if (colon > ref.lastIndexOf('/')) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
-  return { repo: ref, tag: 'latest' };
+  const parsed = parseImageReference(ref);
+  if (!parsed.ok) throw new EngineError(`${ref} is not an image reference: ${parsed.reason}`, 400, `tagging ${ref}`);
+  // A digest names content: the engine cannot give that name to another image.
+  if (parsed.value.digest) throw new EngineError(`${ref} names an image by digest, which cannot be given as a tag`, 400, `tagging ${ref}`);
+  return { repo: parsed.value.name, tag: parsed.value.tag ?? 'latest' };
 }
 
 /** Splits the engine's multiplexed log format (8-byte frame headers) into stdout and stderr. */

@@ -10,6 +10,8 @@ export interface EngineInfo {
 
 export interface ImageInfo {
   id: string;
+  /** Every `repo:tag` naming the image; empty for an untagged (dangling) image. */
+  tags: string[];
   labels: Record<string, string>;
   env: string[];
   user: string;
@@ -122,9 +124,42 @@ export class EngineError extends Error {
   constructor(
     message: string,
     readonly statusCode: number | undefined,
+    /** What the tool asked for, in the user's words ("tagging image x:1"). */
+    readonly operation = 'a request',
   ) {
     super(message);
     this.name = 'EngineError';
+  }
+}
+
+/**
+ * The engine stopped answering: a short call got no answer within its limit, or a build sent
+ * nothing for longer than its silence limit. Carries the step images of an abandoned build.
+ */
+export class EngineTimeoutError extends Error {
+  readonly createdImages: string[] = [];
+
+  constructor(
+    readonly address: string,
+    readonly operation: string,
+    readonly seconds: number,
+    /** True for the build's limit on silence, false for a short call's limit on its whole time. */
+    readonly silence: boolean,
+  ) {
+    super(silence ? `the engine at ${address} sent nothing for ${seconds}s while ${operation}` : `the engine at ${address} did not answer ${operation} within ${seconds}s`);
+    this.name = 'EngineTimeoutError';
+  }
+}
+
+/** The engine answered with something the Docker Engine API does not promise. */
+export class EngineAnswerError extends Error {
+  constructor(
+    readonly address: string,
+    readonly operation: string,
+    readonly problem: string,
+  ) {
+    super(`the engine at ${address} answered ${operation} with ${problem}`);
+    this.name = 'EngineAnswerError';
   }
 }
 
@@ -136,19 +171,33 @@ export class BuildError extends Error {
   constructor(
     message: string,
     readonly lastLines: string[],
+    /** The engine broke the protocol (a line that is not JSON), rather than reporting a failed step. */
+    readonly malformed = false,
   ) {
     super(message);
     this.name = 'BuildError';
   }
 }
 
-/** No engine answered at the address: nothing was sent. */
+/** No engine answered at the address (or none that proved who it is, over TLS): nothing was sent. */
 export class EngineUnreachableError extends Error {
   constructor(
     readonly address: string,
     cause: unknown,
+    /** Why, when it says more than "nothing answers": a certificate the tool could not verify. */
+    readonly reason?: string,
   ) {
-    super(`no Docker engine answers at ${address}`, { cause });
+    super(reason ? `cannot talk to the engine at ${address}: ${reason}` : `no Docker engine answers at ${address}`, { cause });
     this.name = 'EngineUnreachableError';
+  }
+}
+
+/** A call the interrupt (Ctrl-C, SIGTERM, SIGHUP) ended; carries the step images of a build it cut. */
+export class EngineInterruptedError extends Error {
+  readonly createdImages: string[] = [];
+
+  constructor(readonly operation: string) {
+    super(`interrupted while ${operation}`);
+    this.name = 'EngineInterruptedError';
   }
 }

@@ -2,10 +2,11 @@
 // follows the build and tags the image only once the engine has reported it built.
 
 import { packContext, type ContextEntry, type PackedContext } from '../context/tar.js';
-import { buildFailed, contextUnreadable, engineUnreachable, interrupted } from '../errors.js';
+import { buildFailed, contextUnreadable, interrupted, tagFailed } from '../errors.js';
 import type { BuildPlan } from '../plan/build-plan.js';
 import type { RenderedDockerfile } from '../render/dockerfile.js';
-import { BuildError, EngineError, EngineUnreachableError, type BuildEvent, type Engine } from './engine.js';
+import { BuildError, EngineError, EngineInterruptedError, EngineTimeoutError, type BuildEvent, type Engine } from './engine.js';
+import { engineUserError } from './user-errors.js';
 
 export interface BuildOutcome {
   imageId: string;
@@ -32,27 +33,67 @@ export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntr
   ];
 }
 
-/** Builds `plan` from its rendered Dockerfile and tags the image once the engine reports it built. */
+/**
+ * Builds `plan` from its rendered Dockerfile and tags the image once the engine reports it built
+ * and the tool has checked its own side of the send: a context that failed or stopped short (a
+ * file that changed while it was read) tags nothing, whatever the engine made of it.
+ */
 export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfile, engine: Engine, options: ExecuteOptions): Promise<BuildOutcome> {
   const context = packContext(contextEntries(plan, dockerfile.text), { mtime: options.mtime, compress: options.compress ?? false });
+  let imageId: string;
   try {
-    const { imageId } = await engine.build({
+    ({ imageId } = await engine.build({
       context: context.stream,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.noCache ? { noCache: true } : {}),
       ...(options.cacheFrom?.length ? { cacheFrom: options.cacheFrom } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    });
-    if (options.signal?.aborted) throw interrupted();
-    await engine.tagImage(imageId, plan.image);
-    return {
-      imageId,
-      bytesSent: context.bytes(),
-    };
+    }));
   } catch (err) {
     context.stream.destroy();
-    if (err instanceof BuildError) await removeQuietly(engine, err.createdImages);
+    await removeQuietly(engine, createdImagesOf(err));
     throw asUserError(err, plan.image, options.signal, context);
+  }
+  const failure = context.failure();
+  if (failure || !context.ended()) {
+    await removeBuilt(engine, imageId);
+    throw contextUnreadable(plan.image, failure ?? new Error(`the engine finished after reading ${context.bytes()} bytes, before the end of the context`));
+  }
+  if (options.signal?.aborted) {
+    await removeBuilt(engine, imageId);
+    throw interrupted(options.signal.reason);
+  }
+  try {
+    await engine.tagImage(imageId, plan.image);
+  } catch (err) {
+    const removed = await removeBuilt(engine, imageId);
+    if (options.signal?.aborted) throw interrupted(options.signal.reason);
+    if (err instanceof EngineError) throw tagFailed(plan.image, imageId, `${err.message}${err.statusCode === undefined ? '' : ` (HTTP ${err.statusCode})`}`, removed);
+    throw engineUserError(err) ?? err;
+  }
+  return { imageId, bytesSent: context.bytes() };
+}
+
+/** Step images the engine committed for a build that did not finish, whichever way it ended. */
+function createdImagesOf(err: unknown): string[] {
+  if (err instanceof BuildError || err instanceof EngineTimeoutError || err instanceof EngineInterruptedError) return err.createdImages;
+  return [];
+}
+
+/**
+ * Removes an image a build made but the tool will not tag, so that nothing untagged is left
+ * behind; an image some tag already names existed before this build and is kept. Reports
+ * whether the image is gone.
+ */
+async function removeBuilt(engine: Engine, imageId: string): Promise<boolean> {
+  try {
+    const info = await engine.inspectImage(imageId);
+    if (!info) return true;
+    if (info.tags.length > 0) return false;
+    await engine.removeImage(imageId);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -81,11 +122,10 @@ const CONFLICT_WAIT_MS = 5000;
 
 /** The error a user can act on for a failed build; the engine's own error otherwise. */
 export function asUserError(err: unknown, image: string, signal: AbortSignal | undefined, context: PackedContext): unknown {
-  if (signal?.aborted) return interrupted();
+  if (signal?.aborted) return interrupted(signal.reason);
   // A context that failed to stream fails the request too; the context's reason is the real one.
   const failure = context.failure();
   if (failure) return contextUnreadable(image, failure);
-  if (err instanceof EngineUnreachableError) return engineUnreachable(err.address, err);
-  if (err instanceof BuildError) return buildFailed(image, err.message, err.lastLines);
-  return err;
+  if (err instanceof BuildError && !err.malformed) return buildFailed(image, err.message, err.lastLines);
+  return engineUserError(err, signal) ?? err;
 }

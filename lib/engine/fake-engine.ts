@@ -28,7 +28,7 @@ export class FakeEngine implements Engine {
 
   addImage(ref: string, labels: Record<string, string>): void {
     const id = `sha256:${createHash('sha256').update(ref).digest('hex')}`;
-    this.images.set(id, { id, labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
+    this.images.set(id, { id, tags: [], labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
     this.tags.set(ref, id);
   }
 
@@ -38,7 +38,8 @@ export class FakeEngine implements Engine {
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const id = this.tags.get(ref) ?? (this.images.has(ref) ? ref : undefined);
-    return id ? this.images.get(id) : undefined;
+    const image = id ? this.images.get(id) : undefined;
+    return image && { ...image, tags: [...this.tags].filter(([, to]) => to === id).map(([tag]) => tag) };
   }
 
   async build(options: BuildOptions): Promise<{ imageId: string }> {
@@ -78,7 +79,7 @@ export class FakeEngine implements Engine {
       this.cache.add(key);
     }
     const id = `sha256:${key}`;
-    this.images.set(id, { id, labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
+    this.images.set(id, { id, tags: [], labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
     return { imageId: id };
   }
 
@@ -93,7 +94,10 @@ export class FakeEngine implements Engine {
   }
 
   async removeImage(ref: string): Promise<void> {
-    this.tags.delete(ref);
+    if (this.tags.delete(ref)) return;
+    // By id, as the engine does with force: the image goes, and every tag naming it.
+    for (const [tag, id] of this.tags) if (id === ref) this.tags.delete(tag);
+    this.images.delete(ref);
   }
 
   async runContainer(spec: ContainerSpec): Promise<StartedContainer> {

@@ -2,12 +2,14 @@
 
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Engine } from '../../lib/engine/engine.js';
 import { ExitCode } from '../../lib/errors.js';
-import { packageFile } from '../../lib/package-root.js';
+import { packageFile, packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
+import { main } from '../../lib/cli/main.js';
 import { Cleanup, PREFIX, realEngine } from './support.js';
 
 const run = promisify(execFile);
@@ -28,9 +30,45 @@ async function noneLeft(): Promise<string[]> {
   return dependencyStepContainers();
 }
 
-async function danglingImages(): Promise<string[]> {
+async function allDangling(): Promise<string[]> {
   const { stdout } = await run('docker', ['images', '-q', '--no-trunc', '--filter', 'dangling=true']);
   return stdout.trim().split('\n').filter(Boolean).sort();
+}
+
+/** Whether `image` descends from `ancestor` (by the engine's parent links, which step images have). */
+async function descendsFrom(image: string, ancestor: string): Promise<boolean> {
+  let current = image;
+  for (let depth = 0; depth < 100 && current !== ''; depth++) {
+    if (current === ancestor) return true;
+    const parent = await run('docker', ['image', 'inspect', '--format', '{{.Parent}}', current]).then((r) => r.stdout.trim(), () => '');
+    current = parent;
+  }
+  return false;
+}
+
+/**
+ * New untagged images on this suite's builder that stay: other engines' users build on an
+ * identical builder meanwhile, and their step images are untagged for a moment, then gone.
+ */
+async function newDanglingThatStay(before: string[]): Promise<string[]> {
+  let fresh: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    fresh = (await danglingImages()).filter((id) => !before.includes(id));
+    if (fresh.length === 0) return fresh;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  return fresh;
+}
+
+/**
+ * Untagged images built on this suite's builder: what a failed build of ours could leave behind.
+ * The engine is shared, so other untagged images come and go meanwhile; those are not ours.
+ */
+async function danglingImages(): Promise<string[]> {
+  const builder = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', bundledBuilderImage('daemon', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined)]);
+  const ours: string[] = [];
+  for (const id of await allDangling()) if (await descendsFrom(id, builder.stdout.trim())) ours.push(id);
+  return ours;
 }
 
 describe('a build that fails or is interrupted', function () {
@@ -59,39 +97,76 @@ describe('a build that fails or is interrupted', function () {
     expect(await engine.inspectImage(ref)).to.equal(undefined);
     expect(await noneLeft()).to.deep.equal([]);
     // The step images the engine committed before pip failed are removed too.
-    expect(await danglingImages()).to.deep.equal(danglingBefore);
+    expect(await newDanglingThatStay(danglingBefore)).to.deep.equal([]);
   });
 
-  it('stops on Ctrl-C during the dependency step: status 130, no tag, no container', async () => {
+  for (const [signal, code] of [
+    ['SIGINT', ExitCode.interrupted],
+    ['SIGHUP', ExitCode.hangup],
+  ] as const) {
+    it(`stops on ${signal} during the dependency step: status ${code}, no tag, no container, no step image`, async () => {
+      const project = await cleanup.exampleCopy();
+      const model = path.join(project, 'randomForest');
+      // Unique per run, so the engine cannot take the step from its cache.
+      const marker = `slow-setup-${process.pid}-${Date.now()}`;
+      await writeFile(path.join(model, 'setup.sh'), `#!/bin/sh\necho ${marker}\nsleep 60\n`);
+      const ref = cleanup.image(`${PREFIX}-interrupted`);
+      const danglingBefore = await danglingImages();
+
+      const child = spawn(process.execPath, [packageFile('bin', 'cortex-s2i.js'), 'build', model, 'daemon', ref]);
+      let output = '';
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`setup.sh never started:\n${output}`)), 120_000);
+        const watch = (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes(marker)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout.on('data', watch);
+        child.stderr.on('data', watch);
+      });
+      child.kill(signal);
+
+      expect(await exited).to.equal(code);
+      expect(output).to.contain(`interrupted by ${signal}; nothing was tagged`);
+      expect(await engine.inspectImage(ref)).to.equal(undefined);
+      expect(await noneLeft()).to.deep.equal([]);
+      expect(await newDanglingThatStay(danglingBefore)).to.deep.equal([]);
+    });
+  }
+
+  it('fails with status 3 and tags nothing when a file grows between the plan and the send', async () => {
     const project = await cleanup.exampleCopy();
     const model = path.join(project, 'randomForest');
-    // Unique per run, so the engine cannot take the step from its cache.
-    const marker = `slow-setup-${process.pid}-${Date.now()}`;
-    await writeFile(path.join(model, 'setup.sh'), `#!/bin/sh\necho ${marker}\nsleep 60\n`);
-    const ref = cleanup.image(`${PREFIX}-interrupted`);
-    const danglingBefore = await danglingImages();
-
-    const child = spawn(process.execPath, [packageFile('bin', 'cortex-s2i.js'), 'build', model, 'daemon', ref]);
-    let output = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`setup.sh never started:\n${output}`)), 120_000);
-      const watch = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes(marker)) {
-          clearTimeout(timer);
-          resolve();
+    const grows = path.join(model, 'features.py');
+    const ref = cleanup.image(`${PREFIX}-grown`);
+    // The builder check comes after the plan and before the send: the file grows by zeros there,
+    // which the engine once took for the end of the archive, building an image without every
+    // later file and exiting 0.
+    let grown = false;
+    const growing = new Proxy(engine, {
+      get(target, prop) {
+        if (prop === 'inspectImage') {
+          return async (r: string) => {
+            if (!grown) {
+              grown = true;
+              await truncate(grows, (await stat(grows)).size + 64 * 1024);
+            }
+            return target.inspectImage(r);
+          };
         }
-      };
-      child.stdout.on('data', watch);
-      child.stderr.on('data', watch);
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
     });
-    child.kill('SIGINT');
-
-    expect(await exited).to.equal(ExitCode.interrupted);
-    expect(output).to.contain('interrupted; nothing was tagged');
+    const lines: string[] = [];
+    const code = await main(['build', model, 'daemon', ref], { env: process.env, engine: () => growing, output: { out: (l) => lines.push(l), err: (l) => lines.push(l) } });
+    expect(grown).to.equal(true);
+    expect(code, lines.join('\n')).to.equal(ExitCode.buildFailed);
+    expect(lines.join('\n')).to.match(/features\.py: its size changed/);
     expect(await engine.inspectImage(ref)).to.equal(undefined);
-    expect(await noneLeft()).to.deep.equal([]);
-    expect(await danglingImages()).to.deep.equal(danglingBefore);
   });
 });
