@@ -10,6 +10,8 @@ export const ExitCode = {
   badInput: 2,
   buildFailed: 3,
   engineUnreachable: 4,
+  /** A batch job ended without every batch succeeding (failures, a dead worker, a timeout). */
+  jobFailed: 5,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -94,4 +96,32 @@ export function contextUnreadable(image: string, cause: Error): CortexError {
 
 export function interrupted(): CortexError {
   return new CortexError('interrupted; nothing was tagged', { exitCode: ExitCode.interrupted });
+}
+
+export function invalidJob(file: string, problems: Problem[]): CortexError {
+  const n = problems.length;
+  return new CortexError(`${file} has ${n} problem${n === 1 ? '' : 's'}; no job was started`, {
+    exitCode: ExitCode.badInput,
+    details: problems.map(formatProblem),
+    hint: 'a job takes workers, config, timeout, max_receive_count and one of item_list, delimited_files, file_path_lister',
+  });
+}
+
+export function jobExists(id: string, file: string): CortexError {
+  return new CortexError(`job ${id} already exists (${file})`, { exitCode: ExitCode.badInput, hint: 'give another --id, or leave --id out for a new random one' });
+}
+
+export function jobNotFound(id: string, file: string): CortexError {
+  return new CortexError(`no job ${id} here: ${file} does not exist`, { exitCode: ExitCode.badInput, hint: "run 'cortex-s2i job status' in the folder where 'job run' ran" });
+}
+
+export function imageNotFound(image: string): CortexError {
+  return new CortexError(`image ${image} is not on the engine`, { exitCode: ExitCode.badInput, hint: "build it with 'cortex-s2i build <model-dir> daemon <image>', or check the name" });
+}
+
+export function splitTooLarge(bytes: number, limit: number): CortexError {
+  return new CortexError(`the job's split is ${bytes} bytes or more, over a ConfigMap's ${limit}`, {
+    exitCode: ExitCode.badInput,
+    hint: 'copy the split folder into a PersistentVolumeClaim and pass --split-claim <name>',
+  });
 }

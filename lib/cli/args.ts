@@ -25,6 +25,18 @@ Usage:
   cortex-s2i builders [--base IMAGE]
       Builds the bundled train and daemon builder images on a Python base image
       (default: python:3.11-slim if present, else the locally bootstrapped base).
+  cortex-s2i job run <image> <job.json> [-v HOST:CONTAINER[:ro]]... [--memory SIZE] [--id ID]
+      Runs a Cortex batch job with the predict image's batch predictor: splits job.json's input
+      (item_list, delimited_files, file_path_lister) into batches for its workers, retries failed
+      batches, and keeps jobs/<id>.json and jobs/<id>.dead-letter.ndjson in the current folder.
+        -v, --volume H:C[:ro]  mount into every worker, as docker run -v (repeatable)
+        -m, --memory SIZE      each worker's memory limit (e.g. 512m, 2g)
+        --id ID                the job's id (default: random)
+  cortex-s2i job status <id> [--json]
+      Prints jobs/<id>.json: status, batch counts, workers.
+  cortex-s2i job render <image> <job.json> [--out DIR] [--split-claim PVC] [--memory SIZE] [--id ID]
+      Writes the split and the same job as a Kubernetes Indexed Job (DIR/kubernetes.json, default
+      DIR jobs/<id>); the split goes in a ConfigMap, or with --split-claim in that volume claim.
   cortex-s2i --help | --version
 
 Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted.
@@ -37,6 +49,9 @@ export type Command =
   | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
+  | { name: 'job-run'; image: string; jobFile: string; volumes: Array<{ host: string; container: string; readOnly: boolean }>; memoryBytes: number | undefined; id: string | undefined }
+  | { name: 'job-status'; id: string; json: boolean }
+  | { name: 'job-render'; image: string; jobFile: string; out: string | undefined; splitClaim: string | undefined; memoryBytes: number | undefined; id: string | undefined }
   | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -70,6 +85,8 @@ export function parseCommand(argv: string[]): Command {
         if (positionals.length !== 1) throw usageError('init needs the model folder: cortex-s2i init <model-dir>');
         return { name: 'init', modelDir: positionals[0]!, modelName: values['model-name'], dataset: values.dataset, container: values.container, force: values.force ?? false };
       }
+      case 'job':
+        return parseJob(rest);
       default:
         throw usageError(`unknown command ${JSON.stringify(name)}`);
     }
@@ -110,4 +127,65 @@ function parseBuild(args: string[]): Command {
     return { key, value };
   });
   return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false };
+}
+
+const JOB_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+function parseJob(args: string[]): Command {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      volume: { type: 'string', short: 'v', multiple: true },
+      memory: { type: 'string', short: 'm' },
+      id: { type: 'string' },
+      out: { type: 'string' },
+      'split-claim': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const only = (allowed: string[]) => {
+    for (const key of Object.keys(values)) if (!allowed.includes(key)) throw usageError(`job ${sub} takes no --${key}`);
+  };
+  if (values.id !== undefined && !JOB_ID.test(values.id)) {
+    throw usageError(`--id ${JSON.stringify(values.id)} is not a job id`, 'lower-case letters, digits and -, at most 40 characters, e.g. --id scores-2024-06');
+  }
+  const memoryBytes = values.memory === undefined ? undefined : parseMemory(values.memory);
+  switch (sub) {
+    case 'run': {
+      only(['volume', 'memory', 'id']);
+      if (positionals.length !== 2) throw usageError('job run needs <image> <job.json>');
+      const volumes = (values.volume ?? []).map(parseVolume);
+      return { name: 'job-run', image: positionals[0]!, jobFile: positionals[1]!, volumes, memoryBytes, id: values.id };
+    }
+    case 'status':
+      only(['json']);
+      if (positionals.length !== 1 || !JOB_ID.test(positionals[0]!)) throw usageError('job status needs a job id: cortex-s2i job status <id>');
+      return { name: 'job-status', id: positionals[0]!, json: values.json ?? false };
+    case 'render':
+      only(['out', 'split-claim', 'memory', 'id']);
+      if (positionals.length !== 2) throw usageError('job render needs <image> <job.json>');
+      return { name: 'job-render', image: positionals[0]!, jobFile: positionals[1]!, out: values.out, splitClaim: values['split-claim'], memoryBytes, id: values.id };
+    default:
+      throw usageError(`job needs run, status or render, got ${JSON.stringify(sub ?? '')}`);
+  }
+}
+
+function parseVolume(spec: string): { host: string; container: string; readOnly: boolean } {
+  const parts = spec.split(':');
+  const mode = parts.length === 3 ? parts[2] : 'rw';
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]?.startsWith('/') || (mode !== 'ro' && mode !== 'rw')) {
+    throw usageError(`-v ${JSON.stringify(spec)} is not HOST:CONTAINER[:ro]`, 'e.g. -v ./out:/action/out or -v /data:/data:ro (the container path is absolute)');
+  }
+  return { host: parts[0], container: parts[1], readOnly: mode === 'ro' };
+}
+
+function parseMemory(value: string): number {
+  const m = /^(\d+)([kmg]?)b?$/i.exec(value.trim());
+  const bytes = m ? Number(m[1]) * 1024 ** ['', 'k', 'm', 'g'].indexOf(m[2]!.toLowerCase()) : 0;
+  // The engine refuses limits under 6 MiB.
+  if (!m || bytes < 6 * 1024 * 1024) throw usageError(`--memory ${JSON.stringify(value)} is not a memory size of at least 6m`, 'e.g. --memory 512m or --memory 2g');
+  return bytes;
 }

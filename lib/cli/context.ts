@@ -19,4 +19,6 @@ export interface CommandContext {
   toolVersion: string;
   /** CORTEX_S2I_BUILDER_REPO: the repository of the bundled builder images. */
   builderRepo: string;
+  /** Raw writes to stderr when it is a terminal (progress bars); undefined otherwise. */
+  terminal?: { write(text: string): void };
 }

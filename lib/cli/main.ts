@@ -40,6 +40,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       signal: options.signal ?? new AbortController().signal,
       toolVersion,
       builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
+      ...(options.output === undefined && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
     };
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
@@ -51,6 +52,10 @@ export async function main(argv: string[], options: MainOptions): Promise<number
         return await (await import('./commands/all.js')).allCommand(command, ctx);
       case 'init':
         return await (await import('./commands/init.js')).initCommand(command, ctx);
+      case 'job-run':
+      case 'job-status':
+      case 'job-render':
+        return await (await import('./commands/job.js')).jobCommand(command, ctx);
     }
   } catch (err) {
     if (err instanceof CortexError) {

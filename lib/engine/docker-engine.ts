@@ -9,6 +9,7 @@ import {
   EngineUnreachableError,
   type BuildOptions,
   type ContainerSpec,
+  type ContainerState,
   type Engine,
   type EngineInfo,
   type ImageInfo,
@@ -109,6 +110,8 @@ class DockerEngine implements Engine {
           Binds: (spec.binds ?? []).map((b) => `${b.host}:${b.container}${b.readOnly ? ':ro' : ''}`),
           PortBindings: bindings,
           ...(spec.tmpfs ? { Tmpfs: spec.tmpfs } : {}),
+          // Swap equal to memory: no swap, so a container over its limit is killed, not slowed.
+          ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
         },
       }),
     );
@@ -152,6 +155,16 @@ class DockerEngine implements Engine {
     } catch (err) {
       // 404: gone; 409: removal already in progress.
       if (!(err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 409))) throw err;
+    }
+  }
+
+  async inspectContainer(id: string): Promise<ContainerState | undefined> {
+    try {
+      const info = await this.call(() => this.docker.getContainer(id).inspect());
+      return { running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+    } catch (err) {
+      if (err instanceof EngineError && err.statusCode === 404) return undefined;
+      throw err;
     }
   }
 
