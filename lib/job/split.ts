@@ -6,7 +6,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { CortexError, ExitCode } from '../errors.js';
 import type { JobInput, Submission } from './submission.js';
 
@@ -104,21 +103,39 @@ async function* itemLines(input: JobInput, baseDir: string): AsyncGenerator<stri
   for (const file of files) yield* ndjsonLines(file);
 }
 
-/** The non-blank lines of an NDJSON file, each checked to be JSON, read as a stream. */
+/**
+ * The non-blank lines of an NDJSON file, each checked to be JSON. The file is pulled a chunk at a
+ * time only as lines are consumed (async iteration of a stream waits for its reader, unlike
+ * readline's line events), so memory holds a chunk and a batch, whatever the file's size.
+ */
 async function* ndjsonLines(file: string): AsyncGenerator<string> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   let n = 0;
-  for await (const raw of lines) {
+  let tail: Buffer = Buffer.alloc(0);
+  const check = (raw: string): string | undefined => {
     n++;
     const line = raw.trim();
-    if (line === '') continue;
+    if (line === '') return undefined;
     try {
       JSON.parse(line);
     } catch (err) {
-      lines.close();
       throw new CortexError(`${file}:${n}: not a JSON value: ${(err as Error).message}`, { exitCode: ExitCode.badInput, hint: 'delimited_files reads newline-delimited JSON: one JSON value per line' });
     }
-    yield line;
+    return line;
+  };
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    // Splitting bytes at \n is safe in UTF-8: no multi-byte character contains the byte 0x0A.
+    const data = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+    let start = 0;
+    for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
+      const line = check(data.toString('utf8', start, nl));
+      start = nl + 1;
+      if (line !== undefined) yield line;
+    }
+    tail = Buffer.from(data.subarray(start));
+  }
+  if (tail.length) {
+    const line = check(tail.toString('utf8'));
+    if (line !== undefined) yield line;
   }
 }
 
