@@ -127,6 +127,7 @@ describe('runJob (the worker loop as local processes)', function () {
     expect(JSON.parse(await readFile(path.join(root, 'jobs', 'j1.json'), 'utf8'))).to.deep.equal(s);
     expect(e.started).to.equal(3);
     expect(e.children.size).to.equal(0);
+    expect(existsSync(path.join(root, 'jobs', 'j1')), 'the split and outcomes are removed').to.equal(false);
   });
 
   it('succeeds with every batch done and nothing dead-lettered', async () => {

@@ -1,9 +1,10 @@
 // Runs a batch job on one engine: writes the split, starts one container of the predict image per
 // worker (each runs the image's batch worker over its share), follows the outcomes they report,
 // dead-letters batches that used up their tries, runs on_job_complete once, and keeps the status
-// document. Every container it starts is removed before it returns, whatever happened.
+// document. Every container it starts, and the split, are removed before it returns, whatever
+// happened.
 
-import { appendFile, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import { batchFileName, batchId, writeSplit } from './split.js';
@@ -148,6 +149,9 @@ export async function runJob(engine: Engine, o: JobRunOptions): Promise<JobStatu
   } finally {
     waits.abort();
     for (const id of ids) await engine.removeContainer(id).catch(() => undefined);
+    // The split can be as large as the input: once the job has ended only the status document
+    // and the dead letters are worth keeping.
+    await rm(workDir, { recursive: true, force: true });
     for (const w of status.workers) if (w.state === 'running' || w.state === 'starting') w.state = 'stopped';
     if (status.on_job_complete === 'pending') status.on_job_complete = 'not_run';
     status.end_time = o.now().toISOString();
