@@ -129,6 +129,19 @@ class BatchWorkerTest(unittest.TestCase):
             self.assertEqual(h.read(), "called\n")
         self.assertEqual(self.predictions(), [])
 
+    def test_on_job_complete_that_raises_exits_3_and_a_predictor_without_it_is_fine(self):
+        self.write_split([[1]], workers=1)
+        raising = self.code.module("class Scorer:\n    def __init__(self, config, job_spec):\n"
+                                   "        pass\n    def predict(self, payload, batch_id):\n"
+                                   "        pass\n    def on_job_complete(self):\n"
+                                   "        raise RuntimeError('no summary')\n")
+        without = self.code.module("class Scorer:\n    def __init__(self, config, job_spec):\n"
+                                   "        pass\n    def predict(self, payload, batch_id):\n"
+                                   "        pass\n")
+        done = self.environ(BATCH_ON_JOB_COMPLETE="true")
+        self.assertEqual(batch_worker.main(dict(done, ROUTES="s:%s:Scorer" % raising), False), 3)
+        self.assertEqual(batch_worker.main(dict(done, ROUTES="s:%s:Scorer" % without), False), 0)
+
     def test_a_predictor_that_cannot_load_exits_3_and_a_bad_setup_2(self):
         self.write_split([[1]], workers=1)
         broken = self.code.module("class Scorer:\n    def __init__(self, config, job_spec):\n"
