@@ -39,7 +39,8 @@ Usage:
       DIR jobs/<id>); the split goes in a ConfigMap, or with --split-claim in that volume claim.
   cortex-s2i --help | --version
 
-Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 130 interrupted.
+Exit status: 0 success, 2 bad input, 3 build failed, 4 no engine answers, 5 a batch job did not
+succeed, 130 interrupted.
 Environment: DOCKER_HOST (engine address), SOURCE_DATE_EPOCH (fixed image timestamps),
 CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i).`;
 
