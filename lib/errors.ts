@@ -86,6 +86,15 @@ export function buildFailed(image: string, reason: string, lastLines: string[]):
   });
 }
 
+/** A build that failed for reasons that each have a file and line: a missing import, say. */
+export function buildFailedProblems(image: string, reason: string, problems: Problem[]): CortexError {
+  return new CortexError(`building ${image} failed: ${reason}; nothing was tagged`, {
+    exitCode: ExitCode.buildFailed,
+    details: problems.map(formatProblem),
+    hint: 'fix the lines above and build again',
+  });
+}
+
 export function contextUnreadable(image: string, cause: Error): CortexError {
   return new CortexError(`building ${image} failed: ${cause.message}`, {
     exitCode: ExitCode.buildFailed,

@@ -10,6 +10,8 @@ export interface Output {
 
 export interface CommandContext {
   dockerHost: string | undefined;
+  /** HOME: a project's root is never searched for at or above it. */
+  home: string | undefined;
   /** SOURCE_DATE_EPOCH, when set: fixes image timestamps for reproducible builds. */
   sourceDateEpoch: number | undefined;
   now(): Date;

@@ -31,6 +31,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
     }
     const ctx: CommandContext = {
       dockerHost: options.env.DOCKER_HOST,
+      home: options.env.HOME || undefined,
       sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
       now: () => new Date(),
       output,

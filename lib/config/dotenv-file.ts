@@ -2,7 +2,8 @@
 // variable names only: no value read here can reach a plan, an image or a log.
 
 import { parse as parseDotenv } from 'dotenv';
-import { failed, ok, textLines, type Problem, type Result } from './result.js';
+import { textLines } from '../text.js';
+import { failed, ok, type Problem, type Result } from './result.js';
 
 export interface DotenvSummary {
   file: string;

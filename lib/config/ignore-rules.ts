@@ -1,7 +1,7 @@
 // The rules that keep files out of an image: the built-in ones and the user's .cortexignore files.
 
 import ignore, { type Ignore } from 'ignore';
-import { textLines } from './result.js';
+import { textLines } from '../text.js';
 
 // Never in an image, whatever the user's files say: bytecode is rebuilt from source, dot files are
 // tool state (.git, .s2i, .env, editor folders) and cortex.yaml is deployment config.

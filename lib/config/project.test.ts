@@ -19,7 +19,8 @@ describe('readProject', () => {
     expect(p.standalone).to.equal(false);
     expect(p.model).to.include({ path: 'churn', name: 'churn' });
     expect(p.modelPaths).to.deep.equal(['churn', 'upsell']);
-    expect(p.sharedFolders.map((f) => f.name)).to.deep.equal(['common', 'docs']);
+    expect(p.sharedFolders.map((f) => f.name)).to.deep.equal(['common']);
+    expect(p.leftOut).to.deep.include({ path: 'docs', why: 'no Python code' });
     expect(p.dotenv?.keys).to.deep.equal(['API_TOKEN']);
     expect(Object.keys(p.requirements).sort()).to.deep.equal(['requirements_predict.txt', 'requirements_train.txt']);
     expect(p.setupScript?.executable).to.equal(true);
@@ -35,7 +36,7 @@ describe('readProject', () => {
       'churn/setup.sh',
       'churn/train.py',
     ]);
-    expect(r.value.ignored.map((i) => [i.path, i.by.endsWith('.cortexignore') ? '.cortexignore' : i.by])).to.deep.equal([
+    expect(r.value.ignored.filter((i) => i.path.startsWith('churn/')).map((i) => [i.path, i.by.endsWith('.cortexignore') ? '.cortexignore' : i.by])).to.deep.equal([
       ['churn/.s2i', 'built-in rules'],
       ['churn/__pycache__', 'built-in rules'],
       ['churn/debug.log', '.cortexignore'],

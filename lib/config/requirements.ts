@@ -1,7 +1,8 @@
 // Reads a pip requirements file far enough to refuse what cannot work inside a dependency layer
 // that holds this one file, and to name each requirement for later merging; pip does the rest.
 
-import { failed, ok, textLines, type Problem, type Result } from './result.js';
+import { textLines } from '../text.js';
+import { failed, ok, type Problem, type Result } from './result.js';
 
 export interface Requirement {
   /** Normalised distribution name (PEP 503): lower case, runs of -_. as one '-'. */

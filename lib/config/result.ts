@@ -16,8 +16,3 @@ export function ok<T>(value: T): Result<T> {
 export function failed<T>(errors: Problem[]): Result<T> {
   return { ok: false, errors };
 }
-
-/** Splits text into lines, tolerating a UTF-8 byte-order mark and CRLF line ends. */
-export function textLines(text: string): string[] {
-  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
-}

@@ -3,7 +3,7 @@
 import { identifierProblem, moduleNameProblem } from './python-names.js';
 import { failed, ok, type Problem, type Result } from './result.js';
 import type { S2iEnvironment } from './s2i-environment.js';
-import { truncate } from './s2i-environment.js';
+import { truncate } from '../text.js';
 
 export interface Route {
   /** URL path served, without the leading slash: `adult_income_lr/predict`. */

@@ -1,7 +1,8 @@
 // Parses a model's .s2i/environment: KEY=VALUE lines as s2i reads them, every bad line reported.
 
 import { unsafe as decodeIniValue } from 'ini';
-import { failed, ok, textLines, type Problem, type Result } from './result.js';
+import { textLines, truncate } from '../text.js';
+import { failed, ok, type Problem, type Result } from './result.js';
 
 export interface EnvironmentEntry {
   key: string;
@@ -63,8 +64,4 @@ export function scanS2iEnvironment(text: string, file: string): { environment: S
 function decodeValue(value: string): string {
   const quoted = value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0];
   return quoted ? String(decodeIniValue(value)) : value;
-}
-
-export function truncate(s: string, max = 60): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
 }

@@ -6,16 +6,17 @@ import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Header } from 'tar-stream';
-import { compare } from '../config/project.js';
+import { compare } from '../text.js';
 
 export interface ContextEntry {
   /** Posix path inside the context. */
   name: string;
   size: number;
   executable: boolean;
-  /** Exactly one of: a file to stream, or content generated in memory (a Dockerfile). */
+  /** Exactly one of: a file to stream, content generated in memory (a Dockerfile), or a link's target. */
   from?: string;
   content?: Buffer;
+  linkTarget?: string;
 }
 
 export interface PackedContext {
@@ -93,7 +94,8 @@ export function packContext(entries: ContextEntry[], options: PackOptions = {}):
       // Modes are normalised to two: nothing in a context needs more, and umask or checkout
       // differences between machines must not change a layer.
       const header: Header = { ...common, name: e.name, type: 'file', size: e.size, mode: e.executable ? 0o755 : 0o644 };
-      if (e.content !== undefined) await addEntry(tar, { ...header, size: e.content.length }, e.content);
+      if (e.linkTarget !== undefined) await addEntry(tar, { ...common, name: e.name, type: 'symlink', linkname: e.linkTarget, mode: 0o777, size: 0 });
+      else if (e.content !== undefined) await addEntry(tar, { ...header, size: e.content.length }, e.content);
       else {
         current = e.from!;
         await addFile(tar, header, current);

@@ -26,6 +26,7 @@ export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntr
   return [
     { name: 'Dockerfile', content: Buffer.from(dockerfile), size: Buffer.byteLength(dockerfile), executable: false },
     ...[setupScript, requirements, ...plan.source].filter((f) => f !== undefined),
+    ...plan.links.map((l) => ({ name: l.name, linkTarget: l.target, size: 0, executable: false })),
   ];
 }
 

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import type { ProjectSource } from '../config/project.js';
-import { compare } from '../config/project.js';
+import { compare } from '../text.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import { BUILDER_KINDS } from './builders.js';
 import { mergeRequirements, type MergedRequirements, type ModelRequirements } from './requirements-merge.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { readProject, type ProjectSource } from '../config/project.js';
 import { removeTree, sampleProject, writeTree, type Tree } from '../../test/support/tree.js';
-import { planBuild, type BuildRequest } from './build-plan.js';
+import { MODELS_LINK, planBuild, type BuildRequest } from './build-plan.js';
 import type { Builder } from './builders.js';
 
 const daemon: Builder = { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
@@ -39,7 +39,8 @@ describe('planBuild', () => {
     expect(plan.pythonPath).to.deep.equal(['/opt/program/shop/churn', '/opt/program/shop', '/opt/program']);
     expect(plan.sharedFolders).to.deep.equal(['common']);
     expect(plan.skippedFolders).to.deep.equal(['docs']);
-    expect(plan.leftOut).to.deep.equal(['data', 'models', 'upsell']);
+    expect(plan.leftOut.map((l) => l.path)).to.deep.equal(['data', 'models', 'upsell']);
+    expect(plan.links).to.deep.equal([{ name: 'src/opt/program/shop/models', target: MODELS_LINK }]);
   });
 
   it('chooses the dependency files by builder kind and names them for the dependency layer', async () => {

@@ -2,8 +2,9 @@
 // what the dependency step installs, the image's environment and labels. No I/O.
 
 import path from 'node:path';
-import type { IgnoredPath, ProjectSource, SourceFile } from '../config/project.js';
-import { compare, DOTENV_FILE } from '../config/project.js';
+import type { IgnoredPath, LeftOutPath, ProjectSource, RequirementsFileName, SourceFile } from '../config/project.js';
+import { DOTENV_FILE } from '../config/project.js';
+import { compare } from '../text.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import type { EntryPoint, Route } from '../config/routes.js';
 import { BUILDER_KINDS, PROGRAM_DIR, type Builder } from './builders.js';
@@ -38,6 +39,18 @@ export interface PlannedFile {
   executable: boolean;
 }
 
+/** A symbolic link of the context: `target` as the link in the image holds it. */
+export interface PlannedLink {
+  name: string;
+  target: string;
+}
+
+/**
+ * Where the left-out models/ folders of a model's package and use case point in the image; the
+ * builder images point it at the mounted models (the runtime's staging.py keeps the same path).
+ */
+export const MODELS_LINK = '/opt/cortex-s2i/models';
+
 export interface EnvVar {
   key: string;
   value: string;
@@ -47,7 +60,7 @@ export interface EnvVar {
 export interface BuildPlan {
   image: string;
   builder: Builder;
-  project: { root: string; name: string; standalone: boolean };
+  project: { root: string; name: string; standalone: boolean; why: string };
   model: { path: string; name: string };
   /** Image folder each path of PYTHONPATH points at, in import order. */
   pythonPath: string[];
@@ -56,8 +69,15 @@ export interface BuildPlan {
   skippedFolders: string[];
   /** Other models' folders included on purpose (the all image serves them). */
   includedModels: string[];
-  /** Other models and data folders of the project: not in this image. */
-  leftOut: string[];
+  /** Other models, use cases, data and output folders of the project: not in this image, and why. */
+  leftOut: LeftOutPath[];
+  /** Links in the source layer: links of the project that stay inside it, and models/ folders. */
+  links: PlannedLink[];
+  /**
+   * Top-level names the model's code imports from outside the layout: checked in the image after
+   * the dependency step. `strict` ones (the model's own code) fail the build when missing.
+   */
+  importCheck: { strict: string[]; lenient: string[]; where: Record<string, Array<{ file: string; line: number }>> };
   ignoreFiles: string[];
   ignored: IgnoredPath[];
   dependencies: { setupScript: PlannedFile | undefined; requirements: PlannedFile | undefined };
@@ -81,65 +101,70 @@ export const SOURCE_DIR = 'src';
 export function planBuild(req: BuildRequest): Result<BuildPlan> {
   const { project, builder } = req;
   const errors: Problem[] = [];
-  const warnings: Problem[] = [...(project.dotenv?.warnings ?? [])];
+  const warnings: Problem[] = [...(project.dotenv?.warnings ?? []), ...project.warnings];
   const envFile = project.environment.file;
   const { routes, train } = project.entryPoints;
+  const cortex = builder.style === 'cortex';
 
-  // Everything is laid out under the program folder as <project>/<model>, so that module names
-  // import as written: bare from the model folder, qualified from the project or its parent.
+  // The root is laid out under the program folder as /opt/program/<root>, so that module names
+  // import as written from the import roots: the model folder, each folder on the way up, and
+  // the program folder itself.
   const imageRoot = project.name;
-  const pythonRoots = importRoots(project);
+  const pythonRoots = project.importRoots;
   const pythonPath = pythonRoots.map((r) => (r === '' ? PROGRAM_DIR : `${PROGRAM_DIR}/${r}`));
 
-  const shared = project.sharedFolders.filter((f) => f.files.some((file) => file.path.endsWith('.py')));
-  const sourceFiles: SourceFile[] =
-    builder.style === 'cortex'
-      ? [...project.modelFiles, ...project.rootFiles, ...[...shared, ...project.includedModels].flatMap((f) => f.files)]
-      : project.modelFiles;
+  const sourceFiles: SourceFile[] = cortex
+    ? [...project.modelFiles, ...project.rootFiles, ...[...project.sharedFolders, ...project.includedModels].flatMap((f) => f.files)]
+    : project.modelFiles;
   // s2i builders receive the model folder alone as their source, as `s2i build` would send it.
   // For cortex builders the context's src/ mirrors the image from its root: src/opt/program/...
   // is copied to /, so that /opt and /opt/program are entries of the tar too, with its fixed time,
   // rather than folders the engine creates or touches at build time, which would put the build's
   // time into the source layer and change its digest on every fresh build.
-  const prefix = builder.style === 'cortex' ? `${SOURCE_DIR}${PROGRAM_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
-  const strip = builder.style === 'cortex' || project.standalone ? '' : `${project.model.path}/`;
-  const source = sourceFiles
-    .map((f) => planned(f, `${prefix}${f.path.slice(strip.length)}`))
-    .sort((a, b) => compare(a.name, b.name));
-  const imagePaths = new Set(sourceFiles.map((f) => `${imageRoot}/${f.path}`));
+  const prefix = cortex ? `${SOURCE_DIR}${PROGRAM_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
+  const strip = cortex || project.standalone ? '' : `${project.model.path}/`;
+  const inContext = (p: string) => `${prefix}${p.slice(strip.length)}`;
+  const source = sourceFiles.map((f) => planned(f, inContext(f.path))).sort((a, b) => compare(a.name, b.name));
+  const links: PlannedLink[] = cortex
+    ? [
+        ...project.links.map((l) => ({ name: inContext(l.path), target: l.target })),
+        ...project.modelsLinks.map((m) => ({ name: inContext(m), target: MODELS_LINK })),
+      ].sort((a, b) => compare(a.name, b.name))
+    : project.links.filter((l) => l.path.startsWith(strip)).map((l) => ({ name: inContext(l.path), target: l.target }));
+  const imagePaths = new Set([...sourceFiles, ...project.links].map((f) => `${imageRoot}/${f.path}`));
 
-  if (builder.style === 'cortex') {
-    const needs = BUILDER_KINDS[builder.kind].needs;
-    if (needs === 'routes' && routes.length === 0) {
-      errors.push({ file: envFile, message: 'ROUTES is not set: the daemon builder serves the routes it lists', hint: 'e.g. ROUTES=my_model/predict:predict:predict' });
-    }
-    if (needs === 'train' && !train) {
-      errors.push({ file: envFile, message: 'TRAIN_MODULE and TRAIN_FUNCTION are not set: the train builder calls them', hint: 'e.g. TRAIN_MODULE=train and TRAIN_FUNCTION=train' });
-    }
+  // What each builder calls must resolve; what it never calls (TRAIN_MODULE in a predict image,
+  // ROUTES in a train image) is only worth a warning.
+  const needs = cortex ? BUILDER_KINDS[builder.kind].needs : undefined;
+  if (needs === 'routes' && routes.length === 0) {
+    errors.push({ file: envFile, message: 'ROUTES is not set: the daemon builder serves the routes it lists', hint: 'e.g. ROUTES=my_model/predict:predict:predict' });
   }
-  const toResolve: Array<{ module: string; file: string; line: number; what: string }> = [
-    ...routes.map((r) => ({ module: r.module, file: r.file, line: r.line, what: `route ${r.path}` })),
-    ...(train ? [{ module: train.module, file: train.file, line: train.line, what: 'TRAIN_MODULE' }] : []),
+  if (needs === 'train' && !train) {
+    errors.push({ file: envFile, message: 'TRAIN_MODULE and TRAIN_FUNCTION are not set: the train builder calls them', hint: 'e.g. TRAIN_MODULE=train and TRAIN_FUNCTION=train' });
+  }
+  const toResolve = [
+    ...routes.map((r) => ({ module: r.module, file: r.file, line: r.line, what: `route ${r.path}`, needed: needs !== 'train' })),
+    ...(train ? [{ module: train.module, file: train.file, line: train.line, what: 'TRAIN_MODULE', needed: needs !== 'routes' }] : []),
   ];
   for (const m of toResolve) {
     const resolved = resolveModule(m.module, pythonRoots, imagePaths);
-    if (!resolved.ok) {
-      errors.push({
-        file: m.file,
-        line: m.line,
-        message: `${m.what}: module ${m.module} does not resolve to a file in the image (looked for ${resolved.tried.join(', ')})`,
-        hint: 'check the module name, and that the file is not excluded by .cortexignore',
-      });
-    }
+    if (resolved.ok) continue;
+    const suggestion = suggestModule(m.module, pythonRoots, imagePaths);
+    const problem: Problem = {
+      file: m.file,
+      line: m.line,
+      message: `${m.what}: module ${m.module} does not resolve to a file in the image (looked for ${resolved.tried.join(', ')})${suggestion ? `; did you mean ${suggestion}?` : ''}`,
+      hint: needs && !m.needed ? `a ${builder.style === 'cortex' ? builder.kind : ''} image never calls it, so this build goes on` : 'check the module name, and that the file is not excluded by .cortexignore',
+    };
+    (m.needed ? errors : warnings).push(problem);
   }
 
-  const kindInfo = builder.style === 'cortex' ? BUILDER_KINDS[builder.kind] : undefined;
+  const kindInfo = cortex ? BUILDER_KINDS[builder.kind] : undefined;
   const requirementsName = kindInfo?.requirements.find((name) => name in project.requirements);
   const inModel = (name: string) => (project.standalone ? name : `${project.model.path}/${name}`);
   const requirementsFile = requirementsName ? project.modelFiles.find((f) => f.path === inModel(requirementsName)) : undefined;
-  const requirements = requirementsName
-    ? planned(requirementsFile ?? { path: requirementsName, abs: path.join(project.model.dir, requirementsName), size: 0, executable: false }, `${DEPENDENCIES_DIR}/requirements.txt`)
-    : undefined;
+  const requirementsSource = requirementsName ? project.requirementsFiles[requirementsName as RequirementsFileName] : undefined;
+  const requirements = requirementsSource ? planned(requirementsSource, `${DEPENDENCIES_DIR}/requirements.txt`) : undefined;
   const setupScript = project.setupScript ? { ...planned(project.setupScript, `${DEPENDENCIES_DIR}/setup.sh`), executable: true } : undefined;
   if (requirementsFile === undefined && requirementsName !== undefined) {
     // Ignored by .cortexignore, yet it is a build input: read it from the model folder anyway.
@@ -152,10 +177,11 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     if (i >= 0) env.splice(i, 1);
     env.push({ key, value, from });
   };
-  if (builder.style === 'cortex') setEnv('PYTHONPATH', pythonPath.join(':'), 'cortex-s2i');
+  if (cortex) setEnv('PYTHONPATH', pythonPath.join(':'), 'cortex-s2i');
   for (const e of project.environment.entries) {
-    if (e.key === 'PYTHONPATH' && builder.style === 'cortex') setEnv('PYTHONPATH', `${pythonPath.join(':')}:${e.value}`, `${envFile}:${e.line}`);
-    else setEnv(e.key, e.value, `${envFile}:${e.line}`);
+    const from = e.line === undefined ? '-e' : `${envFile}:${e.line}`;
+    if (e.key === 'PYTHONPATH' && cortex) setEnv('PYTHONPATH', `${pythonPath.join(':')}:${e.value}`, from);
+    else setEnv(e.key, e.value, from);
   }
   for (const e of req.extraEnv) setEnv(e.key, e.value, '-e');
   const dotenvKeys = new Set(project.dotenv?.keys ?? []);
@@ -165,20 +191,29 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     }
   }
 
+  const importCheck: BuildPlan['importCheck'] = { strict: [], lenient: [], where: {} };
+  if (cortex) {
+    for (const i of project.externalImports) {
+      (importCheck.where[i.name] ??= []).push({ file: i.file, line: i.line });
+      if (i.strict && !importCheck.strict.includes(i.name)) importCheck.strict.push(i.name);
+    }
+    importCheck.lenient = Object.keys(importCheck.where).filter((n) => !importCheck.strict.includes(n)).sort(compare);
+    importCheck.strict.sort(compare);
+  }
+
   if (errors.length) return failed(errors);
   return ok({
     image: req.image,
     builder,
-    project: { root: project.root, name: project.name, standalone: project.standalone },
+    project: { root: project.root, name: project.name, standalone: project.standalone, why: project.why },
     model: { path: project.model.path, name: project.model.name },
     pythonPath,
-    sharedFolders: builder.style === 'cortex' ? shared.map((f) => f.name) : [],
-    skippedFolders: project.sharedFolders.filter((f) => !shared.includes(f)).map((f) => f.name),
+    sharedFolders: cortex ? project.sharedFolders.map((f) => f.name) : [],
+    skippedFolders: project.leftOut.filter((l) => l.why === 'no Python code').map((l) => l.path),
     includedModels: project.includedModels.map((m) => m.name),
-    leftOut: [
-      ...project.modelPaths.filter((m) => m !== project.model.path && m !== '' && !project.includedModels.some((i) => i.name === m)),
-      ...project.dataFolders,
-    ].sort(compare),
+    leftOut: project.leftOut.filter((l) => l.why !== 'no Python code'),
+    links,
+    importCheck,
     ignoreFiles: project.ignore.files,
     ignored: project.ignored,
     dependencies: { setupScript, requirements },
@@ -187,7 +222,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     sourceBytes: source.reduce((n, f) => n + f.size, 0),
     env,
     labels: labels(req),
-    user: builder.style === 'cortex' ? BUILDER_KINDS[builder.kind].user : builder.user,
+    user: cortex ? BUILDER_KINDS[builder.kind].user : builder.user,
     routes,
     train,
     runtimeVariables: project.dotenv ? { file: project.dotenv.file, keys: project.dotenv.keys } : undefined,
@@ -195,17 +230,27 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   });
 }
 
-/**
- * The import roots of a model's image, relative to the program folder ('' is the folder itself):
- * the model folder, then the project, then the project's parent, so that module names import
- * bare, project-relative or package-qualified, as in the model's own checkout.
- */
-export function importRoots(project: Pick<ProjectSource, 'name' | 'standalone' | 'model'>): string[] {
-  const modelInImage = project.standalone ? project.name : `${project.name}/${project.model.path}`;
-  return project.standalone ? [modelInImage, ''] : [modelInImage, project.name, ''];
+/** The module of the image whose last names match `module`'s best: `did you mean ...?`. */
+function suggestModule(module: string, roots: string[], files: ReadonlySet<string>): string | undefined {
+  const wanted = module.split('.');
+  let best: { name: string; score: number } | undefined;
+  for (const file of files) {
+    if (!file.endsWith('.py')) continue;
+    for (const root of roots) {
+      const prefix = root === '' ? '' : `${root}/`;
+      if (!file.startsWith(prefix)) continue;
+      const parts = file.slice(prefix.length, -3).split('/');
+      if (parts.at(-1) === '__init__') parts.pop();
+      if (!parts.length || parts.some((p) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p))) continue;
+      let score = 0;
+      while (score < Math.min(parts.length, wanted.length) && parts[parts.length - 1 - score] === wanted[wanted.length - 1 - score]) score++;
+      if (score > 0 && (!best || score > best.score || (score === best.score && parts.join('.').length < best.name.length))) best = { name: parts.join('.'), score };
+    }
+  }
+  return best?.name;
 }
 
-function planned(f: SourceFile, name: string): PlannedFile {
+function planned(f: Pick<SourceFile, 'abs' | 'size' | 'executable'>, name: string): PlannedFile {
   return { name, from: f.abs, size: f.size, executable: f.executable };
 }
 

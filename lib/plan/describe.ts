@@ -1,6 +1,7 @@
 // Says in plain lines what a build plan will do: the resolved layout a user checks before building.
 
-import { DEPENDENCIES_DIR, type BuildPlan } from './build-plan.js';
+import { DEPENDENCIES_DIR, MODELS_LINK, type BuildPlan } from './build-plan.js';
+import type { LeftOutPath } from '../config/project.js';
 import { BUILT_IN } from '../config/ignore-rules.js';
 import { PROGRAM_DIR } from './builders.js';
 
@@ -12,13 +13,17 @@ export function describePlan(plan: BuildPlan): string[] {
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(14)} ${value}`);
   lines.push(`plan for ${plan.image}`);
   row('builder', b.style === 'cortex' ? `${b.image} (${b.kind})` : `${b.image} (s2i builder: its assemble script installs)`);
-  row('project root', plan.project.standalone ? `${plan.project.root} (the model directory: no project around it)` : plan.project.root);
+  row('project root', `${plan.project.root} (${plan.project.why})`);
   const modelInImage = plan.project.standalone ? `${PROGRAM_DIR}/${plan.project.name}` : `${PROGRAM_DIR}/${plan.project.name}/${plan.model.path}`;
   row('model', `${plan.project.standalone ? plan.model.name : plan.model.path} -> ${modelInImage}`);
   row('shared code', plan.sharedFolders.length ? plan.sharedFolders.map((f) => `${f}/`).join(', ') : 'none');
   if (plan.skippedFolders.length) row('not included', `${plan.skippedFolders.map((f) => `${f}/`).join(', ')} (no Python code)`);
   if (plan.includedModels.length) row('other models', `${plan.includedModels.map((f) => `${f}/`).join(', ')} (served by this image)`);
-  if (plan.leftOut.length) row('left out', `${plan.leftOut.map((f) => `${f}/`).join(', ')} (other models, data and output)`);
+  for (const [why, paths] of groupBy(plan.leftOut)) row('left out', `${paths.map((p) => `${p}/`).join(', ')} (${LEFT_OUT_WORDS[why] ?? why})`);
+  const modelsLinks = plan.links.filter((l) => l.target === MODELS_LINK);
+  if (modelsLinks.length) row('models', `${modelsLinks.map((l) => l.name.replace(/^src\/opt\/program\/[^/]+\//, '')).join(', ')} -> the mounted models (${MODELS_LINK})`);
+  const kept = plan.links.filter((l) => l.target !== MODELS_LINK);
+  if (kept.length) row('links', kept.map((l) => `${l.name.replace(/^src\/opt\/program\/[^/]+\//, '')} -> ${l.target}`).join(', '));
   // What the user's .cortexignore left out, by name; the built-in rules (dot files, bytecode) by count.
   const byUser = plan.ignored.filter((i) => i.by !== BUILT_IN);
   const builtIn = plan.ignored.length - byUser.length;
@@ -34,9 +39,25 @@ export function describePlan(plan: BuildPlan): string[] {
   if (plan.runtimeVariables) {
     row('run time', `${plan.runtimeVariables.keys.length} variable(s) in ${plan.runtimeVariables.file}: ${plan.runtimeVariables.keys.join(', ') || 'none'} (not in the image; pass it with docker run --env-file)`);
   }
+  const checked = [...plan.importCheck.strict, ...plan.importCheck.lenient];
+  if (checked.length) row('imports', `${checked.join(', ')} (looked up in the image after the dependencies)`);
   if (plan.user) row('runs as', `user ${plan.user}`);
   row('source', `${plan.source.length} file${plan.source.length === 1 ? '' : 's'}, ${formatBytes(plan.sourceBytes)}`);
   return lines;
+}
+
+const LEFT_OUT_WORDS: Record<string, string> = {
+  'other model': 'other models',
+  'use case': 'other use cases: folders of model folders',
+  data: 'data',
+  'trained models': 'trained models: mounted at run time',
+  generated: 'generated: another image',
+};
+
+function groupBy(paths: LeftOutPath[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const p of paths) groups.set(p.why, [...(groups.get(p.why) ?? []), p.path]);
+  return groups;
 }
 
 export function formatBytes(n: number): string {

@@ -2,7 +2,7 @@
 // several models appears once, compatible ranges are combined, and conflicting ones are refused
 // with both models and both lines named.
 
-import { compare } from '../config/project.js';
+import { compare } from '../text.js';
 import type { Problem } from '../config/result.js';
 import type { Requirement, RequirementsFile } from '../config/requirements.js';
 import { compatible } from './versions.js';

@@ -9,6 +9,8 @@ export interface RenderedDockerfile {
   text: string;
   /** 1-based number of the step that installs dependencies, as the engine counts steps. */
   dependencyStep: number | undefined;
+  /** 1-based number of the step that checks the model's imports in the image, when there is one. */
+  importStep: number | undefined;
   steps: number;
 }
 
@@ -28,8 +30,21 @@ export function renderDockerfile(plan: BuildPlan, toolVersion: string): Rendered
     env: plan.env,
     labels: plan.labels,
     user: plan.user,
+    checkImports: checkImportsCommand(plan),
   });
   const instructions = text.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
-  const dep = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes('assemble'));
-  return { text, dependencyStep: dep >= 0 ? dep + 1 : undefined, steps: instructions.length };
+  const dep = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes('assemble --dependencies'));
+  const check = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes(CHECK_IMPORTS));
+  return { text, dependencyStep: dep >= 0 ? dep + 1 : undefined, importStep: check >= 0 ? check + 1 : undefined, steps: instructions.length };
+}
+
+export const CHECK_IMPORTS = '--check-imports';
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `assemble --check-imports numpy ?xgboost`: a `?` marks a name whose absence is only a warning. */
+function checkImportsCommand(plan: BuildPlan): string[] | undefined {
+  const { strict, lenient } = plan.importCheck;
+  if (plan.builder.style !== 'cortex' || strict.length + lenient.length === 0) return undefined;
+  const names = [...strict, ...lenient.map((n) => `?${n}`)].filter((n) => IDENTIFIER.test(n.replace(/^\?/, '')));
+  return [`${SCRIPTS_DIR}/assemble`, CHECK_IMPORTS, ...names];
 }

@@ -32,4 +32,6 @@ export function pythonString(value: string): string {
 
 handlebars.registerHelper('quote', (value: unknown) => dockerfileQuote(String(value)));
 handlebars.registerHelper('py', (value: unknown) => pythonString(String(value)));
+// Exec-form RUN takes a JSON array; the names in it are validated identifiers.
+handlebars.registerHelper('json', (value: unknown) => JSON.stringify(String(value)));
 handlebars.registerHelper('join', (items: unknown, separator: unknown) => (items as string[]).join(String(separator)));

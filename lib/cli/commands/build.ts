@@ -1,7 +1,8 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
 import { readRevision } from '../../config/git.js';
-import { readProject, SourceDirectoryError } from '../../config/project.js';
+import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
+import { ImportCheckReport } from './import-check.js';
 import { formatProblem, invalidProject, sourceNotFound, unknownBuilder } from '../../errors.js';
 import { executePlan } from '../../engine/execute-plan.js';
 import type { Engine } from '../../engine/engine.js';
@@ -28,7 +29,7 @@ type BuildCommand = Extract<Command, { name: 'build' }>;
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
   const { output } = ctx;
   const started = ctx.now().getTime();
-  const project = await readProject(cmd.source, cmd.project).catch((err: unknown) => {
+  const project = await readProject(cmd.source, cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
     throw err;
   });
@@ -48,7 +49,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     builder,
     extraEnv: cmd.env,
     revision: await readRevision(project.value.model.dir),
-    created: (epoch === undefined ? ctx.now() : new Date(epoch * 1000)).toISOString(),
+    created: new Date(epoch === undefined ? sourceTime(project.value) : epoch * 1000).toISOString(),
     toolVersion: ctx.toolVersion,
   });
   if (!planned.ok) throw invalidProject(planned.errors);
@@ -68,19 +69,36 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
+    const importCheck = new ImportCheckReport(plan);
     const outcome = await executePlan(plan, dockerfile, engine, {
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
       signal: ctx.signal,
-      onEvent: progress.onEvent,
+      onEvent: (event) => {
+        importCheck.onEvent(event);
+        progress.onEvent(event);
+      },
+    }).catch((err: unknown) => {
+      throw importCheck.failure(err) ?? err;
     });
+    for (const w of importCheck.warnings()) output.err(`warning: ${formatProblem(w)}`);
     progress.finishStep();
     const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
     output.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
     return ExitCode.ok;
   });
+}
+
+/**
+ * The image's creation time, from the source rather than the clock, so that the same source
+ * gives the same image: the newest file that goes into it (SOURCE_DATE_EPOCH, when set, wins).
+ */
+function sourceTime(project: ProjectSource): number {
+  const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
+  // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
+  return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
 }
 
 async function inspectBuilder(engine: Engine, ref: string): Promise<Builder> {

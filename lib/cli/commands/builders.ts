@@ -1,7 +1,7 @@
 // `cortex-s2i builders`: builds the bundled train and daemon builder images on a Python base.
 
 import { ignoreRules } from '../../config/ignore-rules.js';
-import { walk } from '../../config/project.js';
+import { listFiles } from '../../config/project.js';
 import { packContext, type ContextEntry } from '../../context/tar.js';
 import { baseImageMissing, ExitCode } from '../../errors.js';
 import { asUserError } from '../../engine/execute-plan.js';
@@ -21,7 +21,7 @@ const KINDS: BuilderKind[] = ['train', 'daemon'];
 export async function buildersCommand(cmd: BuildersCommand, ctx: CommandContext): Promise<number> {
   const root = packageRoot();
   // The builder context: its Dockerfile and the s2i scripts and runtime it copies in.
-  const files = (await Promise.all(['builders', 'assemble', 'run'].map((dir) => walk(root, dir, ignoreRules([]))))).flat();
+  const files = (await Promise.all(['builders', 'assemble', 'run'].map((dir) => listFiles(root, dir, ignoreRules([]))))).flat();
   const entries: ContextEntry[] = files.map((f) => ({
     name: f.path === 'builders/Dockerfile' ? 'Dockerfile' : f.path,
     from: f.abs,

@@ -1,0 +1,675 @@
+// Decides, from a snapshot of the file system (scan.ts) and nothing else, what a model's image
+// holds: which folder is the root of the layout, which folders are import roots, which files and
+// links go in, what is left out and why, and every problem found on the way. Pure: when it needs
+// more of the tree than the snapshot holds, it says what to read, and the reader asks again.
+//
+// The root is chosen from what the code imports and what ROUTES/TRAIN_MODULE name, never from
+// markers such as a data/ folder: an import whose first name is a folder or module of an
+// ancestor makes that ancestor part of the layout, and with it the shared code at every level
+// on the way (folders with Python code that hold no model folders). Other models, use cases
+// (folders holding model folders), data/ and models/ at any depth never go in.
+
+import path from 'node:path';
+import { compare, toPosix } from '../text.js';
+import { parseDotenvFile, type DotenvSummary } from './dotenv-file.js';
+import { BUILT_IN, ignoreRules, type IgnoreFile, type IgnoreRules } from './ignore-rules.js';
+import { findImports, type PythonImport } from './python-imports.js';
+import { parseRequirements, type RequirementsFile } from './requirements.js';
+import type { Problem } from './result.js';
+import { readEntryPoints, type ModelEntryPoints } from './routes.js';
+import { scanS2iEnvironment, type EnvironmentEntry, type S2iEnvironment } from './s2i-environment.js';
+import type { ProjectSnapshot, ScannedEntry } from './scan.js';
+import { STDLIB_MODULES } from './stdlib.js';
+
+export const ENVIRONMENT_FILE = '.s2i/environment';
+export const IGNORE_FILE = '.cortexignore';
+export const DOTENV_FILE = '.env';
+export const SETUP_SCRIPT = 'setup.sh';
+/** In .s2i/environment: other model folders beside this one that go into its image (the all image). */
+export const MODELS_KEY = 'CORTEX_S2I_MODELS';
+export const REQUIREMENTS_FILES = ['requirements_train.txt', 'requirements_predict.txt', 'requirements.txt'] as const;
+export type RequirementsFileName = (typeof REQUIREMENTS_FILES)[number];
+/** Folders that hold data or trained binaries: at any depth, never in an image. */
+export const DATA_FOLDERS = new Set(['data', 'models']);
+/** The folder `cortex-s2i all` generates: another image's source. */
+export const GENERATED_FOLDER = 'all';
+/** Keys of .s2i/environment (or -e) that name what the images call. */
+export const ENTRY_KEYS = new Set(['ROUTES', 'TRAIN_MODULE', 'TRAIN_FUNCTION', 'PREDICT_MODULE', 'PREDICT_FUNCTION']);
+
+export interface SourceFile {
+  /** Posix path relative to the layout's root folder. */
+  path: string;
+  abs: string;
+  size: number;
+  executable: boolean;
+  mtimeMs: number;
+}
+
+/** A symbolic link inside what is sent, kept as a link: `target` is relative to its folder. */
+export interface SourceLink {
+  path: string;
+  target: string;
+}
+
+export interface SharedFolder {
+  /** Posix path relative to the layout's root. */
+  name: string;
+  files: SourceFile[];
+}
+
+export interface IgnoredPath {
+  path: string;
+  dir: boolean;
+  by: string;
+}
+
+export type LeftOutReason = 'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code';
+export interface LeftOutPath {
+  path: string;
+  why: LeftOutReason;
+}
+
+/** A top-level name the model's code imports that the layout does not provide: it must come from the image. */
+export interface ExternalImport {
+  name: string;
+  file: string;
+  line: number;
+  /** From the model's own code (a missing one fails the build), or from shared code (a warning). */
+  strict: boolean;
+}
+
+export interface ProjectSource {
+  /** Absolute path of the layout's root: laid out in the image as /opt/program/<name>. */
+  root: string;
+  name: string;
+  /** True when the model folder is the root: no package or shared code around it is needed. */
+  standalone: boolean;
+  /** Why the root is where it is, for the printed plan. */
+  why: string;
+  model: { dir: string; path: string; name: string };
+  /** Import roots, model folder first, as paths relative to the root's parent ('' is the parent). */
+  importRoots: string[];
+  environment: S2iEnvironment;
+  entryPoints: ModelEntryPoints;
+  dotenv: DotenvSummary | undefined;
+  ignore: IgnoreRules;
+  modelFiles: SourceFile[];
+  sharedFolders: SharedFolder[];
+  /** Other models' folders this image includes, as MODELS_KEY lists them. */
+  includedModels: SharedFolder[];
+  /** Python files directly in the root or a folder on the way to the model, such as __init__.py. */
+  rootFiles: SourceFile[];
+  links: SourceLink[];
+  /** models/ folders of the model, its use case and its packages: links to the mounted models in the image. */
+  modelsLinks: string[];
+  /** Every model folder found in the layout, relative to the root. */
+  modelPaths: string[];
+  leftOut: LeftOutPath[];
+  requirements: Partial<Record<RequirementsFileName, RequirementsFile>>;
+  /** The requirements files themselves, whether or not .cortexignore leaves them out of the source. */
+  requirementsFiles: Partial<Record<RequirementsFileName, SourceFile>>;
+  setupScript: SourceFile | undefined;
+  ignored: IgnoredPath[];
+  externalImports: ExternalImport[];
+  /** Every module name the image can import from the layout, by the import root it is found under. */
+  moduleFiles: ReadonlySet<string>;
+  warnings: Problem[];
+}
+
+export type Resolution =
+  | { ok: true; value: ProjectSource }
+  | { ok: false; errors: Problem[] }
+  | { ok: 'more'; walk: string[]; read: string[] };
+
+export interface ResolveOptions {
+  /** --project: the root, as the user chose it. */
+  projectDir?: string;
+  /** -e KEY=VALUE from the command line: entry keys among them are read like .s2i/environment's. */
+  extraEnv?: Array<{ key: string; value: string }>;
+}
+
+/** Decides the layout of the model in `snap`, or says what more of the tree it needs to. */
+export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = {}): Resolution {
+  const { levels, modelDir } = snap;
+  const at = (...parts: string[]) => path.join(...parts);
+  const envPath = at(modelDir, ENVIRONMENT_FILE);
+  const envText = snap.texts.get(envPath);
+  if (envText === undefined) {
+    if (snap.entries.get(envPath)?.kind === 'file') return more([], [envPath]);
+    return { ok: false, errors: [{ file: envPath, message: `${modelDir} is not a model directory: it has no ${ENVIRONMENT_FILE}`, hint: "create it with ROUTES and TRAIN_MODULE/TRAIN_FUNCTION, or run 'cortex-s2i init'" }] };
+  }
+  const errors: Problem[] = [];
+  const warnings: Problem[] = [];
+  const scanned = scanS2iEnvironment(envText, envPath);
+  errors.push(...scanned.errors);
+  const environment = withOverrides(scanned.environment, options.extraEnv ?? []);
+  const entries = readEntryPoints(environment);
+  if (!entries.ok) errors.push(...entries.errors);
+  const entryPoints = entries.ok ? entries.value : { routes: [], train: undefined };
+
+  // The top level of the layout: levels[top] is the root. --project fixes it; otherwise it grows
+  // with what the code imports, until nothing imported lies above it.
+  let top = 0;
+  let why = 'the model folder: nothing its code imports lies above it';
+  if (options.projectDir !== undefined) {
+    top = levels.indexOf(options.projectDir);
+    if (top < 0) {
+      return { ok: false, errors: [{ file: modelDir, message: `the model directory is not inside the project ${options.projectDir}`, hint: 'pass --project with a folder that contains the model (at most 8 levels up)' }] };
+    }
+    why = 'chosen with --project';
+  }
+
+  // Config files read on the way: .cortexignore and .env of every level up to the root (and of the
+  // model's parent, which holds them in the usual layout even when no code is shared).
+  const configLevels = () => levels.slice(0, Math.max(top, 1) + 1);
+  const wanted: string[] = [];
+  const want = (file: string) => {
+    if (snap.entries.get(file)?.kind === 'file' && !snap.texts.has(file)) wanted.push(file);
+  };
+  for (const level of configLevels()) {
+    want(at(level, IGNORE_FILE));
+    want(at(level, DOTENV_FILE));
+  }
+  for (const name of REQUIREMENTS_FILES) want(at(modelDir, name));
+  if (wanted.length) return more([], wanted);
+
+  const modelsKey = environment.entries.find((e) => e.key === MODELS_KEY);
+  const includedNames = modelsKey ? modelsKey.value.split(',').map((m) => m.trim()).filter(Boolean) : [];
+
+  for (let round = 0; ; round++) {
+    const ignore = ignoreRulesFor(snap, levels.slice(0, top + 1), Math.max(top, 1));
+    const tree = new Tree(snap, levels[top]!, ignore);
+    const layout = tree.layout(levels.slice(0, top + 1), includedNames);
+    if (layout.walk.length || layout.read.length) return more(layout.walk, layout.read);
+
+    // What the included code imports, and the entry points' modules, as imports too.
+    const imports = layout.pythonFiles.flatMap((f) => findImports(snap.texts.get(f.abs) ?? '').map((i) => ({ ...i, file: f.abs, strict: f.strict })));
+    const named = [...entryPoints.routes.map((r) => ({ module: r.module, line: r.line, what: 'ROUTES' })), ...(entryPoints.train ? [{ module: entryPoints.train.module, line: entryPoints.train.line, what: 'TRAIN_MODULE' }] : [])];
+    if (options.projectDir === undefined) {
+      let grown = top;
+      let reason = why;
+      const consider = (module: string, what: string, file: string, line: number) => {
+        const first = module.split('.')[0]!;
+        if (STDLIB_MODULES.has(first)) return;
+        const needed = levelNeeded(snap, first);
+        if (needed !== undefined && needed > grown) {
+          grown = needed;
+          reason = `${what}${toPosix(path.relative(levels[needed]!, file))}:${line} imports ${module}`;
+        }
+      };
+      for (const n of named) consider(n.module, `${n.what} in `, envPath, n.line);
+      for (const i of imports) if (i.level === 0 && i.module) consider(i.module, '', i.file, i.line);
+      if (grown > top) {
+        top = grown;
+        why = reason;
+        continue;
+      }
+    }
+
+    // The layout is settled: check it and describe it.
+    const rootDir = levels[top]!;
+    const rel = (abs: string) => toPosix(path.relative(rootDir, abs));
+    const chain = levels.slice(0, top + 1);
+    const importRoots = [...chain.map((l) => toPosix(path.join(path.basename(rootDir), path.relative(rootDir, l)))), ''];
+    for (const level of chain) {
+      if (path.basename(level).includes(':')) {
+        errors.push({ file: level, message: `the folder name ${JSON.stringify(path.basename(level))} contains ':', which cannot be part of PYTHONPATH`, hint: 'rename the folder' });
+      }
+    }
+    const moduleFiles = new Set(layout.files.map((f) => `${path.basename(rootDir)}/${f.path}`));
+    for (const link of layout.links) moduleFiles.add(`${path.basename(rootDir)}/${link.path}`);
+    errors.push(...layout.errors, ...shadowing(layout.files, layout.links, importRoots, path.basename(rootDir)));
+    warnings.push(...layout.warnings);
+    for (const bad of snap.badNames) {
+      if (bad.startsWith(rootDir + path.sep)) warnings.push({ file: bad, message: 'skipped: the name is not valid UTF-8', hint: 'rename it if it belongs in the image' });
+    }
+
+    const externalImports: ExternalImport[] = [];
+    for (const i of imports) {
+      if (i.level !== 0 || !i.module) continue;
+      const found = findModule(i.module, importRoots, moduleFiles);
+      if (found === 'found') continue;
+      const first = i.module.split('.')[0]!;
+      if (found === 'partial') {
+        if (!i.optional) errors.push(importProblem(i, i.module, tree.whyMissing(i.module, chain)));
+        continue;
+      }
+      const onDisk = levelNeeded(snap, first);
+      if (onDisk !== undefined && onDisk <= top && !STDLIB_MODULES.has(first)) {
+        if (!i.optional) errors.push(importProblem(i, i.module, tree.whyMissing(i.module, chain)));
+        continue;
+      }
+      // The standard library is the image's Python's own: nothing a requirements file could add.
+      if (!i.optional && !STDLIB_MODULES.has(first)) externalImports.push({ name: first, file: i.file, line: i.line, strict: i.strict });
+    }
+
+    const dotenvFile = configLevels().map((l) => at(l, DOTENV_FILE)).find((f) => snap.texts.has(f));
+    let dotenv: DotenvSummary | undefined;
+    if (dotenvFile) {
+      const parsed = parseDotenvFile(snap.texts.get(dotenvFile)!, dotenvFile);
+      if (parsed.ok) dotenv = parsed.value;
+      else errors.push(...parsed.errors);
+    }
+    const requirements: ProjectSource['requirements'] = {};
+    const requirementsFiles: ProjectSource['requirementsFiles'] = {};
+    for (const name of REQUIREMENTS_FILES) {
+      const file = at(modelDir, name);
+      const text = snap.texts.get(file);
+      if (text === undefined) continue;
+      requirementsFiles[name] = sourceFile(file, rel(file), snap.entries.get(file)!);
+      const parsed = parseRequirements(text, file);
+      if (parsed.ok) requirements[name] = parsed.value;
+      else errors.push(...parsed.errors);
+    }
+    const setupEntry = snap.entries.get(at(modelDir, SETUP_SCRIPT));
+    const setupScript = setupEntry?.kind === 'file' ? sourceFile(at(modelDir, SETUP_SCRIPT), rel(at(modelDir, SETUP_SCRIPT)), setupEntry) : undefined;
+    for (const name of includedNames) {
+      if (!layout.includedModels.some((m) => path.basename(m.name) === name)) {
+        errors.push({
+          file: envPath,
+          line: modelsKey!.line,
+          message: `${MODELS_KEY} names ${JSON.stringify(name)}, which is not another model folder beside ${path.basename(modelDir)}`,
+          hint: `model folders there: ${layout.siblingModels.join(', ') || 'none'}`,
+        });
+      }
+    }
+
+    if (errors.length) return { ok: false, errors: sortProblems(errors) };
+    return {
+      ok: true,
+      value: {
+        root: rootDir,
+        name: path.basename(rootDir),
+        standalone: top === 0,
+        why,
+        model: { dir: modelDir, path: rel(modelDir), name: path.basename(modelDir) },
+        importRoots,
+        environment,
+        entryPoints,
+        dotenv,
+        ignore,
+        modelFiles: layout.modelFiles,
+        sharedFolders: layout.shared,
+        includedModels: layout.includedModels,
+        rootFiles: layout.rootFiles,
+        links: layout.links,
+        modelsLinks: layout.modelsLinks,
+        modelPaths: layout.modelPaths,
+        leftOut: layout.leftOut,
+        requirements,
+        requirementsFiles,
+        setupScript,
+        ignored: layout.ignored,
+        externalImports,
+        moduleFiles,
+        warnings: sortProblems(warnings),
+      },
+    };
+  }
+}
+
+function more(walk: string[], read: string[]): Resolution {
+  return { ok: 'more', walk: [...new Set(walk)], read: [...new Set(read)] };
+}
+
+/** .s2i/environment with -e's entry keys in place of its own, so plan and labels show what is served. */
+function withOverrides(env: S2iEnvironment, extra: Array<{ key: string; value: string }>): S2iEnvironment {
+  const overrides = extra.filter((e) => ENTRY_KEYS.has(e.key) || e.key === MODELS_KEY);
+  if (!overrides.length) return env;
+  const entries: EnvironmentEntry[] = env.entries.filter((e) => !overrides.some((o) => o.key === e.key));
+  overrides.forEach((o, i) => entries.push({ key: o.key, value: o.value, line: i + 1 }));
+  return { file: env.file, entries };
+}
+
+/**
+ * The lowest level at which `first` names a module or folder: 0 when the model folder has it; k
+ * when levels[k-1] is that folder (so levels[k-1] must be in the layout); otherwise the k at whose
+ * folder it is a module or package beside the way down (so levels[k] must be).
+ */
+function levelNeeded(snap: ProjectSnapshot, first: string): number | undefined {
+  const { levels } = snap;
+  for (let k = 0; k < levels.length; k++) {
+    const dir = levels[k]!;
+    if (k > 0 && path.basename(levels[k - 1]!) === first) return k - 1;
+    const asFile = snap.entries.get(path.join(dir, `${first}.py`));
+    const asDir = snap.entries.get(path.join(dir, first));
+    if (asFile?.kind === 'file' || asDir?.kind === 'dir' || (asDir?.kind === 'link' && asDir.targetKind === 'dir')) return k;
+  }
+  return undefined;
+}
+
+/** 'found' when a file or package of the image is the module; 'partial' when only its first name is. */
+function findModule(module: string, roots: string[], files: ReadonlySet<string>): 'found' | 'partial' | 'missing' {
+  const parts = module.split('.');
+  let partial = false;
+  for (const root of roots) {
+    const base = (p: string[]) => (root === '' ? p.join('/') : `${root}/${p.join('/')}`);
+    const first = base(parts.slice(0, 1));
+    const hasDir = (dir: string) => [...files].some((f) => f.startsWith(`${dir}/`));
+    if (!files.has(`${first}.py`) && !hasDir(first)) continue;
+    partial = true;
+    const full = base(parts);
+    if (files.has(`${full}.py`) || hasDir(full)) return 'found';
+    // A module defined by a package's __init__.py is an attribute, not a file: `from a import b` of
+    // a.b inside a/__init__.py. One level up being a module file means the rest is an attribute.
+    for (let n = parts.length - 1; n >= 1; n--) {
+      if (files.has(`${base(parts.slice(0, n))}.py`)) return 'found';
+    }
+  }
+  return partial ? 'partial' : 'missing';
+}
+
+function importProblem(i: PythonImport & { file: string }, module: string, reason: string): Problem {
+  return {
+    file: i.file,
+    line: i.line,
+    message: `imports ${module}, which is not in the image: ${reason}`,
+    hint: 'check the module name; the plan (--dry-run) shows what the image holds',
+  };
+}
+
+function shadowing(files: SourceFile[], links: SourceLink[], roots: string[], rootName: string): Problem[] {
+  const problems: Problem[] = [];
+  const paths = [...files.map((f) => f.path), ...links.map((l) => l.path)].map((p) => `${rootName}/${p}`);
+  for (const root of roots) {
+    const prefix = root === '' ? '' : `${root}/`;
+    const seen = new Set<string>();
+    for (const p of paths) {
+      if (!p.startsWith(prefix)) continue;
+      const rest = p.slice(prefix.length).split('/');
+      let name: string | undefined;
+      if (rest.length === 1 && rest[0]!.endsWith('.py')) name = rest[0]!.slice(0, -3);
+      else if (rest.length === 2 && rest[1] === '__init__.py') name = rest[0];
+      if (name && STDLIB_MODULES.has(name) && !seen.has(name)) {
+        seen.add(name);
+        problems.push({
+          file: p.split('/').slice(1).join('/') || p,
+          message: `${rest.length === 1 ? `${name}.py` : `the package ${name}/`} would be imported in place of Python's own ${name} module (it is on PYTHONPATH, which comes first), breaking the server and libraries that import ${name}`,
+          hint: `rename it, e.g. to ${name}_utils${rest.length === 1 ? '.py' : '/'}, and update its imports`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function sortProblems(problems: Problem[]): Problem[] {
+  // One list in file and line order reads best, whichever check found each problem.
+  return problems.sort((a, b) => compare(a.file, b.file) || (a.line ?? 0) - (b.line ?? 0));
+}
+
+function sourceFile(abs: string, rel: string, e: ScannedEntry): SourceFile {
+  return { path: rel, abs, size: e.size, executable: e.executable, mtimeMs: e.mtimeMs };
+}
+
+/** The .cortexignore rules of the given levels, each scoped to its own folder, relative to the root. */
+function ignoreRulesFor(snap: ProjectSnapshot, chain: string[], upTo: number): IgnoreRules {
+  const rootDir = chain[chain.length - 1]!;
+  const files: IgnoreFile[] = [];
+  for (const level of snap.levels.slice(0, upTo + 1)) {
+    const file = path.join(level, IGNORE_FILE);
+    const text = snap.texts.get(file);
+    if (text === undefined) continue;
+    const base = toPosix(path.relative(rootDir, level));
+    // A .cortexignore above the root (the parent of a lone model) applies from the root down.
+    files.push({ base: base.startsWith('..') ? '' : base, file, text });
+  }
+  return ignoreRules(files.sort((a, b) => a.base.length - b.base.length));
+}
+
+interface Layout {
+  files: SourceFile[];
+  modelFiles: SourceFile[];
+  shared: SharedFolder[];
+  includedModels: SharedFolder[];
+  rootFiles: SourceFile[];
+  links: SourceLink[];
+  modelsLinks: string[];
+  modelPaths: string[];
+  siblingModels: string[];
+  leftOut: LeftOutPath[];
+  ignored: IgnoredPath[];
+  pythonFiles: Array<SourceFile & { strict: boolean }>;
+  errors: Problem[];
+  warnings: Problem[];
+  walk: string[];
+  read: string[];
+}
+
+/** The snapshot seen from one candidate root: what is in, what is out, and why. */
+class Tree {
+  private readonly children = new Map<string, string[]>();
+
+  constructor(
+    private readonly snap: ProjectSnapshot,
+    private readonly rootDir: string,
+    private readonly ignore: IgnoreRules,
+  ) {
+    for (const p of snap.entries.keys()) {
+      const dir = path.dirname(p);
+      const list = this.children.get(dir);
+      if (list) list.push(p);
+      else this.children.set(dir, [p]);
+    }
+    for (const list of this.children.values()) list.sort(compare);
+  }
+
+  private rel(abs: string): string {
+    return toPosix(path.relative(this.rootDir, abs));
+  }
+
+  private kids(dir: string): string[] {
+    return this.children.get(dir) ?? [];
+  }
+
+  private isModel(dir: string): boolean {
+    return this.snap.entries.get(path.join(dir, ENVIRONMENT_FILE))?.kind === 'file';
+  }
+
+  /** Whether a model folder lies anywhere below `dir` (walked folders only). */
+  private holdsModels(dir: string): boolean {
+    return this.kids(dir).some((c) => this.snap.entries.get(c)?.kind === 'dir' && !path.basename(c).startsWith('.') && (this.isModel(c) || this.holdsModels(c)));
+  }
+
+  private holdsPython(dir: string): boolean {
+    return this.kids(dir).some((c) => {
+      const e = this.snap.entries.get(c)!;
+      if (this.ignore.ignores(this.rel(c), e.kind === 'dir')) return false;
+      if (e.kind === 'file') return c.endsWith('.py');
+      return e.kind === 'dir' && !DATA_FOLDERS.has(path.basename(c)) && this.holdsPython(c);
+    });
+  }
+
+  layout(chain: string[], includedNames: string[]): Layout {
+    const out: Layout = {
+      files: [], modelFiles: [], shared: [], includedModels: [], rootFiles: [], links: [], modelsLinks: [], modelPaths: [], siblingModels: [],
+      leftOut: [], ignored: [], pythonFiles: [], errors: [], warnings: [], walk: [], read: [],
+    };
+    const modelDir = chain[0]!;
+    // Every folder on the way from the root down to the model must be walked: whether a sibling is
+    // a use case, shared code or another model depends on what lies below it.
+    for (const level of chain.slice(1)) {
+      for (const c of this.kids(level)) {
+        if (this.snap.entries.get(c)?.kind === 'dir' && !chain.includes(c) && !path.basename(c).startsWith('.') && !this.snap.walked.has(c) && !DATA_FOLDERS.has(path.basename(c))) out.walk.push(c);
+      }
+    }
+    if (out.walk.length) return out;
+
+    out.modelFiles = this.collect(modelDir, out, true);
+    for (const model of this.allModels(this.rootDir)) out.modelPaths.push(this.rel(model));
+    if (this.isModel(this.rootDir) && !out.modelPaths.includes('')) out.modelPaths.push('');
+    out.modelPaths.sort(compare);
+    for (let k = 1; k < chain.length; k++) {
+      const level = chain[k]!;
+      for (const c of this.kids(level)) {
+        if (c === chain[k - 1]) continue;
+        const e = this.snap.entries.get(c)!;
+        const name = path.basename(c);
+        const rel = this.rel(c);
+        const isDir = e.kind === 'dir' || (e.kind === 'link' && e.targetKind === 'dir');
+        const by = this.ignore.reason(rel, isDir);
+        if (by) {
+          out.ignored.push({ path: rel, dir: isDir, by });
+          continue;
+        }
+        if (e.kind === 'special') {
+          out.warnings.push({ file: c, message: 'skipped: not a regular file, folder or link (a socket, pipe or device)' });
+          continue;
+        }
+        if (e.kind === 'link') {
+          if (isDir || name.endsWith('.py')) this.link(c, e, out);
+          continue;
+        }
+        if (e.kind === 'file') {
+          if (name.endsWith('.py')) {
+            const f = sourceFile(c, rel, e);
+            out.rootFiles.push(f);
+            out.pythonFiles.push({ ...f, strict: false });
+            if (!this.snap.texts.has(c)) out.read.push(c);
+          }
+          continue;
+        }
+        if (DATA_FOLDERS.has(name)) {
+          out.leftOut.push({ path: rel, why: name === 'models' ? 'trained models' : 'data' });
+          if (name === 'models') out.modelsLinks.push(rel);
+          continue;
+        }
+        if (this.isModel(c)) {
+          if (k === 1) out.siblingModels.push(name);
+          if (k === 1 && includedNames.includes(name)) {
+            out.includedModels.push({ name: rel, files: this.collect(c, out, false) });
+            continue;
+          }
+          out.leftOut.push({ path: rel, why: name === GENERATED_FOLDER ? 'generated' : 'other model' });
+          continue;
+        }
+        if (this.holdsModels(c)) {
+          out.leftOut.push({ path: rel, why: 'use case' });
+          continue;
+        }
+        if (name === GENERATED_FOLDER) {
+          out.leftOut.push({ path: rel, why: 'generated' });
+          continue;
+        }
+        if (!this.holdsPython(c)) {
+          out.leftOut.push({ path: rel, why: 'no Python code' });
+          continue;
+        }
+        out.shared.push({ name: rel, files: this.collect(c, out, false) });
+      }
+    }
+    // The model folder's own models/ is a link to the mounted models too.
+    const own = path.join(modelDir, 'models');
+    if (this.snap.entries.get(own)?.kind === 'dir') out.modelsLinks.push(this.rel(own));
+    out.modelsLinks.sort(compare);
+    out.files = [...out.modelFiles, ...out.rootFiles, ...out.shared.flatMap((s) => s.files), ...out.includedModels.flatMap((m) => m.files)].sort((a, b) => compare(a.path, b.path));
+    out.links.sort((a, b) => compare(a.path, b.path));
+    out.ignored.sort((a, b) => compare(a.path, b.path));
+    out.leftOut.sort((a, b) => compare(a.path, b.path));
+    out.shared.sort((a, b) => compare(a.name, b.name));
+    return out;
+  }
+
+  /** The non-ignored files under `dir`, never data/ or models/ folders; links checked and kept. */
+  private collect(dir: string, out: Layout, strict: boolean): SourceFile[] {
+    const files: SourceFile[] = [];
+    const visit = (d: string) => {
+      for (const c of this.kids(d)) {
+        const e = this.snap.entries.get(c)!;
+        const rel = this.rel(c);
+        const name = path.basename(c);
+        const isDir = e.kind === 'dir' || (e.kind === 'link' && e.targetKind === 'dir');
+        const by = this.ignore.reason(rel, isDir);
+        if (by) {
+          out.ignored.push({ path: rel, dir: isDir, by });
+          continue;
+        }
+        if (e.kind === 'dir') {
+          if (DATA_FOLDERS.has(name)) {
+            // A model folder's own models/ becomes a link; deeper ones are left out.
+            out.leftOut.push({ path: rel, why: name === 'models' ? 'trained models' : 'data' });
+            continue;
+          }
+          if (this.isModel(c) && c !== dir) {
+            out.leftOut.push({ path: rel, why: 'other model' });
+            continue;
+          }
+          visit(c);
+        } else if (e.kind === 'file') {
+          const f = sourceFile(c, rel, e);
+          files.push(f);
+          if (name.endsWith('.py')) {
+            out.pythonFiles.push({ ...f, strict });
+            if (!this.snap.texts.has(c)) out.read.push(c);
+          }
+        } else if (e.kind === 'link') {
+          this.link(c, e, out);
+        } else {
+          out.warnings.push({ file: c, message: 'skipped: not a regular file, folder or link (a socket, pipe or device)' });
+        }
+      }
+    };
+    visit(dir);
+    return files;
+  }
+
+  /** A link stays a link when it ends inside what is sent; any other link is refused by name. */
+  private link(abs: string, e: ScannedEntry, out: Layout): void {
+    const rel = this.rel(abs);
+    const realRoot = this.snap.realLevels[this.snap.levels.indexOf(this.rootDir)] ?? this.rootDir;
+    const problem = (reason: string) =>
+      out.errors.push({
+        file: abs,
+        message: `the link ${rel} -> ${e.linkTarget} ${reason}`,
+        hint: 'replace the link with the file itself, or leave it out with .cortexignore',
+      });
+    if (!e.realTarget) return void problem('points at nothing (dangling, or a loop of links)');
+    const inside = e.realTarget === realRoot || e.realTarget.startsWith(realRoot + path.sep);
+    if (!inside) return void problem(`leaves the project (it ends at ${e.realTarget}): nothing outside the project goes into an image`);
+    const targetRel = toPosix(path.relative(realRoot, e.realTarget));
+    const parts = targetRel.split('/');
+    if (parts.some((p) => p.startsWith('.') || DATA_FOLDERS.has(p)) || this.ignore.ignores(targetRel, e.targetKind === 'dir')) {
+      return void problem(`ends at ${targetRel}, which is not sent (dot files, data/, models/ and ignored files never are)`);
+    }
+    // Relative to the link's own folder, so that it resolves the same way in the image.
+    out.links.push({ path: rel, target: toPosix(path.relative(path.dirname(path.join(this.rootDir, rel)), path.join(this.rootDir, targetRel))) });
+  }
+
+  private allModels(dir: string): string[] {
+    const found: string[] = [];
+    for (const c of this.kids(dir)) {
+      if (this.snap.entries.get(c)?.kind !== 'dir' || path.basename(c).startsWith('.')) continue;
+      if (this.isModel(c)) found.push(c);
+      found.push(...this.allModels(c));
+    }
+    return found;
+  }
+
+  /** Why the module is missing from the image, in words a user can act on. */
+  whyMissing(module: string, chain: string[]): string {
+    const parts = module.split('.');
+    const candidates: string[] = [];
+    // Where Python would look: each folder on the way up, and the one above the root.
+    for (const level of [...chain, ...this.snap.levels.slice(chain.length, chain.length + 1)]) candidates.push(path.join(level, ...parts));
+    for (const c of candidates) {
+      for (const p of [`${c}.py`, c]) {
+        const e = this.snap.entries.get(p);
+        if (!e) continue;
+        const rel = this.rel(p);
+        const segments = rel.split('/');
+        if (rel.startsWith('..')) return `${p} is outside the project ${this.rootDir}`;
+        const dataAt = segments.findIndex((s) => DATA_FOLDERS.has(s));
+        if (dataAt >= 0) return `${rel} is inside ${segments.slice(0, dataAt + 1).join('/')}/, and data/ and models/ folders never go into an image`;
+        for (let n = 1; n < segments.length; n++) {
+          const dir = path.join(this.rootDir, ...segments.slice(0, n));
+          if (this.isModel(dir) && !chain.includes(dir)) return `${rel} belongs to another model (${segments.slice(0, n).join('/')}), which is not in this image`;
+          if (!chain.includes(dir) && this.holdsModels(dir)) return `${rel} is in ${segments.slice(0, n).join('/')}/, another use case (a folder of model folders), which is not in this image`;
+        }
+        const by = this.ignore.reason(rel, e.kind === 'dir');
+        if (by) return `${rel} is left out by ${by === BUILT_IN ? 'the built-in rules' : by}`;
+        return `${rel} is left out of the image`;
+      }
+    }
+    return `no ${parts.join('/')}.py or ${parts.join('/')}/ exists there`;
+  }
+}
