@@ -23,6 +23,14 @@ describe('ignoreRules', () => {
     expect(rules.ignores('churn/scratch', true)).to.equal(false);
   });
 
+  it('reads ./x as /x and warns about patterns that can match nothing, with file and line', () => {
+    const r = ignoreRules([{ base: '', file: '.cortexignore', text: './scratch\n../outside\n[abc\nok/\n' }]);
+    expect(r.ignores('scratch', true)).to.equal(true);
+    expect(r.ignores('m/scratch', true)).to.equal(false);
+    expect(r.warnings.map((w) => `${w.file}:${w.line}`)).to.deep.equal(['.cortexignore:1', '.cortexignore:2', '.cortexignore:3']);
+    expect(r.ignores('ok', true)).to.equal(true);
+  });
+
   it('applies a model .cortexignore relative to the model folder only', () => {
     expect(rules.ignores('churn/fixtures', true)).to.equal(true);
     expect(rules.ignores('upsell/fixtures', true)).to.equal(false);

@@ -162,21 +162,26 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
   // Config files read on the way: .cortexignore and .env of every level up to the root (and of the
   // model's parent, which holds them in the usual layout even when no code is shared).
   const configLevels = () => levels.slice(0, Math.max(top, 1) + 1);
-  const wanted: string[] = [];
-  const want = (file: string) => {
-    if (snap.entries.get(file)?.kind === 'file' && !snap.texts.has(file)) wanted.push(file);
+  // Asked again whenever the root grows: a higher root brings its own .cortexignore and .env.
+  const configWanted = () => {
+    const wanted: string[] = [];
+    const want = (file: string) => {
+      if (snap.entries.get(file)?.kind === 'file' && !snap.texts.has(file)) wanted.push(file);
+    };
+    for (const level of configLevels()) {
+      want(at(level, IGNORE_FILE));
+      want(at(level, DOTENV_FILE));
+    }
+    for (const name of REQUIREMENTS_FILES) want(at(modelDir, name));
+    return wanted;
   };
-  for (const level of configLevels()) {
-    want(at(level, IGNORE_FILE));
-    want(at(level, DOTENV_FILE));
-  }
-  for (const name of REQUIREMENTS_FILES) want(at(modelDir, name));
-  if (wanted.length) return more([], wanted);
 
   const modelsKey = environment.entries.find((e) => e.key === MODELS_KEY);
   const includedNames = modelsKey ? modelsKey.value.split(',').map((m) => m.trim()).filter(Boolean) : [];
 
-  for (let round = 0; ; round++) {
+  for (;;) {
+    const wanted = configWanted();
+    if (wanted.length) return more([], wanted);
     const ignore = ignoreRulesFor(snap, levels.slice(0, top + 1), Math.max(top, 1));
     const tree = new Tree(snap, levels[top]!, ignore);
     const layout = tree.layout(levels.slice(0, top + 1), includedNames);
@@ -219,7 +224,7 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     const moduleFiles = new Set(layout.files.map((f) => `${path.basename(rootDir)}/${f.path}`));
     for (const link of layout.links) moduleFiles.add(`${path.basename(rootDir)}/${link.path}`);
     errors.push(...layout.errors, ...shadowing(layout.files, layout.links, importRoots, path.basename(rootDir)));
-    warnings.push(...layout.warnings);
+    warnings.push(...layout.warnings, ...ignore.warnings);
     for (const bad of snap.badNames) {
       if (bad.startsWith(rootDir + path.sep)) warnings.push({ file: bad, message: 'skipped: the name is not valid UTF-8', hint: 'rename it if it belongs in the image' });
     }
@@ -535,6 +540,7 @@ class Tree {
           continue;
         }
         if (this.isModel(c)) {
+          // A model folder named all/ is what `cortex-s2i all` generates: another image.
           if (k === 1) out.siblingModels.push(name);
           if (k === 1 && includedNames.includes(name)) {
             out.includedModels.push({ name: rel, files: this.collect(c, out, false) });
@@ -545,10 +551,6 @@ class Tree {
         }
         if (this.holdsModels(c)) {
           out.leftOut.push({ path: rel, why: 'use case' });
-          continue;
-        }
-        if (name === GENERATED_FOLDER) {
-          out.leftOut.push({ path: rel, why: 'generated' });
           continue;
         }
         if (!this.holdsPython(c)) {

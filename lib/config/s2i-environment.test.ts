@@ -34,4 +34,9 @@ describe('parseS2iEnvironment', () => {
     expect(r.errors[1]!.message).to.contain('"9BAD" is not a valid variable name');
     expect(r.errors[3]!.message).to.contain('first set on line 1');
   });
+  it('refuses a quoted value holding a line break or NUL, with the line', () => {
+    const r = parseS2iEnvironment('A=1\nB="x\\ny"\nC="a\\u0000b"\nD=\u0000\n', 'env');
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.errors.map((e) => e.line)).to.deep.equal([2, 3, 4]);
+  });
 });

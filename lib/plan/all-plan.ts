@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import type { ProjectSource } from '../config/project.js';
-import { compare } from '../text.js';
+import { compare, toPosix } from '../text.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import { BUILDER_KINDS } from './builders.js';
 import { mergeRequirements, type MergedRequirements, type ModelRequirements } from './requirements-merge.js';
@@ -58,8 +58,11 @@ export function planAll(input: AllInput): Result<AllPlan> {
   const aliases = new Set<string>();
   const tests: AllPlan['tests'] = [];
 
+  // Models are named by their folder beside all/: the use case's own names, whatever the root of
+  // their layout (a package above the use case, say).
+  const folderOf = (model: ProjectSource) => toPosix(path.relative(input.root, model.model.dir));
   for (const model of input.models) {
-    const name = model.model.path;
+    const name = folderOf(model);
     const envFile = model.environment.file;
     if (!FOLDER.test(name) || name.includes('..')) {
       errors.push({ file: model.model.dir, message: `model folder ${JSON.stringify(name)} must be one folder of letters, digits, '_', '.' and '-' at the project root` });
@@ -68,7 +71,7 @@ export function planAll(input: AllInput): Result<AllPlan> {
     if (model.entryPoints.routes.length === 0) {
       errors.push({ file: envFile, message: `${name} has no ROUTES, so the all image would serve nothing of it`, hint: 'add ROUTES, or leave the model out with --models' });
     }
-    const hasTests = model.modelFiles.some((f) => f.path === `${name}/${TEST_INSTANCES}`);
+    const hasTests = model.modelFiles.some((f) => f.abs === path.join(model.model.dir, TEST_INSTANCES));
     if (!hasTests) warnings.push({ file: path.join(model.model.dir, TEST_INSTANCES), message: `missing: make test-all will not test ${name}` });
     for (const route of model.entryPoints.routes) {
       const earlier = claimed.get(route.path);
@@ -90,7 +93,7 @@ export function planAll(input: AllInput): Result<AllPlan> {
   const requirementSources: ModelRequirements[] = [];
   for (const model of input.models) {
     const chosen = BUILDER_KINDS.daemon.requirements.find((r) => r in model.requirements);
-    if (chosen) requirementSources.push({ model: model.model.path, file: model.requirements[chosen as keyof typeof model.requirements]! });
+    if (chosen) requirementSources.push({ model: folderOf(model), file: model.requirements[chosen as keyof typeof model.requirements]! });
   }
   const merged = mergeRequirements(requirementSources);
   errors.push(...merged.errors);
@@ -98,18 +101,18 @@ export function planAll(input: AllInput): Result<AllPlan> {
   // One step per distinct script: models sharing a setup.sh word for word run it once.
   const setupSteps: SetupStep[] = [];
   for (const model of input.models) {
-    const script = input.setupScripts[model.model.path];
+    const script = input.setupScripts[folderOf(model)];
     if (script === undefined) continue;
     const normalised = script.replace(/\r\n/g, '\n').replace(/\n*$/, '\n');
     const same = setupSteps.find((s) => s.script === normalised);
-    if (same) same.models.push(model.model.path);
-    else setupSteps.push({ models: [model.model.path], script: normalised });
+    if (same) same.models.push(folderOf(model));
+    else setupSteps.push({ models: [folderOf(model)], script: normalised });
   }
 
   if (errors.length) return failed(errors.sort((a, b) => compare(a.file, b.file) || (a.line ?? 0) - (b.line ?? 0)));
   return ok({
     project: { root: input.root, name: input.name },
-    models: input.models.map((m) => m.model.path),
+    models: input.models.map(folderOf),
     routes,
     requirements: merged.value,
     setupSteps,

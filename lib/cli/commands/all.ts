@@ -30,7 +30,8 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   const models: ProjectSource[] = [];
   const setupScripts: Record<string, string> = {};
   for (const name of chosen) {
-    const read = await readProject(path.join(root, name), root);
+    // Each model read as its own build reads it: its root may be a package above this folder.
+    const read = await readProject(path.join(root, name), undefined, ctx.home ? { home: ctx.home } : {});
     if (!read.ok) {
       problems.push(...read.errors);
       continue;
@@ -51,7 +52,7 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   for (const line of written) ctx.output.out(line);
   if (!checked) ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
   for (const name of chosen) {
-    if (!models.find((m) => m.model.path === name)!.modelFiles.some((f) => f.path === `${name}/Makefile`)) {
+    if (!models.find((m) => m.model.dir === path.join(root, name))!.modelFiles.some((f) => f.abs === path.join(root, name, 'Makefile'))) {
       ctx.output.err(`warning: ${name} has no Makefile, which make train-all uses (hint: cortex-s2i init ${path.join(cmd.project, name)})`);
     }
   }

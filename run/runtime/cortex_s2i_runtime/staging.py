@@ -3,13 +3,23 @@
 The train function runs in a scratch working directory (under $TMPDIR) that mirrors the real one
 (/model): every entry is a symlink to the original, except `models`, which is a private copy of
 the real models directory. Relative paths (`data/...`, `models/...`) therefore behave as usual,
-but writes to `models/` reach /model/models only through publish(), in two phases: first every
-new or changed file is copied next to its destination under a temporary name (and flushed to
-disk), then each is renamed into place. A full disk, or any other failure, strikes in the first
-phase, which then removes what it wrote and leaves /model/models byte-for-byte as it was; renames
-need no space. A failed or interrupted run discards the copy. Files the run deletes from
-`models/` are not deleted from the real directory; code writing to absolute paths bypasses the
-stage.
+but writes to `models/` reach /model/models only through publish(), which is all or nothing:
+  1. check: everything that can be known before writing, all at once (a staged file where the
+     published folder has a folder, a staged folder where it has a file, a link leaving the
+     models folder); any problem raises PublishError with nothing written;
+  2. copy: every new or changed file next to its destination under a temporary name, flushed;
+  3. backup: every destination that exists is kept under a second name (a hard link);
+  4. rename: each temporary name onto its destination.
+A failure in any phase (a full disk strikes in 2, which needs the space) undoes the phases before
+it, renames included, and leaves /model/models byte-for-byte as it was. A failed or interrupted run
+discards the copy. Files the run deletes from `models/` are not deleted from the real directory.
+
+Links are published as links only when they resolve inside the models folder, rewritten as the
+relative path to where they resolve; a link that leaves it (models/evil -> /etc/shadow, which the
+host would follow to its own file) fails the publish with the link and its target named.
+
+Code that writes to an absolute path bypasses the stage, except through MODELS_LINK
+(models_link.py), which the train runner points at the stage's models folder during the run.
 """
 
 import filecmp
@@ -17,6 +27,14 @@ import os
 import shutil
 import stat
 import tempfile
+
+
+class PublishError(Exception):
+    """publish() found problems before changing anything; `problems` lists each, one per path."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems) + "; nothing was published")
+        self.problems = list(problems)
 
 
 class ModelsStage:
@@ -56,39 +74,133 @@ class ModelsStage:
                     changed.append(relative)
         return sorted(changed)
 
+    def check(self, paths):
+        """Every reason publishing `paths` would fail or be unsafe, found without writing anything.
+
+        Returns {relative path: text of the link to publish} for the links among `paths`; raises
+        PublishError naming every problem: a staged path whose published counterpart is of the
+        other type (a folder where a file goes, a file or link where a folder goes), and a link
+        that leaves the models folder.
+        """
+        problems = []
+        if os.path.islink(self.staged_models) or not os.path.isdir(self.staged_models):
+            raise PublishError(["the run replaced its models folder with %s; write files inside "
+                                "it instead" % _describe(self.staged_models)])
+        links = {}
+        for relative in paths:
+            source = os.path.join(self.staged_models, relative)
+            shown = "models/" + relative
+            try:
+                mode = os.lstat(source).st_mode
+            except FileNotFoundError:
+                problems.append("%s is no longer in the run's models folder" % shown)
+                continue
+            if stat.S_ISLNK(mode):
+                text, problem = self._link_text(source, shown)
+                if problem:
+                    problems.append(problem)
+                    continue
+                links[relative] = text
+            elif not stat.S_ISREG(mode):
+                problems.append("%s is %s, not a file" % (shown, _describe(source)))
+                continue
+            problems.extend(self._conflicts(relative))
+        if problems:
+            raise PublishError(problems)
+        return links
+
+    def _link_text(self, source, shown):
+        """(the link's text as published, None) or (None, why it cannot be published).
+
+        A link is published only when it resolves inside the models folder, and always as a
+        relative link computed from where it resolves: an absolute path, or a relative one that
+        leaves the folder and comes back (`../models/x`), would point elsewhere on the host.
+        """
+        target = os.readlink(source)
+        stage_root = os.path.realpath(self.staged_models)
+        resolved = os.path.realpath(os.path.join(os.path.dirname(source), target))
+        # An absolute link into the published folder (/model/models/x) means the same file.
+        for root in (stage_root, os.path.realpath(self.models_dir)):
+            if resolved == root or resolved.startswith(root + os.sep):
+                inside = os.path.join(stage_root, os.path.relpath(resolved, root))
+                return os.path.relpath(inside, os.path.realpath(os.path.dirname(source))), None
+        return None, ("%s is a link to %s, outside the models folder: a published link must "
+                      "stay inside it (write a copy of the file instead)" % (shown, target))
+
+    def _conflicts(self, relative):
+        """What in the published folder stands in the way of relative: files, links, folders."""
+        parts = relative.split(os.sep)
+        path = self.models_dir
+        for depth, part in enumerate(parts):
+            path = os.path.join(path, part)
+            last = depth == len(parts) - 1
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                return []  # created on publish, and so is everything below it
+            shown = os.path.join(self.models_dir, *parts[:depth + 1])
+            if not last and not stat.S_ISDIR(mode):
+                return ["%s is %s in %s, but a folder in the run's models (%s is in it)"
+                        % (shown, _describe(path), self.models_dir, "models/" + relative)]
+            if last and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                return ["%s is %s in %s, but a %s in the run's models"
+                        % (shown, _describe(path), self.models_dir,
+                           "link" if os.path.islink(os.path.join(self.staged_models, relative))
+                           else "file")]
+        return []
+
     def publish(self, version, paths=None):
         """Copy `paths` (default: changes()) into the real models directory, in that order.
 
-        Returns the paths. Either every file is published or, when copying fails (ENOSPC),
-        none is and the exception propagates with the models directory untouched.
+        Returns the paths. All or nothing: check() first, then every file is copied beside its
+        destination under a temporary name, then each destination that exists is kept under a
+        backup name (a hard link, no space needed), then the renames. A failure in any phase
+        undoes what the earlier ones did (the renames included: each backup is renamed back), so
+        the models directory is left byte-for-byte as it was and the exception propagates.
         """
         paths = self.changes() if paths is None else list(paths)
+        links = self.check(paths)
         created_dirs = []
         pending = []  # (temporary, target)
+        backups = {}  # target: backup, for the targets that exist
         try:
             for relative in paths:
                 source = os.path.join(self.staged_models, relative)
                 target = os.path.join(self.models_dir, relative)
                 _make_dirs(os.path.dirname(target), created_dirs)
-                temporary = os.path.join(os.path.dirname(target), ".%s.cortex-s2i-%s.tmp"
-                                         % (os.path.basename(target), version))
+                temporary = _beside(target, version, "tmp")
                 pending.append((temporary, target))
-                if os.path.islink(source):
-                    os.symlink(os.readlink(source), temporary)
+                if relative in links:
+                    os.symlink(links[relative], temporary)
                 else:
                     shutil.copy2(source, temporary)
                     _fsync_file(temporary)
+            for _, target in pending:
+                if os.path.lexists(target):
+                    backups[target] = _beside(target, version, "old")
+                    _keep(target, backups[target])
         except BaseException:
-            _remove_quietly([temporary for temporary, _ in pending], created_dirs)
+            _remove_quietly([temporary for temporary, _ in pending] + list(backups.values()),
+                            created_dirs)
             raise
-        done = 0
+        done = []
         try:
             for temporary, target in pending:
                 os.replace(temporary, target)
-                done += 1
+                done.append(target)
         except BaseException:
-            _remove_quietly([temporary for temporary, _ in pending[done:]], [])
+            for target in reversed(done):
+                try:  # each undo on its own: one that fails must not stop the others
+                    if target in backups:
+                        os.replace(backups.pop(target), target)
+                    else:
+                        os.unlink(target)
+                except OSError:
+                    pass
+            _remove_quietly([temporary for temporary, _ in pending] + list(backups.values()),
+                            created_dirs)
             raise
+        _remove_quietly(list(backups.values()), [])
         for directory in sorted({os.path.dirname(target) for _, target in pending}):
             _fsync_dir(directory)
         return paths
@@ -104,6 +216,34 @@ def _same(source, target):
         return False
     # copytree kept size and mtime, so an untouched file matches on stat alone.
     return filecmp.cmp(source, target, shallow=True)
+
+
+def _describe(path):
+    if os.path.islink(path):
+        return "a link to %s" % os.readlink(path)
+    if os.path.isdir(path):
+        return "a folder"
+    if os.path.isfile(path):
+        return "a file"
+    return "a special file" if os.path.lexists(path) else "missing"
+
+
+def _beside(target, version, kind):
+    """A hidden name next to target for this run's temporary copy ("tmp") or backup ("old")."""
+    return os.path.join(os.path.dirname(target), ".%s.cortex-s2i-%s.%s"
+                        % (os.path.basename(target), version, kind))
+
+
+def _keep(target, backup):
+    """Keep target's current content under the name backup, without following a link."""
+    try:
+        os.link(target, backup, follow_symlinks=False)
+    except OSError:
+        # Filesystems without hard links: a copy costs space, and is made before any rename.
+        if os.path.islink(target):
+            os.symlink(os.readlink(target), backup)
+        else:
+            shutil.copy2(target, backup)
 
 
 def _make_dirs(directory, created):

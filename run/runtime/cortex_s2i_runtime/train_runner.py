@@ -7,12 +7,20 @@ level, so subprocesses and native libraries too), goes to stderr, ending with a 
 `cortex-s2i train: error: ...` on failure. Exit status: 0 success, 1 the train function (or
 publishing its models) failed, 2 bad input or usage, 128+N interrupted by signal N.
 
+`--train '<payload>'` (or `--train -`, the payload on stdin) is the same run as TRAIN=1
+PAYLOAD=<payload>: the one-shot command line that `docker run <image> --train ...` reaches.
+
+A run refuses to start (exit 2) when /model/models is not a mount point: what it publishes would
+be lost with the container. During the run, MODELS_LINK (models_link.py) points at the stage's
+models folder, so that code writing through a package's models/ path is staged too.
+
 Beside the binaries a successful run publishes `models/<TRAIN_MODULE>.<TRAIN_FUNCTION>.train.json`
 (METADATA_SUFFIX): the version id, train module and function, start time, duration, the files
 published and the function's return value. It is published last, so it never describes binaries
 that are not all in place.
 """
 
+import contextlib
 import datetime
 import importlib
 import json
@@ -23,7 +31,7 @@ import sys
 import time
 import traceback
 
-from . import jsonlog, staging
+from . import jsonlog, models_link, staging, streams
 from .routes import is_identifier, is_module_name
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -32,16 +40,19 @@ METADATA_SUFFIX = ".train.json"
 USAGE = """\
 This is a cortex-s2i train image. It runs the model's train function once: data comes from
 /model/data, and what the function writes under models/ is published to /model/models only when
-it returns successfully.
+it returns successfully (all or nothing).
 
   docker run --rm -v "$PWD/data:/model/data" -v "$PWD/models:/model/models" \\
     [--env-file .env] -e TRAIN=1 \\
     -e PAYLOAD='{"$ref": "data/adult_income-prepped.csv", "model_name": "adult_income_lr"}' \\
     <image>
+  docker run --rm -v ... <image> --train '{"$ref": "data/adult_income-prepped.csv"}'
 
   TRAIN=1    required (1, true or yes); without it the image prints this text and exits 2
   PAYLOAD    JSON passed to the train function as {"payload": <PAYLOAD>}; default {}.
              Its "$ref", when present, must name an existing file (relative to /model).
+  --train [PAYLOAD]  the same run as TRAIN=1 PAYLOAD=<PAYLOAD>; "-" reads it from stdin
+  /model/models      must be mounted (-v "$PWD/models:/model/models"), or the run exits 2
 
 Train function: TRAIN_MODULE.TRAIN_FUNCTION = %s.%s
 stdout: one JSON event per line (started, then finished or failed); the train code's output goes
@@ -70,15 +81,6 @@ def new_version(now=None):
 
 def _is_truthy(value):
     return (value or "").strip().lower() in ("1", "true", "yes")
-
-
-def _claim_stdout():
-    """Keep the real stdout for events and point file descriptor 1 at stderr for everyone else."""
-    sys.stdout.flush()
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout.reconfigure(line_buffering=True)
-    return events
 
 
 class _Events:
@@ -140,6 +142,13 @@ def _check_data_reference(payload):
                        % (reference, os.getcwd(), hint), EXIT_USAGE)
 
 
+def _check_models_mount(models_dir, is_mount):
+    if not is_mount(models_dir):
+        raise _Failure("%s is not a mounted folder, so the models this run publishes would be "
+                       "lost with the container: mount one with -v \"$PWD/models:%s\""
+                       % (models_dir, models_dir), EXIT_USAGE)
+
+
 def metadata_file_name(module_name, function_name):
     return "%s.%s%s" % (module_name, function_name, METADATA_SUFFIX)
 
@@ -151,8 +160,10 @@ def _load(module_name, function_name):
         raise
     except BaseException as exc:  # SystemExit at import time is a broken module, too
         traceback.print_exc()
-        raise _Failure("cannot import TRAIN_MODULE %s: %s: %s"
-                       % (module_name, type(exc).__name__, exc), EXIT_USAGE)
+        where = _where(exc)
+        raise _Failure("cannot import TRAIN_MODULE %s: %s: %s%s"
+                       % (module_name, type(exc).__name__, exc,
+                          " (at %s)" % where if where else ""), EXIT_USAGE)
     function = getattr(module, function_name, None)
     if function is None:
         raise _Failure("TRAIN_MODULE %s (%s) has no function %r"
@@ -163,11 +174,47 @@ def _load(module_name, function_name):
     return function
 
 
+def _where(exc):
+    """file:line of the model code that failed to import, or None when none of it ran.
+
+    The innermost frame of the model's own code: not the runtime's, the standard library's or an
+    installed package's (a dependency that fails inside itself was imported from a model line).
+    """
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return "%s:%s" % (exc.filename, exc.lineno)
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if not _outside_model_code(frame.filename)]
+    return "%s:%d" % (frames[-1].filename, frames[-1].lineno) if frames else None
+
+
+def _outside_model_code(filename):
+    if filename.startswith("<"):
+        return True  # <frozen importlib._bootstrap>
+    parts = os.path.abspath(filename).split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    return any(filename.startswith(directory + os.sep) for directory in _NOT_MODEL_CODE)
+
+
+_NOT_MODEL_CODE = (os.path.dirname(os.path.abspath(__file__)),
+                   os.path.dirname(os.path.abspath(os.__file__)))
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _raise_interrupted(signum, frame):
     raise _Interrupted(signum)
 
 
-def _run(events, module_name, function_name, payload):
+def _run(events, module_name, function_name, payload, models_link_path):
     """Import, train and publish inside a models stage; returns the finished event's fields."""
     stage = staging.ModelsStage(os.getcwd())
     original_cwd = os.getcwd()
@@ -177,46 +224,86 @@ def _run(events, module_name, function_name, payload):
         except OSError as exc:
             raise _Failure("preparing the models stage under %s: %s"
                            % (os.path.dirname(stage.root), exc), EXIT_FAILED)
-        function = _load(module_name, function_name)
         try:
-            result = function({"payload": payload})
-        except _Interrupted:
-            raise
-        except BaseException as exc:
-            traceback.print_exc()
-            if isinstance(exc, SystemExit):
-                raise _Failure("the train function called sys.exit(%r) instead of returning"
-                               % (exc.code,), EXIT_FAILED)
-            raise _Failure("%s: %s" % (type(exc).__name__, exc), EXIT_FAILED)
-        # A half-published models directory is what staging exists to prevent, so a stop
-        # request waits for the copies and renames (docker stop allows 10 seconds before SIGKILL).
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+            redirected = models_link.redirect(models_link_path, stage.staged_models)
+        except OSError as exc:
+            raise _Failure("pointing %s at the run's models: %s (code writing there would "
+                           "bypass the all-or-nothing publish)" % (models_link_path, exc),
+                           EXIT_FAILED)
         try:
-            plain_result = json.loads(jsonlog.dumps_or_repr(result))
-            metadata_name = metadata_file_name(module_name, function_name)
-            files = [path for path in stage.changes() if path != metadata_name]
-            metadata = {"version": events.version, "train_module": module_name,
-                        "train_function": function_name, "started": events.started_at,
-                        "duration_seconds": events.elapsed(), "files": files,
-                        "result": plain_result}
-            with open(os.path.join(stage.staged_models, metadata_name), "w") as handle:
-                handle.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-            published = stage.publish(events.version, files + [metadata_name])
-        except Exception as exc:
-            traceback.print_exc()
-            raise _Failure("publishing models to %s: %s: %s"
-                           % (stage.models_dir, type(exc).__name__, exc), EXIT_FAILED)
+            return _train_and_publish(events, stage, module_name, function_name, payload)
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-        return {"result": plain_result, "published": published,
-                "metadata": "models/" + metadata_name}
+            if redirected:
+                # Published or not, back to the real models folder before the stage it pointed
+                # at is removed; a second stop request must not cut this short.
+                with _signals_ignored():
+                    models_link.point(models_link_path, stage.models_dir)
     finally:
         os.chdir(original_cwd)
         stage.discard()
 
 
-def main(argv=None, environ=None):
+def _train_and_publish(events, stage, module_name, function_name, payload):
+    function = _load(module_name, function_name)
+    try:
+        result = function({"payload": payload})
+    except _Interrupted:
+        raise
+    except BaseException as exc:
+        traceback.print_exc()
+        if isinstance(exc, SystemExit):
+            raise _Failure("the train function called sys.exit(%r) instead of returning"
+                           % (exc.code,), EXIT_FAILED)
+        raise _Failure("%s: %s" % (type(exc).__name__, exc), EXIT_FAILED)
+    # A half-published models directory is what staging exists to prevent, so a stop
+    # request waits for the copies and renames (docker stop allows 10 seconds before SIGKILL).
+    with _signals_ignored():
+        return _publish(events, stage, module_name, function_name, result)
+
+
+def _publish(events, stage, module_name, function_name, result):
+    try:
+        plain_result = json.loads(jsonlog.dumps_or_repr(result))
+        metadata_name = metadata_file_name(module_name, function_name)
+        files = [path for path in stage.changes() if path != metadata_name]
+        metadata = {"version": events.version, "train_module": module_name,
+                    "train_function": function_name, "started": events.started_at,
+                    "duration_seconds": events.elapsed(), "files": files,
+                    "result": plain_result}
+        with open(os.path.join(stage.staged_models, metadata_name), "w") as handle:
+            handle.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        published = stage.publish(events.version, files + [metadata_name])
+    except staging.PublishError as exc:
+        raise _Failure("publishing models to %s: %s" % (stage.models_dir, exc), EXIT_FAILED)
+    except Exception as exc:
+        traceback.print_exc()
+        raise _Failure("publishing models to %s: %s: %s"
+                       % (stage.models_dir, type(exc).__name__, exc), EXIT_FAILED)
+    return {"result": plain_result, "published": published,
+            "metadata": "models/" + metadata_name}
+
+
+def _one_shot(argv, environ, stdin):
+    """The environment of `--train [PAYLOAD]` (TRAIN=1, PAYLOAD=...); None when argv is not that."""
+    if not argv:
+        return None
+    if argv[0].startswith("--train="):
+        payload, rest = argv[0][len("--train="):], argv[1:]
+    elif argv[0] == "--train":
+        payload, rest = (argv[1] if len(argv) > 1 else None), argv[2:]
+    else:
+        return None
+    if rest:
+        return None
+    environ = dict(environ, TRAIN="1")
+    if payload is not None:
+        environ["PAYLOAD"] = stdin.read() if payload == "-" else payload
+    return environ
+
+
+def main(argv=None, environ=None, models_link_path=models_link.MODELS_LINK,
+         is_mount=os.path.ismount):
+    """The train run; `models_link_path` and `is_mount` are parameters for the tests' sake."""
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
     entry = (environ.get("TRAIN_MODULE") or "<TRAIN_MODULE unset>",
@@ -224,20 +311,24 @@ def main(argv=None, environ=None):
     if argv in (["-h"], ["--help"]):
         sys.stdout.write(USAGE % entry)
         return EXIT_OK
+    one_shot = _one_shot(argv, environ, sys.stdin)
+    if one_shot is not None:
+        argv, environ = [], one_shot
     if argv or not _is_truthy(environ.get("TRAIN")):
         if argv:
             sys.stderr.write("cortex-s2i train: unexpected arguments %s\n\n" % " ".join(argv))
         sys.stderr.write(USAGE % entry)
         return EXIT_USAGE
 
-    events = _Events(_claim_stdout(), new_version(), time.monotonic())
+    events = _Events(streams.claim_stdout(), new_version(), time.monotonic())
     for signum in (signal.SIGINT, signal.SIGTERM):
         # As PID 1 in a container, SIGTERM would otherwise be ignored until docker's SIGKILL.
         signal.signal(signum, _raise_interrupted)
     try:
         module_name, function_name, payload = _read_input(environ)
+        _check_models_mount(os.path.abspath("models"), is_mount)
         events.emit("started", module=module_name, function=function_name)
-        finished = _run(events, module_name, function_name, payload)
+        finished = _run(events, module_name, function_name, payload, models_link_path)
     except _Failure as failure:
         return _fail(events, str(failure), failure.exit_code)
     except _Interrupted as interrupted:
