@@ -31,6 +31,16 @@ export class CortexError extends Error {
   }
 }
 
+/** The same error without its evidence lines, for when the user has just seen them. */
+CortexError.prototype.withoutDetails = function withoutDetails(this: CortexError): CortexError {
+  return new CortexError(this.message, { exitCode: this.exitCode, ...(this.hint ? { hint: this.hint } : {}), cause: this });
+};
+declare module './errors.js' {
+  interface CortexError {
+    withoutDetails(): CortexError;
+  }
+}
+
 export function formatProblem(p: Problem): string {
   const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
   return p.hint ? `${where}: ${p.message} (hint: ${p.hint})` : `${where}: ${p.message}`;
@@ -105,6 +115,65 @@ export function contextUnreadable(image: string, cause: Error): CortexError {
 
 export function interrupted(): CortexError {
   return new CortexError('interrupted; nothing was tagged', { exitCode: ExitCode.interrupted });
+}
+
+export function noCortexYaml(dir: string): CortexError {
+  return new CortexError(`${dir} has no cortex.yaml`, {
+    exitCode: ExitCode.badInput,
+    hint: 'deploy takes a Cortex project: a folder whose cortex.yaml lists the APIs',
+  });
+}
+
+export function dockerCommandFailed(args: string[], code: number | string | null, stderr: string): CortexError {
+  return new CortexError(`docker ${args.slice(0, 2).join(' ')} failed (exit ${code ?? 'signal'})`, {
+    exitCode: ExitCode.buildFailed,
+    details: stderr.trim().split('\n').slice(-10),
+    hint: 'the lines above are what the docker command said',
+  });
+}
+
+export function dockerCliMissing(cause: unknown): CortexError {
+  return new CortexError('the docker command is not installed', {
+    exitCode: ExitCode.engineUnreachable,
+    cause,
+    hint: 'deploying to Swarm runs docker stack deploy: install the Docker CLI, or use --out to write the stack file',
+  });
+}
+
+export function swarmInactive(state: string): CortexError {
+  return new CortexError(`the engine is not part of a swarm (state: ${state || 'unknown'})`, {
+    exitCode: ExitCode.badInput,
+    hint: "run 'docker swarm init' (or join a swarm), or use --out to write the stack file",
+  });
+}
+
+export function deployNotReady(stack: string, seconds: number, states: string[]): CortexError {
+  return new CortexError(`stack ${stack} was deployed but not every replica was ready within ${seconds}s`, {
+    exitCode: ExitCode.buildFailed,
+    details: states,
+    hint: `look at 'docker service ps ${stack}_<api> --no-trunc' and the logs of the failing tasks; --timeout waits longer`,
+  });
+}
+
+export function stackNotOurs(stack: string, services: string[]): CortexError {
+  return new CortexError(`stack ${stack} has services cortex-s2i did not deploy: ${services.join(', ')}`, {
+    exitCode: ExitCode.badInput,
+    hint: 'nothing was removed; remove the stack yourself with docker stack rm if you mean to',
+  });
+}
+
+export function deployInterrupted(stack: string): CortexError {
+  return new CortexError(`interrupted while waiting for stack ${stack}; what was deployed stays deployed`, {
+    exitCode: ExitCode.interrupted,
+    hint: `run the command again to wait for it, or remove it with --delete`,
+  });
+}
+
+export function tooFewNodes(api: string, replicas: number, nodes: number): CortexError {
+  return new CortexError(`API ${api} asks for ${replicas} replicas, but with --host-ports each of the swarm's ${nodes} ready node${nodes === 1 ? '' : 's'} runs at most one`, {
+    exitCode: ExitCode.badInput,
+    hint: 'lower init_replicas (and min_replicas) in cortex.yaml, add nodes, or publish through the ingress mesh (no --host-ports)',
+  });
 }
 
 export function invalidJob(file: string, problems: Problem[]): CortexError {

@@ -25,6 +25,16 @@ Usage:
   cortex-s2i builders [--base IMAGE]
       Builds the bundled train and daemon builder images on a Python base image
       (default: python:3.11-slim if present, else the locally bootstrapped base).
+  cortex-s2i deploy <project> --target kubernetes|swarm [options]
+      Deploys the APIs of the project's cortex.yaml. Kubernetes: writes the manifests (needs --out).
+      Swarm: applies the stack with docker stack deploy and waits until every replica is ready.
+        --image API=REF       the image API runs (repeatable; default <project>-<api>:latest)
+        --out DIR             write the manifests or stack file into DIR instead of applying them
+        --port N              first published port; the APIs take N, N+1, ... (default 8000)
+        --host-ports          Swarm: publish on each node's port (mode: host), not the ingress mesh
+        --models-volume NAME  the models: an existing PersistentVolumeClaim or Swarm volume
+        --timeout SECONDS     Swarm: how long to wait for every replica to be ready (default 300)
+        --delete              Swarm: remove the stack this command deployed, and nothing else
   cortex-s2i job run <image> <job.json> [-v HOST:CONTAINER[:ro]]... [--memory SIZE] [--id ID]
       Runs a Cortex batch job with the predict image's batch predictor: splits job.json's input
       (item_list, delimited_files, file_path_lister) into batches for its workers, retries failed
@@ -50,10 +60,24 @@ export type Command =
   | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
+  | DeployCommand
   | { name: 'job-run'; image: string; jobFile: string; volumes: Array<{ host: string; container: string; readOnly: boolean }>; memoryBytes: number | undefined; id: string | undefined }
   | { name: 'job-status'; id: string; json: boolean }
   | { name: 'job-render'; image: string; jobFile: string; out: string | undefined; splitClaim: string | undefined; memoryBytes: number | undefined; id: string | undefined }
   | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
+
+export interface DeployCommand {
+  name: 'deploy';
+  project: string;
+  target: 'kubernetes' | 'swarm';
+  images: Record<string, string>;
+  out: string | undefined;
+  firstPort: number;
+  hostPorts: boolean;
+  modelsVolume: string | undefined;
+  timeoutSeconds: number;
+  delete: boolean;
+}
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -86,6 +110,8 @@ export function parseCommand(argv: string[]): Command {
         if (positionals.length !== 1) throw usageError('init needs the model folder: cortex-s2i init <model-dir>');
         return { name: 'init', modelDir: positionals[0]!, modelName: values['model-name'], dataset: values.dataset, container: values.container, force: values.force ?? false };
       }
+      case 'deploy':
+        return parseDeploy(rest);
       case 'job':
         return parseJob(rest);
       default:
@@ -128,6 +154,57 @@ function parseBuild(args: string[]): Command {
     return { key, value };
   });
   return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false };
+}
+
+const IMAGE_REF = /^[a-z0-9]+([._/:-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;
+
+function parseDeploy(args: string[]): DeployCommand {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      target: { type: 'string' },
+      image: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      port: { type: 'string' },
+      'host-ports': { type: 'boolean' },
+      'models-volume': { type: 'string' },
+      timeout: { type: 'string' },
+      delete: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) throw usageError('deploy needs the project folder: cortex-s2i deploy <project> --target kubernetes|swarm');
+  const target = values.target;
+  if (target !== 'kubernetes' && target !== 'swarm') throw usageError(`--target must be kubernetes or swarm, got ${JSON.stringify(target ?? '')}`);
+  const images: Record<string, string> = {};
+  for (const pair of values.image ?? []) {
+    const eq = pair.indexOf('=');
+    const api = pair.slice(0, eq);
+    const ref = pair.slice(eq + 1);
+    if (eq <= 0 || !IMAGE_REF.test(ref)) throw usageError(`--image ${JSON.stringify(pair)} is not API=IMAGE`, 'e.g. --image iris=registry.example.com/iris@sha256:<digest>');
+    images[api] = ref;
+  }
+  const whole = (flag: string, raw: string | undefined, fallback: number, min: number, max: number) => {
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw usageError(`--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return Number(raw);
+  };
+  const cmd: DeployCommand = {
+    name: 'deploy',
+    project: positionals[0]!,
+    target,
+    images,
+    out: values.out,
+    firstPort: whole('port', values.port, 8000, 1, 65535),
+    hostPorts: values['host-ports'] ?? false,
+    modelsVolume: values['models-volume'],
+    timeoutSeconds: whole('timeout', values.timeout, 300, 1, 86400),
+    delete: values.delete ?? false,
+  };
+  if (cmd.delete && target !== 'swarm') throw usageError('--delete removes a Swarm stack; for Kubernetes, kubectl delete -f the folder --out wrote');
+  if (cmd.delete && cmd.out !== undefined) throw usageError('--delete and --out do not go together');
+  return cmd;
 }
 
 const JOB_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;

@@ -57,6 +57,8 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       case 'job-status':
       case 'job-render':
         return await (await import('./commands/job.js')).jobCommand(command, ctx);
+      case 'deploy':
+        return await (await import('./commands/deploy.js')).deployCommand(command, ctx);
     }
   } catch (err) {
     if (err instanceof CortexError) {

@@ -4,7 +4,7 @@
 // outside this repository and built, trained and served with no flags.
 
 import { expect } from 'chai';
-import { cp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, cp, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../../lib/engine/engine.js';
 import { packageFile } from '../../lib/package-root.js';
@@ -30,6 +30,8 @@ describe('a nested project on a real engine, with no flags', function () {
     await cp(packageFile('fixtures', 'nested_repo'), repo, { recursive: true });
     useCase = path.join(repo, 'scoring', 'insurance');
     models = await cleanup.tempDir('nested-models');
+    // As a user's models/ folder is: the predict image runs unprivileged and only reads it.
+    await chmod(models, 0o755);
   });
   after(() => cleanup.run());
 

@@ -153,7 +153,7 @@ describe('the predict server on a real engine', function () {
   });
 
   it('is up at once, ready only when every worker has run every init, and logs ?debug=true requests', async () => {
-    const c = await serve(['ROUTE_STYLES_INIT_SECONDS=4', 'WEB_CONCURRENCY=2']);
+    const c = await serve(['ROUTE_STYLES_INIT_SECONDS=4', 'WEB_CONCURRENCY=2', 'DEBUG_LOGGING=1']);
     await waitForHealth(c.port);
     const early = await rawRequest(c.port, { path: '/ready' });
     expect(early.status, early.body).to.equal(503);

@@ -21,6 +21,8 @@ export const TEST_LABEL = 'io.cortex-s2i.test';
 export const EXAMPLE = packageFile('fixtures', 'finance_income_prediction');
 /** A project with one route per style of route target, and train functions that misbehave on request. */
 export const ROUTE_STYLES = packageFile('fixtures', 'route_styles');
+/** A one-API Cortex project whose answer names the VERSION its image was built with. */
+export const VERSIONED_API = packageFile('fixtures', 'versioned_api');
 
 /**
  * The real engine with the bundled builders on it. Under CI=true a missing engine fails the suite;

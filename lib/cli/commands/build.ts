@@ -3,6 +3,7 @@
 import { readRevision } from '../../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
 import { ImportCheckReport } from './import-check.js';
+import { requirementsFailure } from './requirements-failure.js';
 import { formatProblem, invalidProject, sourceNotFound, unknownBuilder } from '../../errors.js';
 import { executePlan } from '../../engine/execute-plan.js';
 import type { Engine } from '../../engine/engine.js';
@@ -70,17 +71,24 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
     const importCheck = new ImportCheckReport(plan);
+    const logLines: string[] = [];
     const outcome = await executePlan(plan, dockerfile, engine, {
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
       signal: ctx.signal,
       onEvent: (event) => {
+        if (event.type === 'log') logLines.push(event.text);
         importCheck.onEvent(event);
         progress.onEvent(event);
       },
     }).catch((err: unknown) => {
-      throw importCheck.failure(err) ?? err;
+      const requirementsFile = plan.dependencies.requirements ? Object.values(project.value.requirements).find((r) => r.file === plan.dependencies.requirements!.from) : undefined;
+      const explained = importCheck.failure(err) ?? requirementsFailure(plan.image, err, requirementsFile, logLines);
+      if (explained) throw explained;
+      // The log was on the screen as it came: the end of it once is enough.
+      if (!cmd.quiet && err instanceof CortexError && err.exitCode === ExitCode.buildFailed) throw err.withoutDetails();
+      throw err;
     });
     for (const w of importCheck.warnings()) output.err(`warning: ${formatProblem(w)}`);
     progress.finishStep();

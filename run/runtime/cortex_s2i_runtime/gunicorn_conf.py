@@ -3,8 +3,11 @@
 PORT (5000), WEB_CONCURRENCY (worker processes; default: usable CPUs, at most 4), THREADS (request
 threads per worker, 4), TIMEOUT (seconds a prediction may take before a 504, 60; 0: no limit),
 GRACEFUL_TIMEOUT (seconds in-flight requests get after SIGTERM, 8), MAX_BODY_BYTES (10 MiB),
-LOG_LEVEL (info). Every log line, gunicorn's own included, is JSON on stderr; gunicorn's plain
-access log is off because the app logs one JSON line per request.
+HEADER_TIMEOUT (10) and BODY_TIMEOUT (30) (seconds a request's headers, then its body, may take
+to arrive), MAX_PENDING (predictions per worker running or waiting, 16 x THREADS), DEBUG_LOGGING
+(off) and DEBUG_LOG_BYTES (4096), LOG_LEVEL (info). Every log line, gunicorn's own included, is
+JSON on stderr; gunicorn's plain access log is off because the app logs one JSON line per request.
+The worker class is gunicorn's gthread with the defences of server_worker.py.
 
 The hooks below keep the state the workers share (workers.py): the master creates its directory
 before forking, forgets a worker's ready marker when it reaps the worker, and removes the
@@ -17,7 +20,7 @@ import os
 import signal
 import sys
 
-from cortex_s2i_runtime import jsonlog, settings
+from cortex_s2i_runtime import jsonlog, output, settings
 from cortex_s2i_runtime import routes as routes_module, workers as workers_module
 
 DEFAULT_MAX_WORKERS = 4
@@ -77,7 +80,13 @@ def settings_from(environ, cpus=None):
     if log_level not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError("LOG_LEVEL must be debug, info, warning, error or critical, got %r"
                          % log_level)
-    settings.max_body_bytes(environ)  # fail at startup, not at the first request
+    # Fail at startup, not at the first request (the app and the worker read these again).
+    settings.max_body_bytes(environ)
+    settings.debug_logging(environ)
+    settings.debug_log_bytes(environ)
+    settings.header_timeout(environ)
+    settings.body_timeout(environ)
+    settings.max_pending(environ)
     request_timeout = settings.request_timeout(environ)
     return {
         "bind": ["0.0.0.0:%d" % settings.whole_number(environ, "PORT", 5000, 1, 65535)],
@@ -104,8 +113,9 @@ def logging_config(log_level):
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "cortex_s2i_runtime.jsonlog.JsonFormatter"}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                       "stream": "ext://sys.stderr"},
+            # The real stderr, one write per line, even once output.capture() has moved
+            # descriptor 2 onto a relay for the model code's raw writes.
+            "stderr": {"class": "cortex_s2i_runtime.output.LogHandler", "formatter": "json"},
             "null": {"class": "logging.NullHandler"},
         },
         "loggers": {
@@ -131,7 +141,7 @@ threads = _settings["threads"]
 timeout = _settings["timeout"]
 graceful_timeout = _settings["graceful_timeout"]
 loglevel = _settings["loglevel"]
-worker_class = "gthread"
+worker_class = "cortex_s2i_runtime.server_worker.Worker"
 accesslog = None
 errorlog = "-"
 logconfig_dict = logging_config(loglevel)
@@ -156,6 +166,8 @@ def on_starting(server):
                           level=logging.ERROR, error=str(error))
         raise SystemExit(2)
     server.cortex_s2i_routes = [route.path for route in routes]
+    # Before the fork: every worker's descriptors 1 and 2 are then the relays.
+    output.capture()
     # Set before the fork, so every worker inherits them.
     os.environ[workers_module.STATE_DIR_VARIABLE] = workers_module.create_state_dir()
     os.environ[workers_module.WORKERS_VARIABLE] = str(workers)
@@ -166,6 +178,9 @@ def when_ready(server):
                       bind=bind, workers=workers, threads=threads,
                       request_timeout=settings.request_timeout(os.environ),
                       graceful_timeout=graceful_timeout,
+                      header_timeout=settings.header_timeout(os.environ),
+                      body_timeout=settings.body_timeout(os.environ),
+                      max_pending=settings.max_pending(os.environ),
                       routes=getattr(server, "cortex_s2i_routes", None))
 
 
@@ -206,7 +221,16 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    directory = os.environ.get(workers_module.STATE_DIR_VARIABLE)
-    if directory:
-        workers_module.remove_state_dir(directory)
+    """The master's last words: after gunicorn's own, so that `docker logs | tail -1` says why."""
+    output.release()
+    failure = None
+    found = workers_module.WorkerSet.from_environ(os.environ)
+    if found is not None:
+        failure = found.first_failure()
+        workers_module.remove_state_dir(found.directory)
     jsonlog.log_event(_server_log, "server_stopped")
+    if failure is not None:
+        # gunicorn's own last lines ("Worker failed to boot", HaltServer) say nothing of which
+        # route failed or why; the worker that failed left that behind.
+        jsonlog.log_event(_server_log, "route_load_failed", level=logging.ERROR,
+                          **dict(failure, reason="a route failed to load; the server stopped"))

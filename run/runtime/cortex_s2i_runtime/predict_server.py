@@ -14,19 +14,27 @@ HTTP contract (every response carries X-Request-Id; every error is JSON
   GET  /health    200 {"status": "ok", "routes": [...]}: the process is up
   GET  /ready     200 once every worker has loaded every route, else 503
   GET  /metrics   Prometheus text format: request counts by route and status, latency histogram
-  400  the body is empty, not JSON, or not a JSON object or array (the "wrong shape": every
+  400  the body is empty, not JSON, nested too deeply, or not a JSON object or array (the "wrong shape": every
        Cortex payload is one, and a bare string, number, true/false or null is almost always a
        client bug that would otherwise surface as a 500 from inside the model code)
+  400  also: a body that cannot be read (a malformed chunk size, a connection that ended early)
   404  no such route          405  wrong method (with Allow)
+  408  the body did not arrive within BODY_TIMEOUT seconds of the headers (server_worker.py)
   413  Content-Length (or a chunked body) over MAX_BODY_BYTES, decided before the body is read
   415  a Content-Type other than JSON (application/json or application/*+json); a request with
        no Content-Type at all is taken as JSON, as many clients send none
   500  the function raised, or returned something JSON cannot encode; the client gets a generic
        message, the log gets the traceback under the request id
-  503  /ready before loading is done; a prediction when loading outlasts TIMEOUT
+  503  /ready before loading is done; a prediction when loading outlasts TIMEOUT; a prediction
+       when MAX_PENDING are already running or queued in the worker (server_worker.py)
   504  the function did not return within TIMEOUT seconds (deadline.py: the call is abandoned)
-Requests that gunicorn itself rejects as malformed HTTP get gunicorn's plain 400, not this JSON.
-`?debug=true` logs the raw request body and the function's result.
+Requests that gunicorn itself rejects as malformed HTTP get the same JSON from the worker
+(server_worker.py): 400, 414 (request line too long), 431 (headers too large), 501 (a
+Transfer-Encoding other than chunked).
+`?debug=true` logs the request body and the function's result, each cut to DEBUG_LOG_BYTES, when
+the operator allows it with DEBUG_LOGGING=1; otherwise the request is served as usual, and that
+debug logging is off is logged once per worker (bodies hold whatever clients send: personal
+data, credentials).
 """
 
 import json
@@ -38,20 +46,24 @@ import threading
 import time
 import urllib.parse
 
-from . import deadline, jsonlog, metrics as metrics_module, routes as routes_module, settings
+from . import clients, deadline, jsonlog, metrics as metrics_module, routes as routes_module
+from . import settings
 from .workers import WorkerSet
 
 DEFAULT_MAX_BODY_BYTES = settings.DEFAULT_MAX_BODY_BYTES
 max_body_bytes_from = settings.max_body_bytes
 # gunicorn's exit status for a worker that could not boot: the master stops the server on it.
 WORKER_BOOT_ERROR = 3
+WORKER_FAILED = 1
 SERVICE_PATHS = ("health", "ready", "metrics")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _JSON_TYPE = re.compile(r"application/(json|[^;/\s]+\+json)\s*(;.*)?", re.IGNORECASE)
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                413: "Payload Too Large", 415: "Unsupported Media Type",
-                500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
+STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+               408: "Request Timeout", 413: "Payload Too Large", 414: "URI Too Long",
+               415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
+               500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+               504: "Gateway Timeout"}
 _MAX_ECHOED_PATH = 200
 _JSON = "application/json"
 
@@ -75,9 +87,13 @@ class PredictApp:
 
     def __init__(self, route_paths, max_body_bytes=DEFAULT_MAX_BODY_BYTES,
                  timeout=settings.DEFAULT_TIMEOUT, threads=settings.DEFAULT_THREADS,
-                 workers=None, metrics=None, on_saturated=None, logger=log):
+                 workers=None, metrics=None, on_saturated=None, logger=log,
+                 debug_logging=False, debug_log_bytes=settings.DEFAULT_DEBUG_LOG_BYTES):
         self.route_paths = list(route_paths)
         self.max_body_bytes = max_body_bytes
+        self.debug_logging = debug_logging
+        self.debug_log_bytes = debug_log_bytes
+        self._debug_refused = False
         self.timeout = timeout
         self.workers = workers
         self.log = logger
@@ -137,8 +153,7 @@ class PredictApp:
         path = environ.get("PATH_INFO", "") or "/"
         route = path.strip("/")
         known = route in SERVICE_PATHS or route in self.route_paths
-        debug = any(_truthy(v) for v in
-                    urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("debug", []))
+        debug = self._debug_allowed(environ, request_id)
         content_type = _JSON
         headers = []
         try:
@@ -168,13 +183,49 @@ class PredictApp:
 
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
                    ("X-Request-Id", request_id)] + headers
-        start_response("%d %s" % (status, _STATUS_TEXT.get(status, "")), headers)
+        start_response("%d %s" % (status, STATUS_TEXT.get(status, "")), headers)
         seconds = time.monotonic() - started
         self.metrics.observe(route if known else metrics_module.UNMATCHED, status, seconds)
         self._log("request", request_id, route if known else None, method, status=status,
                   duration_ms=round(seconds * 1000, 3),
                   **({} if known else {"path": path[:_MAX_ECHOED_PATH]}))
         return [b"" if method == "HEAD" else body]
+
+    def _debug_allowed(self, environ, request_id):
+        query = environ.get("QUERY_STRING", "")
+        if "debug" not in query or not any(
+                _truthy(v) for v in urllib.parse.parse_qs(query).get("debug", [])):
+            return False
+        if self.debug_logging:
+            return True
+        if not self._debug_refused:
+            self._debug_refused = True
+            jsonlog.log_event(self.log, "debug_logging_off", level=logging.WARNING,
+                              request_id=request_id,
+                              reason="?debug=true asks to log request bodies; set "
+                                     "DEBUG_LOGGING=1 to allow it (noted once per worker)")
+        return False
+
+    def _clip(self, text):
+        """(text cut to debug_log_bytes characters, whether it was cut)."""
+        if len(text) <= self.debug_log_bytes:
+            return text, False
+        return text[:self.debug_log_bytes], True
+
+    def error_response(self, status, message, method=None, path=None, headers=()):
+        """(status line, headers, body) of a JSON error the server decides without the app.
+
+        The worker (server_worker.py) answers slow clients, a full queue and malformed HTTP
+        itself; this keeps those answers, their log line and their metrics the same as the app's.
+        """
+        request_id = os.urandom(16).hex()
+        body = self._error_body(status, message, request_id)
+        self.metrics.observe(metrics_module.UNMATCHED, status, 0.0)
+        self._log("request", request_id, None, method, status=status, error=message,
+                  **({"path": path[:_MAX_ECHOED_PATH]} if path else {}))
+        return ("%d %s" % (status, STATUS_TEXT.get(status, "")),
+                [("Content-Type", _JSON), ("Content-Length", str(len(body))),
+                 ("X-Request-Id", request_id)] + list(headers), body)
 
     def _service(self, route, request_id):
         if route == "health":
@@ -202,15 +253,21 @@ class PredictApp:
                             [("Retry-After", "1")])
         raw = self._read_body(environ)
         if debug:
-            self._log("debug_request", request_id, route, method,
-                      body=raw.decode("utf-8", "replace"), query=environ.get("QUERY_STRING", ""),
-                      content_type=content_type)
+            shown, cut = self._clip(raw.decode("utf-8", "replace"))
+            self._log("debug_request", request_id, route, method, body=shown,
+                      body_bytes=len(raw), truncated=cut,
+                      query=environ.get("QUERY_STRING", "")[:_MAX_ECHOED_PATH],
+                      content_type=content_type[:80])
         if not raw.strip():
             raise HttpError(400, "the request body is empty; send a JSON object or array")
         try:
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(400, "the request body is not valid JSON: %s" % exc)
+        except RecursionError:
+            # json's decoder recurses once per nesting level and gives up at the interpreter's
+            # recursion limit (about 1000 levels): the client's document, not a server fault.
+            raise HttpError(400, "the request body is nested too deeply to decode")
         if not isinstance(payload, (dict, list)):
             raise HttpError(400, "the request body must be a JSON object or array, not %s"
                             % _json_type(payload))
@@ -227,11 +284,27 @@ class PredictApp:
                                 % self.timeout)
         body = jsonlog.dumps({"payload": result}).encode()
         if debug:
-            self._log("debug_result", request_id, route, method, result=result)
+            encoded = jsonlog.dumps_or_repr(result)
+            if len(encoded) <= self.debug_log_bytes:
+                self._log("debug_result", request_id, route, method, result=result)
+            else:
+                self._log("debug_result", request_id, route, method,
+                          result=self._clip(encoded)[0], truncated=True)
         return body
 
     def _read_body(self, environ):
-        stream = environ["wsgi.input"]
+        try:
+            return self._read_body_from(environ, environ["wsgi.input"])
+        except clients.ClientTimeout as exc:
+            raise HttpError(408, "the request body did not arrive within %s seconds "
+                            "(BODY_TIMEOUT)" % exc.seconds)
+        except OSError as exc:
+            # The server's body reader raises OSError subclasses for a malformed chunk size or
+            # terminator and for a body that ended early: the client's fault, never a 500.
+            raise HttpError(400, "the request body could not be read: %s"
+                            % (str(exc)[:200] or type(exc).__name__))
+
+    def _read_body_from(self, environ, stream):
         length = environ.get("CONTENT_LENGTH", "").strip()
         if length:
             if not length.isdigit():
@@ -289,7 +362,9 @@ def _new_app(environ, shared):
     labels = paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED]
     metrics = metrics_module.Metrics(labels, workers.directory if workers else None)
     return PredictApp(paths, settings.max_body_bytes(environ), settings.request_timeout(environ),
-                      settings.threads(environ), workers=workers, metrics=metrics)
+                      settings.threads(environ), workers=workers, metrics=metrics,
+                      debug_logging=settings.debug_logging(environ),
+                      debug_log_bytes=settings.debug_log_bytes(environ))
 
 
 def create_app(environ=None):
@@ -309,11 +384,22 @@ def create_served_app(environ=None):
         try:
             app.load(environ)
         except BaseException as exc:
-            if not isinstance(exc, routes_module.RouteLoadError):
+            if isinstance(exc, routes_module.RouteLoadError):
+                failure = {"route": exc.route.path, "module": exc.route.module,
+                           "function": exc.route.function, "error": str(exc)}
+            else:
+                failure = {"error": "%s: %s" % (type(exc).__name__, exc)}
                 jsonlog.log_event(log, "route_load_failed", level=logging.ERROR, exc_info=True,
-                                  error="%s: %s" % (type(exc).__name__, exc))
+                                  **failure)
+            status = WORKER_BOOT_ERROR
+            if app.workers is not None:
+                try:  # gunicorn's master ends the log with it, after its own shutdown lines
+                    if not app.workers.record_failure(os.getpid(), failure):
+                        status = WORKER_FAILED  # another worker's boot error stops the server
+                except OSError:
+                    pass
             logging.shutdown()
-            os._exit(WORKER_BOOT_ERROR)
+            os._exit(status)
 
     # A daemon thread: SIGTERM during a long load must not wait for it.
     threading.Thread(target=load, name="cortex-s2i-load", daemon=True).start()

@@ -46,3 +46,44 @@ def threads(environ):
 def graceful_timeout(environ):
     """GRACEFUL_TIMEOUT: seconds in-flight requests get to finish after SIGTERM (default 8)."""
     return whole_number(environ, "GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1)
+
+
+# Slow clients: a request's headers must arrive within HEADER_TIMEOUT seconds of its first byte
+# (of the connection, for a new one), and its body within BODY_TIMEOUT seconds of the headers.
+# Totals, not per-read idle timeouts: a client trickling a byte a second never trips an idle
+# timeout, and that is how a handful of connections used to hold every thread.
+DEFAULT_HEADER_TIMEOUT = 10
+DEFAULT_BODY_TIMEOUT = 30
+# Predictions a worker holds at once, running or waiting for a thread, per request thread.
+PENDING_PER_THREAD = 16
+DEFAULT_DEBUG_LOG_BYTES = 4096
+_TRUTHY = ("1", "true", "yes", "on")
+_FALSY = ("", "0", "false", "no", "off")
+
+
+def header_timeout(environ):
+    """HEADER_TIMEOUT: seconds a request's headers may take to arrive (default 10)."""
+    return whole_number(environ, "HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, 1)
+
+
+def body_timeout(environ):
+    """BODY_TIMEOUT: seconds a request's body may take to arrive after its headers (default 30)."""
+    return whole_number(environ, "BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT, 1)
+
+
+def max_pending(environ):
+    """MAX_PENDING: predictions per worker running or queued before a 503 (16 x THREADS)."""
+    return whole_number(environ, "MAX_PENDING", PENDING_PER_THREAD * threads(environ), 1)
+
+
+def debug_logging(environ):
+    """DEBUG_LOGGING: whether `?debug=true` may log request bodies and results (default off)."""
+    raw = environ.get("DEBUG_LOGGING", "").strip().lower()
+    if raw not in _TRUTHY + _FALSY:
+        raise ValueError("DEBUG_LOGGING must be 1/true/yes/on or 0/false/no/off, got %r" % raw)
+    return raw in _TRUTHY
+
+
+def debug_log_bytes(environ):
+    """DEBUG_LOG_BYTES: how much of a body or result a debug line keeps (default 4096)."""
+    return whole_number(environ, "DEBUG_LOG_BYTES", DEFAULT_DEBUG_LOG_BYTES, 1)

@@ -5,9 +5,11 @@ of them. So the master creates a directory (in /dev/shm, memory, when it can) be
 workers and passes its path down in CORTEX_S2I_STATE_DIR, with the number of workers it keeps in
 CORTEX_S2I_WORKERS. Each worker keeps its metrics file there (metrics.py) and, once every route is
 loaded, a marker file `ready.<pid>`; the master deletes a worker's marker when it reaps the worker,
-and the directory when it exits.
+and the directory when it exits. A worker whose routes fail to load leaves `failed` (the
+route, module and cause as JSON) before it exits, so that the master can end its log with them.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -15,6 +17,8 @@ import tempfile
 STATE_DIR_VARIABLE = "CORTEX_S2I_STATE_DIR"
 WORKERS_VARIABLE = "CORTEX_S2I_WORKERS"
 _READY_PREFIX = "ready."
+_FAILED_PREFIX = "failed."
+_FAILED = "failed"
 
 
 def create_state_dir():
@@ -75,3 +79,29 @@ class WorkerSet:
                 # A marker whose worker died unreaped (the master was killed) does not count.
                 count += _alive(int(name[len(_READY_PREFIX):]))
         return count
+
+    def record_failure(self, pid, fields):
+        """Leaves why this worker could not load its routes; True for the first worker to fail.
+
+        Only the first one should end with gunicorn's boot-error status: the master halts the
+        server on it, and a second such exit during that halt makes gunicorn raise inside its
+        own shutdown and exit 1 with a traceback.
+        """
+        temporary = os.path.join(self.directory, "%s%d.tmp" % (_FAILED_PREFIX, pid))
+        with open(temporary, "w") as handle:
+            json.dump(fields, handle)
+        try:
+            os.link(temporary, os.path.join(self.directory, _FAILED))  # atomic, exclusive
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
+
+    def first_failure(self):
+        """The fields of the first worker that failed to load its routes, or None."""
+        try:
+            with open(os.path.join(self.directory, _FAILED)) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None

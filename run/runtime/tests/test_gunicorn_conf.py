@@ -80,6 +80,16 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual(settings, {"bind": ["0.0.0.0:8080"], "workers": 9, "threads": 16,
                                     "timeout": 0, "graceful_timeout": 25, "loglevel": "warning"})
 
+    def test_client_deadlines_and_the_queue_limit_have_defaults_and_overrides(self):
+        from cortex_s2i_runtime import settings
+        self.assertEqual((settings.header_timeout({}), settings.body_timeout({}),
+                          settings.max_pending({}), settings.max_pending({"THREADS": "2"}),
+                          settings.debug_logging({}), settings.debug_log_bytes({})),
+                         (10, 30, 64, 32, False, 4096))
+        self.assertEqual((settings.header_timeout({"HEADER_TIMEOUT": "3"}),
+                          settings.max_pending({"MAX_PENDING": "5"}),
+                          settings.debug_logging({"DEBUG_LOGGING": "on"})), (3, 5, True))
+
     def test_gunicorn_kills_a_frozen_worker_only_well_past_the_request_deadline(self):
         self.assertEqual(gunicorn_conf.settings_from({"TIMEOUT": "5"}, cpus=2)["timeout"], 65)
 
@@ -87,13 +97,16 @@ class SettingsTest(unittest.TestCase):
         for name, value in [("PORT", "abc"), ("PORT", "70000"), ("PORT", "0"),
                             ("WEB_CONCURRENCY", "0"), ("THREADS", "-1"), ("TIMEOUT", "1.5"),
                             ("GRACEFUL_TIMEOUT", "0"),
-                            ("LOG_LEVEL", "loud"), ("MAX_BODY_BYTES", "10MB")]:
+                            ("LOG_LEVEL", "loud"), ("MAX_BODY_BYTES", "10MB"),
+                            ("HEADER_TIMEOUT", "0"), ("BODY_TIMEOUT", "soon"),
+                            ("MAX_PENDING", "0"), ("DEBUG_LOGGING", "maybe"),
+                            ("DEBUG_LOG_BYTES", "-5")]:
             with self.subTest(name=name, value=value):
                 with self.assertRaisesRegex(ValueError, name):
                     gunicorn_conf.settings_from({name: value}, cpus=2)
 
-    def test_module_exports_gthread_without_access_log(self):
-        self.assertEqual(gunicorn_conf.worker_class, "gthread")
+    def test_module_exports_the_hardened_gthread_worker_without_access_log(self):
+        self.assertEqual(gunicorn_conf.worker_class, "cortex_s2i_runtime.server_worker.Worker")
         self.assertIsNone(gunicorn_conf.accesslog)
         self.assertEqual(gunicorn_conf.errorlog, "-")
 
@@ -152,8 +165,10 @@ class HooksTest(unittest.TestCase):
         class Server:
             pass
         server = Server()
-        with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g"}):
+        with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g"}), \
+                mock.patch.object(gunicorn_conf.output, "capture") as capture:
             gunicorn_conf.on_starting(server)
+            capture.assert_called_once_with()
             self.addCleanup(workers.remove_state_dir, os.environ[workers.STATE_DIR_VARIABLE])
         gunicorn_conf.when_ready(server)
         [started] = logs.events("server_started")
@@ -198,7 +213,8 @@ class HooksTest(unittest.TestCase):
 
         class Worker:
             pid = 4242
-        with mock.patch.dict(os.environ, {"ROUTES": "a:mod:f"}):
+        with mock.patch.dict(os.environ, {"ROUTES": "a:mod:f"}), \
+                mock.patch.object(gunicorn_conf.output, "capture"):
             gunicorn_conf.on_starting(Server())
             directory = os.environ[workers.STATE_DIR_VARIABLE]
             self.assertTrue(os.path.isdir(directory))

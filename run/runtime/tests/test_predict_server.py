@@ -14,7 +14,7 @@ import unittest
 import wsgiref.util
 import wsgiref.validate
 
-from cortex_s2i_runtime import metrics, predict_server, routes
+from cortex_s2i_runtime import clients, metrics, predict_server, routes
 from cortex_s2i_runtime.workers import WorkerSet
 
 from tests.support import RUNTIME_DIR, LogCapture, UserCode
@@ -248,7 +248,8 @@ class PredictServerTest(unittest.TestCase):
                 replaced = self.post("/m/echo", [1], headers={"X-Request-Id": unsafe})
                 self.assertRegex(replaced[1]["X-Request-Id"], r"^[0-9a-f]{32}$")
 
-    def test_debug_logs_the_raw_body_and_the_result(self):
+    def test_debug_logs_the_raw_body_and_the_result_when_the_operator_allows_it(self):
+        self.app.debug_logging = True
         raw = b'{"instances": [1, 2]}'
         call(self.app, "POST", "/m/double", raw, query="debug=true")
         [request] = self.logs.events("debug_request")
@@ -256,6 +257,67 @@ class PredictServerTest(unittest.TestCase):
         self.assertEqual(request["body"], raw.decode())
         self.assertEqual(result["result"], [2, 4])
         self.assertEqual(request["request_id"], result["request_id"])
+
+    def test_debug_is_off_by_default_served_as_usual_and_said_once(self):
+        app = predict_server.create_app({"ROUTES": "m/echo:%s:echo" % self.model})
+        for _ in range(3):
+            code, _, body = call(app, "POST", "/m/echo", b'{"card": "4242"}', query="debug=true")
+            self.assertEqual((code, json.loads(body)), (200, {"payload": {"card": "4242"}}))
+        self.assertEqual(self.logs.events("debug_request") + self.logs.events("debug_result"), [])
+        self.assertNotIn("4242", json.dumps(self.logs.lines))
+        [note] = self.logs.events("debug_logging_off")
+        self.assertIn("DEBUG_LOGGING=1", note["reason"])
+
+    def test_debug_lines_are_cut_to_debug_log_bytes(self):
+        app = predict_server.create_app({"ROUTES": "m/echo:%s:echo" % self.model,
+                                         "DEBUG_LOGGING": "1", "DEBUG_LOG_BYTES": "50"})
+        raw = json.dumps({"text": "y" * 5000}).encode()
+        self.assertEqual(call(app, "POST", "/m/echo", raw, query="debug=1")[0], 200)
+        [request] = self.logs.events("debug_request")
+        [result] = self.logs.events("debug_result")
+        self.assertEqual((len(request["body"]), request["body_bytes"], request["truncated"]),
+                         (50, len(raw), True))
+        self.assertEqual((len(result["result"]), result["truncated"]), (50, True))
+
+    def test_debug_settings_are_checked(self):
+        for name, value in (("DEBUG_LOGGING", "maybe"), ("DEBUG_LOG_BYTES", "0")):
+            with self.subTest(name=name), self.assertRaisesRegex(ValueError, name):
+                predict_server.create_app({"ROUTES": "a:m:f", name: value})
+
+    def test_json_nested_too_deeply_is_a_400_not_a_500(self):
+        app = predict_server.create_app({"ROUTES": "m/echo:%s:echo" % self.model})
+        deep = b"[" * 100000 + b"]" * 100000
+        self.assertJsonError(call(app, "POST", "/m/echo", deep), 400, "nested too deeply")
+        self.assertEqual(self.logs.events("request_failed"), [])
+
+    def test_a_body_that_cannot_be_read_is_a_400_naming_the_cause(self):
+        class BadChunks(io.RawIOBase):
+            def read(self, *args):
+                raise OSError("Invalid chunk size: b'zz'")
+        response = call(self.app, "POST", "/m/echo", BadChunks(), content_length=None,
+                        headers={"Transfer-Encoding": "chunked"})
+        self.assertJsonError(response, 400, "Invalid chunk size")
+
+    def test_a_body_past_its_deadline_is_a_408(self):
+        class Trickle(io.RawIOBase):
+            def read(self, *args):
+                raise clients.ClientTimeout(30)
+        self.assertJsonError(call(self.app, "POST", "/m/echo", Trickle(), content_length="10"),
+                             408, "within 30 seconds (BODY_TIMEOUT)")
+
+    def test_error_response_is_the_apps_json_error_logged_and_counted(self):
+        status, headers, body = self.app.error_response(
+            503, "busy", method="POST", path="/m/echo", headers=[("Retry-After", "1")])
+        headers = dict(headers)
+        self.assertEqual(status, "503 Service Unavailable")
+        self.assertEqual(headers["Retry-After"], "1")
+        self.assertEqual(headers["Content-Length"], str(len(body)))
+        error = json.loads(body)["error"]
+        self.assertEqual((error["status"], error["message"]), (503, "busy"))
+        [logged] = self.logs.events("request")
+        self.assertEqual((logged["status"], logged["path"], logged["request_id"]),
+                         (503, "/m/echo", error["request_id"]))
+        self.assertIn('status="503"', self.app.metrics.render())
 
     def test_without_debug_nothing_of_the_body_is_logged(self):
         self.post("/m/echo", {"card": "1234"}, query="debug=false")
@@ -530,6 +592,23 @@ class CreateAppTest(unittest.TestCase):
                               text=True, timeout=60)
         self.assertEqual(done.returncode, predict_server.WORKER_BOOT_ERROR, done.stderr)
         self.assertIn("xgboost is not installed", done.stderr)
+
+    def test_the_first_worker_whose_routes_fail_leaves_why_and_only_it_ends_with_status_3(self):
+        directory = tempfile.mkdtemp(prefix="cortex-s2i-state-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        bad = self.code.module("raise ImportError('libgomp.so.1: cannot open')\n")
+        script = ("import time\nfrom cortex_s2i_runtime import predict_server\n"
+                  "predict_server.create_served_app()\ntime.sleep(30)\n")
+        environ = dict(os.environ, PYTHONPATH=os.pathsep.join([RUNTIME_DIR, self.code.root]),
+                       ROUTES="b/predict:%s:f" % bad, CORTEX_S2I_STATE_DIR=directory,
+                       CORTEX_S2I_WORKERS="2")
+        statuses = [subprocess.run([sys.executable, "-c", script], env=environ,
+                                   capture_output=True, timeout=60).returncode for _ in range(2)]
+        self.assertEqual(statuses, [predict_server.WORKER_BOOT_ERROR, predict_server.WORKER_FAILED])
+        failure = WorkerSet(directory, 2).first_failure()
+        self.assertEqual((failure["route"], failure["module"]), ("b/predict", bad))
+        self.assertIn("ImportError: libgomp.so.1: cannot open", failure["error"])
+        self.assertEqual([name for name in os.listdir(directory) if "fail" in name], ["failed"])
 
     def test_settings_come_from_the_environment(self):
         good = self.code.module("def f(msg):\n    return msg\n")

@@ -1,0 +1,59 @@
+"""Tests of the output relays: raw writes of model code never break the server's JSON log lines."""
+
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+from tests.support import RUNTIME_DIR
+
+SCRIPT = r"""
+import logging, os, sys
+from cortex_s2i_runtime import jsonlog, output
+output.capture()
+handler = output.LogHandler()
+handler.setFormatter(jsonlog.JsonFormatter())
+log = logging.getLogger("cortex_s2i.test")
+log.addHandler(handler)
+log.setLevel(logging.INFO)
+sys.stderr.write("partial")          # no newline, Python level
+jsonlog.log_event(log, "request", status=200)
+os.write(2, b"x")                    # no newline, descriptor level
+jsonlog.log_event(log, "request", status=201)
+print("hello from the model")
+print('{"already": "json"}')
+os.write(1, b"y" * 100000)
+output.release()
+"""
+
+
+class OutputTest(unittest.TestCase):
+    def test_raw_writes_become_lines_of_their_own_and_log_lines_stay_whole(self):
+        done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=RUNTIME_DIR), timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        err = [json.loads(line) for line in done.stderr.splitlines()]
+        out = [json.loads(line) for line in done.stdout.splitlines()]
+        self.assertEqual([line["status"] for line in err if line.get("event") == "request"],
+                         [200, 201])
+        raw = "".join(line["message"] for line in err if line.get("logger") == "output")
+        self.assertEqual(raw, "partialx")
+        self.assertEqual({line.get("stream") for line in err if "stream" in line}, {"stderr"})
+        self.assertEqual(out[0]["message"], "hello from the model")
+        self.assertEqual(out[1], {"already": "json"})
+        long_pieces = [line["message"] for line in out[2:]]
+        self.assertEqual("".join(long_pieces), "y" * 100000)
+        self.assertGreater(len(long_pieces), 1)  # cut, never one unbounded line
+
+    def test_without_capture_the_handler_writes_to_stderr(self):
+        script = ("import logging\nfrom cortex_s2i_runtime import output\n"
+                  "h = output.LogHandler()\nlogging.getLogger('x').addHandler(h)\n"
+                  "logging.getLogger('x').warning('plain')\n")
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=RUNTIME_DIR), timeout=60)
+        self.assertEqual(done.stderr, "plain\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
