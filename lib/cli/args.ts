@@ -15,6 +15,7 @@ Usage:
         -q, --quiet           do not print the engine's build log
         --no-cache            build every step afresh, as docker build --no-cache
         --compress            gzip the context sent to the engine (helps a remote DOCKER_HOST)
+        --allow-root          accept an s2i builder image that runs as root
   cortex-s2i all <project> [--models a,b,c]
       Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
       predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
@@ -57,7 +58,7 @@ CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default corte
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean }
+  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
   | DeployCommand
@@ -134,6 +135,7 @@ function parseBuild(args: string[]): Command {
       quiet: { type: 'boolean', short: 'q' },
       'no-cache': { type: 'boolean' },
       compress: { type: 'boolean' },
+      'allow-root': { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -153,7 +155,7 @@ function parseBuild(args: string[]): Command {
     if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
     return { key, value };
   });
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false };
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false };
 }
 
 const IMAGE_REF = /^[a-z0-9]+([._/:-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;

@@ -33,6 +33,15 @@ describe('cortex-s2i (main)', () => {
   });
   afterEach(() => removeTree(root));
 
+  it('refuses an s2i builder that runs as root unless --allow-root says so', async () => {
+    engine.addImage('someone/python-builder:1', { 'io.openshift.s2i.scripts-url': 'image:///usr/libexec/s2i' });
+    const refused = await run(['build', model, 'someone/python-builder:1', 'churn-s2i', '--dry-run'], () => engine);
+    expect(refused.code).to.equal(2);
+    expect(refused.err).to.contain('someone/python-builder:1 runs as root').and.contain('--allow-root');
+    const allowed = await run(['build', model, 'someone/python-builder:1', 'churn-s2i', '--dry-run', '--allow-root'], () => engine);
+    expect(allowed.code, allowed.err).to.equal(0);
+  });
+
   it('prints usage for --help and exits 0', async () => {
     const r = await run(['--help']);
     expect(r.code).to.equal(0);

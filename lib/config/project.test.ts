@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { readProject } from './project.js';
@@ -75,5 +77,40 @@ describe('readProject', () => {
     const r = await readProject(path.join(root, 'shop/common'));
     expect(r.ok).to.equal(false);
     if (!r.ok) expect(r.errors[0]!.message).to.contain('has no .s2i/environment');
+  });
+});
+
+describe('readProject on a hostile tree', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await writeTree({ ...sampleProject(), 'outside/key.pem': 'PRIVATE KEY' });
+  });
+  afterEach(() => removeTree(root));
+
+  it('refuses links that leave the project or reach what is never sent, naming link and target', async () => {
+    await symlink('../.env', path.join(root, 'shop/churn/settings.txt'));
+    await symlink(path.join(root, 'outside/key.pem'), path.join(root, 'shop/churn/key.pem'));
+    await symlink('missing.py', path.join(root, 'shop/churn/dangling.py'));
+    await symlink('loop', path.join(root, 'shop/churn/loop'));
+    await symlink(path.join(root, 'outside'), path.join(root, 'shop/common/linked'));
+    const r = await readProject(path.join(root, 'shop/churn'));
+    expect(r.ok).to.equal(false);
+    if (r.ok) return;
+    const messages = r.errors.map((e) => e.message).join('\n');
+    expect(messages).to.contain('churn/settings.txt -> ../.env ends at .env, which is not sent');
+    expect(messages).to.contain('churn/key.pem -> ').and.contain('leaves the project');
+    expect(messages).to.contain('churn/dangling.py -> missing.py points at nothing');
+    expect(messages).to.contain('churn/loop -> loop points at nothing');
+    expect(messages).to.contain('common/linked -> ').and.contain('leaves the project');
+  });
+
+  it('keeps a link to a file that is sent as a link, and skips special files and undecodable names with a warning', async () => {
+    await symlink('../common/features.py', path.join(root, 'shop/churn/features.py'));
+    execFileSync('mkfifo', [path.join(root, 'shop/churn/pipe')]);
+    await writeFile(Buffer.from(`${path.join(root, 'shop/churn')}/bad-\xff.txt`, 'latin1'), 'x');
+    const r = await readProject(path.join(root, 'shop/churn'));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value.links).to.deep.equal([{ path: 'churn/features.py', target: '../common/features.py' }]);
+    expect(r.value.warnings.map((w) => w.message)).to.include('skipped: not a regular file, folder or link (a socket, pipe or device)').and.include('skipped: the name is not valid UTF-8');
   });
 });

@@ -41,7 +41,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
     ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo), kind }
-    : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder));
+    : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
   const epoch = ctx.sourceDateEpoch;
   const planned = planBuild({
@@ -87,7 +87,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
       const explained = importCheck.failure(err) ?? requirementsFailure(plan.image, err, requirementsFile, logLines);
       if (explained) throw explained;
       // The log was on the screen as it came: the end of it once is enough.
-      if (!cmd.quiet && err instanceof CortexError && err.exitCode === ExitCode.buildFailed) throw err.withoutDetails();
+      if (!cmd.quiet && logLines.length > 0 && err instanceof CortexError && err.exitCode === ExitCode.buildFailed) throw err.withoutDetails();
       throw err;
     });
     for (const w of importCheck.warnings()) output.err(`warning: ${formatProblem(w)}`);
@@ -109,7 +109,7 @@ function sourceTime(project: ProjectSource): number {
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
 }
 
-async function inspectBuilder(engine: Engine, ref: string): Promise<Builder> {
+async function inspectBuilder(engine: Engine, ref: string, allowRoot: boolean): Promise<Builder> {
   const info = await engine.inspectImage(ref);
   if (!info) throw unknownBuilder(ref);
   const kind = builderKindOf(info.labels[BUILDER_KIND_LABEL] ?? '');
@@ -119,6 +119,14 @@ async function inspectBuilder(engine: Engine, ref: string): Promise<Builder> {
     throw new CortexError(`${ref} is not an s2i builder image: it has no ${S2I_SCRIPTS_URL_LABEL}=image://… label`, {
       exitCode: ExitCode.badInput,
       hint: 'use train or daemon, or a builder image that carries its s2i scripts',
+    });
+  }
+  // s2i itself refuses builders that run as root unless told otherwise: their assemble script runs
+  // the project's code with every privilege in the image.
+  if (/^(|root|0)(:.*)?$/.test(info.user) && !allowRoot) {
+    throw new CortexError(`${ref} runs as root (its USER is ${info.user === '' ? 'not set' : JSON.stringify(info.user)})`, {
+      exitCode: ExitCode.badInput,
+      hint: 'use a builder image that sets a non-root USER, or pass --allow-root if you trust it',
     });
   }
   return {
