@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders demo test test-unit test-python generated clean bench bench-serve registry
+.PHONY: help setup engine base builders demo test test-unit test-python generated clean bench bench-serve registry bench-job
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -62,6 +62,12 @@ bench: builders
 # the ratio, and writes bench/results/serve.json. Installs wrk (Debian) when it is missing.
 bench-serve: builders
 	bash bench/serve.sh
+
+# The batch job splitter's peak memory (bench/job_split_memory.py): `job render` splitting NDJSON
+# inputs of 10 MB and 1 GB, generated into a temporary folder and removed afterwards; prints a
+# table and writes bench/results/job-split.json. Needs no engine. JOB_SIZES_MB overrides the sizes.
+bench-job: setup
+	python3 bench/job_split_memory.py $(JOB_SIZES_MB)
 
 # The example project's Makefiles and all/ folder, written again by the generators; a test fails
 # when the committed ones differ from what they write.

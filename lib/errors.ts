@@ -23,6 +23,8 @@ export const ExitCode = {
   engineFailed: 5,
   /** Stopped by a signal: 128 + its number, as a shell reports it. */
   hangup: 129,
+  /** A batch job ended without every batch succeeding (failures, a dead worker, a timeout). */
+  jobFailed: 6,
   interrupted: 130,
   terminated: 143,
 } as const;
@@ -295,5 +297,29 @@ export function tooFewNodes(api: string, replicas: number, nodes: number): Corte
   return new CortexError(`API ${api} asks for ${replicas} replicas, but with --host-ports each of the swarm's ${nodes} ready node${nodes === 1 ? '' : 's'} runs at most one`, {
     exitCode: ExitCode.badInput,
     hint: 'lower init_replicas (and min_replicas) in cortex.yaml, add nodes, or publish through the ingress mesh (no --host-ports)',
+  });
+}
+
+export function invalidJob(file: string, problems: Problem[]): CortexError {
+  const n = problems.length;
+  return new CortexError(`${file} has ${n} problem${n === 1 ? '' : 's'}; no job was started`, {
+    exitCode: ExitCode.badInput,
+    details: problems.map(formatProblem),
+    hint: 'a job takes workers, config, timeout, max_receive_count and one of item_list, delimited_files, file_path_lister',
+  });
+}
+
+export function jobExists(id: string, file: string): CortexError {
+  return new CortexError(`job ${id} already exists (${file})`, { exitCode: ExitCode.badInput, hint: 'give another --id, or leave --id out for a new random one' });
+}
+
+export function jobNotFound(id: string, file: string): CortexError {
+  return new CortexError(`no job ${id} here: ${file} does not exist`, { exitCode: ExitCode.badInput, hint: "run 'cortex-s2i job status' in the folder where 'job run' ran" });
+}
+
+export function splitTooLarge(bytes: number, limit: number): CortexError {
+  return new CortexError(`the job's split is ${bytes} bytes or more, over a ConfigMap's ${limit}`, {
+    exitCode: ExitCode.badInput,
+    hint: 'copy the split folder into a PersistentVolumeClaim and pass --split-claim <name>',
   });
 }

@@ -70,3 +70,31 @@ describe('parseCommand: push and a build\'s results', () => {
     }
   });
 });
+
+describe('parseCommand: job', () => {
+  it('reads job run with volumes, a memory limit and an id', () => {
+    expect(parseCommand(['job', 'run', 'scorer', 'job.json', '-v', './out:/action/out', '--volume', '/data:/data:ro', '-m', '64m', '--id', 'scores-1'])).to.deep.equal({
+      name: 'job-run', image: 'scorer', jobFile: 'job.json', volumes: [{ host: './out', container: '/action/out', readOnly: false }, { host: '/data', container: '/data', readOnly: true }], memoryBytes: 64 * 1024 * 1024, id: 'scores-1',
+    });
+  });
+
+  it('reads job status and job render', () => {
+    expect(parseCommand(['job', 'status', 'abc', '--json'])).to.deep.equal({ name: 'job-status', id: 'abc', json: true });
+    expect(parseCommand(['job', 'render', 'scorer', 'job.json', '--split-claim', 'pvc', '--out', 'k8s'])).to.deep.equal({ name: 'job-render', image: 'scorer', jobFile: 'job.json', out: 'k8s', splitClaim: 'pvc', memoryBytes: undefined, id: undefined });
+  });
+
+  it('refuses malformed volumes, sizes, ids and options of another subcommand', () => {
+    for (const argv of [
+      ['job', 'run', 'i', 'j.json', '-v', 'out'],
+      ['job', 'run', 'i', 'j.json', '-v', 'out:relative'],
+      ['job', 'run', 'i', 'j.json', '-v', 'a:/b:rx'],
+      ['job', 'run', 'i', 'j.json', '-m', '1k'],
+      ['job', 'run', 'i', 'j.json', '--id', 'Upper_Case'],
+      ['job', 'run', 'i', 'j.json', '--split-claim', 'x'],
+      ['job', 'status'],
+      ['job', 'launch'],
+    ]) {
+      expect(usageFailure(argv).exitCode, argv.join(' ')).to.equal(ExitCode.badInput);
+    }
+  });
+});

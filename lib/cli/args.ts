@@ -45,11 +45,24 @@ Usage:
         --models-volume NAME  the models: an existing PersistentVolumeClaim or Swarm volume
         --timeout SECONDS     Swarm: how long to wait for every replica to be ready (default 300)
         --delete              Swarm: remove the stack this command deployed, and nothing else
+  cortex-s2i job run <image> <job.json> [-v HOST:CONTAINER[:ro]]... [--memory SIZE] [--id ID]
+      Runs a Cortex batch job with the predict image's batch predictor: splits job.json's input
+      (item_list, delimited_files, file_path_lister) into batches for its workers, retries failed
+      batches, and keeps jobs/<id>.json and jobs/<id>.dead-letter.ndjson in the current folder.
+        -v, --volume H:C[:ro]  mount into every worker, as docker run -v (repeatable)
+        -m, --memory SIZE      each worker's memory limit (e.g. 512m, 2g)
+        --id ID                the job's id (default: random)
+  cortex-s2i job status <id> [--json]
+      Prints jobs/<id>.json: status, batch counts, workers.
+  cortex-s2i job render <image> <job.json> [--out DIR] [--split-claim PVC] [--memory SIZE] [--id ID]
+      Writes the split and the same job as a Kubernetes Indexed Job (DIR/kubernetes.json, default
+      DIR jobs/<id>); the split goes in a ConfigMap, or with --split-claim in that volume claim.
   cortex-s2i --help | --version
 
 Exit status: 0 success, 2 bad input, 3 build failed (also: a file changed while it was sent),
 4 no engine answers, or it stopped answering (see the timeouts below), 5 the engine refused a
-request or gave an answer the tool cannot read, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM;
+request or gave an answer the tool cannot read, 6 a batch job did not succeed,
+129/130/143 stopped by SIGHUP/SIGINT/SIGTERM;
 registries: 10 refused (the engine's reason), 11 down, 12 unknown host, 13 credentials refused or missing.
 Environment: DOCKER_HOST (engine address: unix://, or tcp:// as the docker CLI reads it),
 DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (TLS to a tcp:// engine: ca.pem, cert.pem, key.pem,
@@ -66,6 +79,9 @@ export type Command =
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
   | DeployCommand
+  | { name: 'job-run'; image: string; jobFile: string; volumes: Array<{ host: string; container: string; readOnly: boolean }>; memoryBytes: number | undefined; id: string | undefined }
+  | { name: 'job-status'; id: string; json: boolean }
+  | { name: 'job-render'; image: string; jobFile: string; out: string | undefined; splitClaim: string | undefined; memoryBytes: number | undefined; id: string | undefined }
   | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
 
 /** What a build does with its result beyond tagging it; each key is present only when given. */
@@ -124,6 +140,8 @@ export function parseCommand(argv: string[]): Command {
       }
       case 'deploy':
         return parseDeploy(rest);
+      case 'job':
+        return parseJob(rest);
       default:
         throw usageError(`unknown command ${JSON.stringify(name)}`);
     }
@@ -257,4 +275,65 @@ function checkImageName(image: string): void {
   const parsed = parseImageReference(image);
   if (!parsed.ok) throw usageError(`${JSON.stringify(image)} is not a valid image name: ${parsed.reason}`, hint);
   if (parsed.value.digest) throw usageError(`${JSON.stringify(image)} is not a valid image name: a digest names existing content, so a new image cannot be given one`, 'give a tag instead, e.g. model:1.0');
+}
+
+const JOB_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+function parseJob(args: string[]): Command {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      volume: { type: 'string', short: 'v', multiple: true },
+      memory: { type: 'string', short: 'm' },
+      id: { type: 'string' },
+      out: { type: 'string' },
+      'split-claim': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const only = (allowed: string[]) => {
+    for (const key of Object.keys(values)) if (!allowed.includes(key)) throw usageError(`job ${sub} takes no --${key}`);
+  };
+  if (values.id !== undefined && !JOB_ID.test(values.id)) {
+    throw usageError(`--id ${JSON.stringify(values.id)} is not a job id`, 'lower-case letters, digits and -, at most 40 characters, e.g. --id scores-2024-06');
+  }
+  const memoryBytes = values.memory === undefined ? undefined : parseMemory(values.memory);
+  switch (sub) {
+    case 'run': {
+      only(['volume', 'memory', 'id']);
+      if (positionals.length !== 2) throw usageError('job run needs <image> <job.json>');
+      const volumes = (values.volume ?? []).map(parseVolume);
+      return { name: 'job-run', image: positionals[0]!, jobFile: positionals[1]!, volumes, memoryBytes, id: values.id };
+    }
+    case 'status':
+      only(['json']);
+      if (positionals.length !== 1 || !JOB_ID.test(positionals[0]!)) throw usageError('job status needs a job id: cortex-s2i job status <id>');
+      return { name: 'job-status', id: positionals[0]!, json: values.json ?? false };
+    case 'render':
+      only(['out', 'split-claim', 'memory', 'id']);
+      if (positionals.length !== 2) throw usageError('job render needs <image> <job.json>');
+      return { name: 'job-render', image: positionals[0]!, jobFile: positionals[1]!, out: values.out, splitClaim: values['split-claim'], memoryBytes, id: values.id };
+    default:
+      throw usageError(`job needs run, status or render, got ${JSON.stringify(sub ?? '')}`);
+  }
+}
+
+function parseVolume(spec: string): { host: string; container: string; readOnly: boolean } {
+  const parts = spec.split(':');
+  const mode = parts.length === 3 ? parts[2] : 'rw';
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]?.startsWith('/') || (mode !== 'ro' && mode !== 'rw')) {
+    throw usageError(`-v ${JSON.stringify(spec)} is not HOST:CONTAINER[:ro]`, 'e.g. -v ./out:/action/out or -v /data:/data:ro (the container path is absolute)');
+  }
+  return { host: parts[0], container: parts[1], readOnly: mode === 'ro' };
+}
+
+function parseMemory(value: string): number {
+  const m = /^(\d+)([kmg]?)b?$/i.exec(value.trim());
+  const bytes = m ? Number(m[1]) * 1024 ** ['', 'k', 'm', 'g'].indexOf(m[2]!.toLowerCase()) : 0;
+  // The engine refuses limits under 6 MiB.
+  if (!m || bytes < 6 * 1024 * 1024) throw usageError(`--memory ${JSON.stringify(value)} is not a memory size of at least 6m`, 'e.g. --memory 512m or --memory 2g');
+  return bytes;
 }

@@ -27,4 +27,6 @@ export interface CommandContext {
    * with. main() always sets it; commands that never meet a registry need not.
    */
   credentials?: CredentialOptions;
+  /** Raw writes to stderr when it is a terminal (progress bars); undefined otherwise. */
+  terminal?: { write(text: string): void };
 }

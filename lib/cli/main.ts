@@ -49,6 +49,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       toolVersion,
       builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
       credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
+      ...(options.output === undefined && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
     };
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
@@ -62,6 +63,10 @@ export async function main(argv: string[], options: MainOptions): Promise<number
         return await (await import('./commands/init.js')).initCommand(command, ctx);
       case 'push':
         return await (await import('./commands/push.js')).pushCommand(command, ctx);
+      case 'job-run':
+      case 'job-status':
+      case 'job-render':
+        return await (await import('./commands/job.js')).jobCommand(command, ctx);
       case 'deploy':
         return await (await import('./commands/deploy.js')).deployCommand(command, ctx);
     }

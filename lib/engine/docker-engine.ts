@@ -16,6 +16,7 @@ import {
   RegistryError,
   type BuildOptions,
   type ContainerSpec,
+  type ContainerState,
   type Engine,
   type EngineInfo,
   type ImageInfo,
@@ -226,6 +227,8 @@ class DockerEngine implements Engine {
           Binds: (spec.binds ?? []).map((b) => `${b.host}:${b.container}${b.readOnly ? ':ro' : ''}`),
           PortBindings: bindings,
           ...(spec.tmpfs ? { Tmpfs: spec.tmpfs } : {}),
+          // Swap equal to memory: no swap, so a container over its limit is killed, not slowed.
+          ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
         },
         abortSignal,
       } as Docker.ContainerCreateOptions),
@@ -279,6 +282,16 @@ class DockerEngine implements Engine {
     } catch (err) {
       // 404: gone; 409: removal already in progress.
       if (!(err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 409))) throw err;
+    }
+  }
+
+  async inspectContainer(id: string): Promise<ContainerState | undefined> {
+    try {
+      const info = await this.call('inspecting a container', (signal) => this.docker.getContainer(id).inspect({ abortSignal: signal } as object));
+      return { running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+    } catch (err) {
+      if (err instanceof EngineError && err.statusCode === 404) return undefined;
+      throw err;
     }
   }
 

@@ -54,6 +54,16 @@ export interface ContainerSpec {
   /** Container ports to publish on 127.0.0.1, each on a free host port. */
   publish?: number[];
   labels?: Record<string, string>;
+  /** Memory limit in bytes, swap included (as `docker run --memory` with an equal `--memory-swap`). */
+  memoryBytes?: number;
+}
+
+/** How a container stands, as `docker inspect` reports it. */
+export interface ContainerState {
+  running: boolean;
+  exitCode: number;
+  /** The kernel killed it for exceeding its memory limit. */
+  oomKilled: boolean;
 }
 
 export interface StartedContainer {
@@ -80,6 +90,8 @@ export interface Engine {
   stopContainer(id: string, graceSeconds: number): Promise<void>;
   /** Removes the container, running or not; a container already gone is not an error. */
   removeContainer(id: string): Promise<void>;
+  /** The container's state; undefined when there is no such container. */
+  inspectContainer(id: string): Promise<ContainerState | undefined>;
   /** Ids of containers (any state) carrying `label` (key or key=value). */
   listContainers(label: string): Promise<string[]>;
   /** Pushes a tagged image to its registry; resolves with the manifest digest the registry stored. */

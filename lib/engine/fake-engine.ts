@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { extract } from 'tar-stream';
-import { BuildError, EngineError, RegistryError, type BuildOptions, type ContainerSpec, type Engine, type ImageInfo, type PushResult, type StartedContainer } from './engine.js';
+import { BuildError, EngineError, RegistryError, type BuildOptions, type ContainerSpec, type ContainerState, type Engine, type ImageInfo, type PushResult, type StartedContainer } from './engine.js';
 
 interface FakeImage extends ImageInfo {
   /** Cache keys of the steps that made it. */
@@ -120,6 +120,10 @@ export class FakeEngine implements Engine {
 
   async removeContainer(id: string): Promise<void> {
     this.containers.delete(id);
+  }
+
+  async inspectContainer(id: string): Promise<ContainerState | undefined> {
+    return this.containers.has(id) ? { running: false, exitCode: 0, oomKilled: false } : undefined;
   }
 
   async listContainers(label: string): Promise<string[]> {
