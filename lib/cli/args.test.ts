@@ -64,7 +64,7 @@ describe('parseCommand: push and a build\'s results', () => {
       ['build', '.', 'daemon', 'img', '--cache-from', 'Not An Image'],
       ['push'],
       ['push', 'a', 'b'],
-      ['push', 'UPPER/case'],
+      ['push', 'a:b:c'],
     ]) {
       expect(usageFailure(argv).exitCode, argv.join(' ')).to.equal(ExitCode.badInput);
     }

@@ -72,7 +72,7 @@ describe('resolveProject', () => {
       'churn (use case)',
       'data (data)',
       'docs (no Python code)',
-      'insurance/all (generated)',
+      'insurance/all (no Python code)',
       'insurance/data (data)',
       'insurance/models (trained models)',
       'insurance/randomForest/data (data)',
