@@ -95,3 +95,10 @@ export function contextUnreadable(image: string, cause: Error): CortexError {
 export function interrupted(): CortexError {
   return new CortexError('interrupted; nothing was tagged', { exitCode: ExitCode.interrupted });
 }
+
+export function unsafeWrite(file: string, reason: string): CortexError {
+  return new CortexError(`refusing to write ${file}: ${reason}; nothing was written there`, {
+    exitCode: ExitCode.badInput,
+    hint: 'generated files are never written through a link or outside the project: replace the link with a real file or folder, or remove it',
+  });
+}

@@ -15,13 +15,16 @@ Usage:
         -q, --quiet           do not print the engine's build log
         --no-cache            build every step afresh, as docker build --no-cache
         --compress            gzip the context sent to the engine (helps a remote DOCKER_HOST)
-  cortex-s2i all <project> [--models a,b,c]
+  cortex-s2i all <project> [--models a,b,c] [--force]
       Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
       predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
+      A file without the generator's header is kept; --force replaces a hand-written Makefile
+      and .s2i/environment.
   cortex-s2i init <model-dir> [--model-name N] [--dataset D] [--container C] [--force]
       Writes the model's Makefile (build-train, train, build-predict, predict, test-endpoint) and,
       where missing, a working skeleton: .s2i/environment, train.py, predict.py, requirements,
-      test/test_instances.json. Existing files are kept unless --force is given.
+      test/test_instances.json. A Makefile without the generator's header is kept unless --force
+      is given; model code and test instances are never replaced.
   cortex-s2i builders [--base IMAGE]
       Builds the bundled train and daemon builder images on a Python base image
       (default: python:3.11-slim if present, else the locally bootstrapped base).
@@ -36,7 +39,7 @@ export type Command =
   | { name: 'version' }
   | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean }
   | { name: 'builders'; base: string | undefined }
-  | { name: 'all'; project: string; models: string[] | undefined }
+  | { name: 'all'; project: string; models: string[] | undefined; force: boolean }
   | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -55,10 +58,10 @@ export function parseCommand(argv: string[]): Command {
         return { name: 'builders', base: values.base };
       }
       case 'all': {
-        const { values, positionals } = parseArgs({ args: rest, options: { models: { type: 'string' } }, allowPositionals: true, strict: true });
+        const { values, positionals } = parseArgs({ args: rest, options: { models: { type: 'string' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true });
         if (positionals.length !== 1) throw usageError('all needs the project folder: cortex-s2i all <project> [--models a,b,c]');
         const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
-        return { name: 'all', project: positionals[0]!, models };
+        return { name: 'all', project: positionals[0]!, models, force: values.force ?? false };
       }
       case 'init': {
         const { values, positionals } = parseArgs({

@@ -47,8 +47,9 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   const checked = await checkPythonSyntax(predict.content, predict.path);
 
   for (const w of planned.value.warnings) ctx.output.err(`warning: ${formatProblem(w)}`);
-  const written = await writeGenerated(root, files, ALL_DIR);
-  for (const line of written) ctx.output.out(line);
+  const written = await writeGenerated(root, files, { force: cmd.force, ownedDir: ALL_DIR });
+  for (const line of written.lines) ctx.output.out(line);
+  if (written.kept.length) ctx.output.err(`warning: kept ${written.kept.join(', ')}, written by hand: the all image is built from them as they are`);
   if (!checked) ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
   for (const name of chosen) {
     if (!models.find((m) => m.model.path === name)!.modelFiles.some((f) => f.path === `${name}/Makefile`)) {
