@@ -42,6 +42,7 @@ describe('cortex-s2i all', () => {
   let project: string;
   beforeEach(async () => {
     root = await writeTree({
+      'shop/data/sales.csv': 'a,b\n1,2\n',
       ...model('churn', 'churn/predict', { 'shop/churn/setup.sh': '#!/bin/sh\napt-get install -y libgomp1\n' }),
       ...model('upsell', 'upsell/v1/predict', { 'shop/upsell/setup.sh': '#!/bin/sh\r\napt-get install -y libgomp1\r\n' }),
       ...model('ranker', 'ranker/predict', { 'shop/ranker/requirements_predict.txt': 'numpy>=1.22,<2\npandas\n' }),
@@ -138,6 +139,35 @@ describe('cortex-s2i all', () => {
     expect(await readFile(path.join(project, 'all/predict.py'), 'utf8')).to.equal('# mine\n');
   });
 
+  it('trains every model in make train-all: through its generated Makefile, or directly without one', async () => {
+    expect((await run('init', path.join(project, 'churn'), '--dataset', 'data/sales.csv')).code).to.equal(0);
+    await writeFile(path.join(project, 'upsell/Makefile'), 'build:\n\techo hand-written\n');
+    expect((await run('all', project)).code).to.equal(0);
+    // Stand-ins for cortex-s2i and docker that log how they were called.
+    const bin = await writeTree({
+      'cortex-s2i': { content: '#!/bin/sh\necho "cortex-s2i $*" >> "$CALLS"\n', mode: 0o755 },
+      'docker': { content: '#!/bin/sh\necho "docker $*" >> "$CALLS"\n', mode: 0o755 },
+    });
+    try {
+      const calls = path.join(bin, 'calls.log');
+      execFileSync('make', ['-C', path.join(project, 'all'), 'train-all', 'CONTAINER_PREFIX=t-'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CALLS: calls }, stdio: 'pipe' });
+      const log = (await readFile(calls, 'utf8')).trim().split('\n');
+      expect(log.filter((l) => l.startsWith('cortex-s2i build'))).to.deep.equal([
+        'cortex-s2i build . train t-churn-train',
+        `cortex-s2i build ${project}/ranker train t-ranker-train`,
+        `cortex-s2i build ${project}/upsell train t-upsell-train`,
+      ]);
+      const runs = log.filter((l) => l.startsWith('docker run'));
+      expect(runs).to.have.length(3);
+      expect(runs[0]).to.contain('"$ref": "data/sales.csv", "model_name": "churn"').and.contain('t-churn-train');
+      expect(runs[1]).to.contain('"$ref": "data/sales.csv", "model_name": "ranker"').and.contain('t-ranker-train');
+      expect(runs[2]).to.contain('"$ref": "data/sales.csv", "model_name": "upsell"').and.contain('t-upsell-train');
+      expect(await readFile(path.join(project, 'upsell/Makefile'), 'utf8')).to.equal('build:\n\techo hand-written\n');
+    } finally {
+      await removeTree(bin);
+    }
+  });
+
   it('keeps the mode of a file it updates: a 0600 Makefile stays 0600', async () => {
     await run('all', project);
     const makefile = path.join(project, 'all/Makefile');
@@ -226,7 +256,7 @@ describe('cortex-s2i init', () => {
     await writeTree({ ...mine, 'shop/m/Makefile': 'build:\n\techo mine\n' }, root);
     const r = await run('init', path.join(root, 'shop/m'), '--dataset', 'sales.csv');
     expect(r.code, r.err).to.equal(0);
-    expect(r.out).to.contain('kept predict.py').and.contain('kept train.py').and.contain('kept .s2i/environment').and.contain('kept Makefile: written by hand');
+    expect(r.out).to.contain('kept .s2i/environment, train.py, predict.py,').and.contain('test/test_instances.json (the model\'s own').and.contain('kept Makefile: written by hand');
     expect(await readFile(path.join(root, 'shop/m/Makefile'), 'utf8')).to.equal('build:\n\techo mine\n');
     // The next steps are those of the Makefile that is there, not of the one that was not written.
     expect(r.out).not.to.contain('make build-train');

@@ -15,7 +15,15 @@ export interface GeneratedFile {
   role: 'generated' | 'skeleton';
 }
 
-export function renderAllFiles(plan: AllPlan): GeneratedFile[] {
+/** What train-all runs directly for a model without a generated Makefile. */
+export interface TrainNames {
+  model: string;
+  modelName: string;
+  datasetName: string;
+  containerName: string;
+}
+
+export function renderAllFiles(plan: AllPlan, trains: TrainNames[]): GeneratedFile[] {
   const common = { models: plan.models, routes: plan.routes, project: plan.project.name };
   const files: GeneratedFile[] = [
     { path: `${ALL_DIR}/.s2i/environment`, content: template('all-environment.hbs')(common), executable: false, role: 'generated' },
@@ -23,7 +31,7 @@ export function renderAllFiles(plan: AllPlan): GeneratedFile[] {
     { path: `${ALL_DIR}/requirements.txt`, content: template('all-requirements.txt.hbs')({ ...common, requirements: plan.requirements }), executable: false, role: 'generated' },
     {
       path: `${ALL_DIR}/Makefile`,
-      content: template('all-Makefile.hbs')({ ...common, containerName: plan.containerName, tests: plan.tests }),
+      content: template('all-Makefile.hbs')({ ...common, containerName: plan.containerName, tests: plan.tests, trains }),
       executable: false,
       role: 'generated',
     },

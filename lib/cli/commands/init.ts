@@ -2,7 +2,7 @@
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readProject } from '../../config/project.js';
+import { readProject, type ProjectSource } from '../../config/project.js';
 import { ExitCode, usageError } from '../../errors.js';
 import { renderModelFiles, type ModelNames } from '../../render/model-files.js';
 import type { Command } from '../args.js';
@@ -18,7 +18,7 @@ const CONTAINER = /^[a-z0-9][a-z0-9_.-]*$/;
 
 export async function initCommand(cmd: InitCommand, ctx: CommandContext): Promise<number> {
   const modelDir = path.resolve(cmd.modelDir);
-  const names = await chooseNames(cmd, modelDir);
+  const names = await chooseNames(modelDir, cmd);
   const files = renderModelFiles(names);
 
   // One requirements.txt serves both images: a skeleton beside it would take its place.
@@ -54,11 +54,16 @@ export function makeTargets(makefile: string): Set<string> {
   return targets;
 }
 
-async function chooseNames(cmd: InitCommand, modelDir: string): Promise<ModelNames> {
+/** The names a model's Makefile uses: given ones, else from its first route, folder and data/. */
+export async function chooseNames(
+  modelDir: string,
+  cmd: Partial<Pick<InitCommand, 'modelName' | 'dataset' | 'container'>> = {},
+  read?: ProjectSource,
+): Promise<ModelNames> {
   // An existing model says its own name through its first route: adult_income_lr/predict.
   let fromRoutes: string | undefined;
   let projectDir = path.dirname(modelDir);
-  const project = await readProject(modelDir).catch(() => undefined);
+  const project = read ? { ok: true as const, value: read } : await readProject(modelDir).catch(() => undefined);
   if (project?.ok) {
     fromRoutes = project.value.entryPoints.routes[0]?.path.split('/')[0];
     if (!project.value.standalone) projectDir = project.value.root;

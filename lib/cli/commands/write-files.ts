@@ -31,12 +31,13 @@ export interface WriteReport {
 export async function writeGenerated(root: string, files: GeneratedFile[], opts: { force?: boolean; ownedDir?: string } = {}): Promise<WriteReport> {
   const lines: string[] = [];
   const kept: string[] = [];
+  // The model's own files where a skeleton would go: never replaced, named once.
+  const ownCode: string[] = [];
   await mkdir(root, { recursive: true });
   for (const f of files) {
     const before = await readExisting(root, f.path);
     if (before.kind === 'link' && f.role === 'skeleton') {
-      kept.push(f.path);
-      lines.push(`kept ${f.path} (it exists, as a link; only a missing file gets a skeleton)`);
+      ownCode.push(f.path);
       continue;
     }
     if (before.kind === 'file') {
@@ -46,8 +47,7 @@ export async function writeGenerated(root: string, files: GeneratedFile[], opts:
         continue;
       }
       if (f.role === 'skeleton') {
-        kept.push(f.path);
-        lines.push(`kept ${f.path} (it exists; only a missing file gets a skeleton)`);
+        ownCode.push(f.path);
         continue;
       }
       if (!isGenerated(text)) {
@@ -64,6 +64,7 @@ export async function writeGenerated(root: string, files: GeneratedFile[], opts:
     await writeContained(root, f.path, f.content, f.executable);
     lines.push(`${before.kind === 'missing' ? 'wrote' : 'updated'} ${f.path}`);
   }
+  if (ownCode.length) lines.push(`kept ${ownCode.join(', ')} (the model's own; a skeleton is written only where a file is missing)`);
   if (opts.ownedDir) {
     for (const name of OPTIONAL_GENERATED) {
       const rel = `${opts.ownedDir}/${name}`;
