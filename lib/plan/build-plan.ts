@@ -8,15 +8,9 @@ import { failed, ok, type Problem, type Result } from '../config/result.js';
 import type { EntryPoint, Route } from '../config/routes.js';
 import { BUILDER_KINDS, PROGRAM_DIR, type Builder } from './builders.js';
 import { resolveModule } from './modules.js';
+import type { SourceRevision } from '../config/git.js';
 
-export interface SourceRevision {
-  commit: string;
-  ref?: string;
-  author?: string;
-  date?: string;
-  message?: string;
-  remote?: string;
-}
+export type { SourceRevision } from '../config/git.js';
 
 export interface BuildRequest {
   project: ProjectSource;
