@@ -22,10 +22,10 @@ export interface ExecuteOptions {
 }
 
 export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntry[] {
-  const { setupScript, requirements } = plan.dependencies;
+  const { setupScript, requirements, indexStage } = plan.dependencies;
   return [
     { name: 'Dockerfile', content: Buffer.from(dockerfile), size: Buffer.byteLength(dockerfile), executable: false },
-    ...[setupScript, requirements, ...plan.source].filter((f) => f !== undefined),
+    ...[...(indexStage ?? []), setupScript, requirements, ...plan.source].filter((f) => f !== undefined),
   ];
 }
 

@@ -1,13 +1,13 @@
 // Turns a project, a model and a builder into a build plan: plain data saying which files go where,
 // what the dependency step installs, the image's environment and labels. No I/O.
 
-import path from 'node:path';
 import type { IgnoredPath, ProjectSource, SourceFile } from '../config/project.js';
 import { compare, DOTENV_FILE } from '../config/project.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import type { EntryPoint, Route } from '../config/routes.js';
 import { BUILDER_KINDS, PROGRAM_DIR, type Builder } from './builders.js';
 import { resolveModule } from './modules.js';
+import { planDependencies, withoutIndexCredentials, type PlannedDependencies } from './dependencies.js';
 import type { SourceRevision } from '../config/git.js';
 
 export type { SourceRevision } from '../config/git.js';
@@ -30,6 +30,8 @@ export interface PlannedFile {
   from: string;
   size: number;
   executable: boolean;
+  /** Content made by the plan (a requirements file without credentials), sent instead of `from`. */
+  content?: Buffer;
 }
 
 export interface EnvVar {
@@ -54,7 +56,7 @@ export interface BuildPlan {
   leftOut: string[];
   ignoreFiles: string[];
   ignored: IgnoredPath[];
-  dependencies: { setupScript: PlannedFile | undefined; requirements: PlannedFile | undefined };
+  dependencies: PlannedDependencies;
   /** Context folder whose content is copied to the program folder (or the s2i source folder). */
   sourceDir: string;
   source: PlannedFile[];
@@ -69,7 +71,7 @@ export interface BuildPlan {
   warnings: Problem[];
 }
 
-export const DEPENDENCIES_DIR = 'deps';
+export { DEPENDENCIES_DIR } from './dependencies.js';
 export const SOURCE_DIR = 'src';
 
 export function planBuild(req: BuildRequest): Result<BuildPlan> {
@@ -97,9 +99,9 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   // time into the source layer and change its digest on every fresh build.
   const prefix = builder.style === 'cortex' ? `${SOURCE_DIR}${PROGRAM_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
   const strip = builder.style === 'cortex' || project.standalone ? '' : `${project.model.path}/`;
-  const source = sourceFiles
+  const source = withoutIndexCredentials(project, sourceFiles
     .map((f) => planned(f, `${prefix}${f.path.slice(strip.length)}`))
-    .sort((a, b) => compare(a.name, b.name));
+    .sort((a, b) => compare(a.name, b.name)));
   const imagePaths = new Set(sourceFiles.map((f) => `${imageRoot}/${f.path}`));
 
   if (builder.style === 'cortex') {
@@ -128,17 +130,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   }
 
   const kindInfo = builder.style === 'cortex' ? BUILDER_KINDS[builder.kind] : undefined;
-  const requirementsName = kindInfo?.requirements.find((name) => name in project.requirements);
-  const inModel = (name: string) => (project.standalone ? name : `${project.model.path}/${name}`);
-  const requirementsFile = requirementsName ? project.modelFiles.find((f) => f.path === inModel(requirementsName)) : undefined;
-  const requirements = requirementsName
-    ? planned(requirementsFile ?? { path: requirementsName, abs: path.join(project.model.dir, requirementsName), size: 0, executable: false }, `${DEPENDENCIES_DIR}/requirements.txt`)
-    : undefined;
-  const setupScript = project.setupScript ? { ...planned(project.setupScript, `${DEPENDENCIES_DIR}/setup.sh`), executable: true } : undefined;
-  if (requirementsFile === undefined && requirementsName !== undefined) {
-    // Ignored by .cortexignore, yet it is a build input: read it from the model folder anyway.
-    warnings.push({ file: path.join(project.model.dir, requirementsName), message: 'ignored by .cortexignore, but still used to install dependencies' });
-  }
+  const dependencies = planDependencies(project, kindInfo?.requirements, project.setupScript, warnings);
 
   const env: EnvVar[] = [];
   const setEnv = (key: string, value: string, from: string) => {
@@ -175,7 +167,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     ].sort(compare),
     ignoreFiles: project.ignore.files,
     ignored: project.ignored,
-    dependencies: { setupScript, requirements },
+    dependencies,
     sourceDir: SOURCE_DIR,
     source,
     sourceBytes: source.reduce((n, f) => n + f.size, 0),

@@ -3,6 +3,7 @@
 import { SCRIPTS_DIR } from '../plan/builders.js';
 import type { BuildPlan } from '../plan/build-plan.js';
 import { DEPENDENCIES_DIR } from '../plan/build-plan.js';
+import { INDEX_STAGE_DIR } from '../plan/dependencies.js';
 import { template } from './templates.js';
 
 export interface RenderedDockerfile {
@@ -22,6 +23,7 @@ export function renderDockerfile(plan: BuildPlan, toolVersion: string): Rendered
     cortex: builder.style === 'cortex',
     dependencies: plan.dependencies.requirements !== undefined || plan.dependencies.setupScript !== undefined,
     dependenciesDir: DEPENDENCIES_DIR,
+    indexStageDir: builder.style === 'cortex' && plan.dependencies.indexStage ? INDEX_STAGE_DIR : undefined,
     scriptsDir: builder.style === 'cortex' ? SCRIPTS_DIR : builder.scriptsDir,
     destination: builder.style === 's2i' ? builder.destination : undefined,
     sourceDir: plan.sourceDir,
@@ -30,6 +32,7 @@ export function renderDockerfile(plan: BuildPlan, toolVersion: string): Rendered
     user: plan.user,
   });
   const instructions = text.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+  // With an index stage, its install is the one that meets pip's index first.
   const dep = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes('assemble'));
   return { text, dependencyStep: dep >= 0 ? dep + 1 : undefined, steps: instructions.length };
 }
