@@ -37,7 +37,9 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-describe('cortex-s2i all', () => {
+describe('cortex-s2i all', function () {
+  // Each run asks git and python3, which a loaded machine starts slowly.
+  this.timeout(60_000);
   let root: string;
   let project: string;
   beforeEach(async () => {
@@ -226,7 +228,8 @@ describe('cortex-s2i all', () => {
   });
 });
 
-describe('cortex-s2i init', () => {
+describe('cortex-s2i init', function () {
+  this.timeout(60_000);
   let root: string;
   beforeEach(async () => {
     root = await writeTree({ 'shop/data/sales.csv': 'region,amount,label\neu,3,yes\nus,1,no\neu,5,yes\n', 'shop/.env': 'A=1\n' });
