@@ -323,3 +323,10 @@ export function splitTooLarge(bytes: number, limit: number): CortexError {
     hint: 'copy the split folder into a PersistentVolumeClaim and pass --split-claim <name>',
   });
 }
+
+export function unsafeWrite(file: string, reason: string): CortexError {
+  return new CortexError(`refusing to write ${file}: ${reason}; nothing was written there`, {
+    exitCode: ExitCode.badInput,
+    hint: 'generated files are never written through a link or outside the project: replace the link with a real file or folder, or remove it',
+  });
+}

@@ -14,7 +14,9 @@ const GENERATED = ['all/.s2i/environment', 'all/predict.py', 'all/requirements.t
 
 describe('the example project\'s generated files', () => {
   let copy: string;
-  before(async () => {
+  before(async function () {
+    // Three inits and an all, each asking git and python3: slow on a loaded machine.
+    this.timeout(120_000);
     copy = path.join(await mkdtemp(path.join(tmpdir(), 'cortex-s2i-test-generated-')), 'finance_income_prediction');
     await cp(EXAMPLE, copy, { recursive: true });
     for (const f of GENERATED) await rm(path.join(copy, f));

@@ -25,13 +25,16 @@ Usage:
   cortex-s2i push <image> [--digest-file PATH]
       Pushes an image on the engine to its registry and prints repo@sha256:… on stdout.
       Credentials: DOCKER_CONFIG/config.json (default ~/.docker): auths, credsStore, credHelpers.
-  cortex-s2i all <project> [--models a,b,c]
+  cortex-s2i all <project> [--models a,b,c] [--force]
       Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
       predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
+      A file without the generator's header is kept; --force replaces a hand-written Makefile
+      and .s2i/environment.
   cortex-s2i init <model-dir> [--model-name N] [--dataset D] [--container C] [--force]
       Writes the model's Makefile (build-train, train, build-predict, predict, test-endpoint) and,
       where missing, a working skeleton: .s2i/environment, train.py, predict.py, requirements,
-      test/test_instances.json. Existing files are kept unless --force is given.
+      test/test_instances.json. A Makefile without the generator's header is kept unless --force
+      is given; model code and test instances are never replaced.
   cortex-s2i builders [--base IMAGE]
       Builds the bundled train and daemon builder images on a Python base image
       (default: python:3.11-slim if present, else the locally bootstrapped base).
@@ -77,7 +80,7 @@ export type Command =
   | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean } & PublishOptions)
   | { name: 'push'; image: string; digestFile: string | undefined }
   | { name: 'builders'; base: string | undefined }
-  | { name: 'all'; project: string; models: string[] | undefined }
+  | { name: 'all'; project: string; models: string[] | undefined; force: boolean }
   | DeployCommand
   | { name: 'job-run'; image: string; jobFile: string; volumes: Array<{ host: string; container: string; readOnly: boolean }>; memoryBytes: number | undefined; id: string | undefined }
   | { name: 'job-status'; id: string; json: boolean }
@@ -123,10 +126,10 @@ export function parseCommand(argv: string[]): Command {
         return { name: 'builders', base: values.base };
       }
       case 'all': {
-        const { values, positionals } = parseArgs({ args: rest, options: { models: { type: 'string' } }, allowPositionals: true, strict: true });
+        const { values, positionals } = parseArgs({ args: rest, options: { models: { type: 'string' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true });
         if (positionals.length !== 1) throw usageError('all needs the project folder: cortex-s2i all <project> [--models a,b,c]');
         const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
-        return { name: 'all', project: positionals[0]!, models };
+        return { name: 'all', project: positionals[0]!, models, force: values.force ?? false };
       }
       case 'init': {
         const { values, positionals } = parseArgs({

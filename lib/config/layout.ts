@@ -106,8 +106,6 @@ export interface ProjectSource {
   modelPaths: string[];
   leftOut: LeftOutPath[];
   requirements: Partial<Record<RequirementsFileName, RequirementsFile>>;
-  /** The requirements files themselves, whether or not .cortexignore leaves them out of the source. */
-  requirementsFiles: Partial<Record<RequirementsFileName, SourceFile>>;
   setupScript: SourceFile | undefined;
   ignored: IgnoredPath[];
   externalImports: ExternalImport[];
@@ -223,6 +221,9 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     }
     const moduleFiles = new Set(layout.files.map((f) => `${path.basename(rootDir)}/${f.path}`));
     for (const link of layout.links) moduleFiles.add(`${path.basename(rootDir)}/${link.path}`);
+    // Every folder of the image, for the lookups of packages (with or without __init__.py).
+    const moduleDirs = new Set<string>();
+    for (const f of moduleFiles) for (let at = f.indexOf('/'); at >= 0; at = f.indexOf('/', at + 1)) moduleDirs.add(f.slice(0, at));
     errors.push(...layout.errors, ...shadowing(layout.files, layout.links, importRoots, path.basename(rootDir)));
     warnings.push(...layout.warnings, ...ignore.warnings);
     for (const bad of snap.badNames) {
@@ -232,7 +233,7 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     const externalImports: ExternalImport[] = [];
     for (const i of imports) {
       if (i.level !== 0 || !i.module) continue;
-      const found = findModule(i.module, importRoots, moduleFiles);
+      const found = findModule(i.module, importRoots, moduleFiles, moduleDirs);
       if (found === 'found') continue;
       const first = i.module.split('.')[0]!;
       if (found === 'partial') {
@@ -256,12 +257,10 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
       else errors.push(...parsed.errors);
     }
     const requirements: ProjectSource['requirements'] = {};
-    const requirementsFiles: ProjectSource['requirementsFiles'] = {};
     for (const name of REQUIREMENTS_FILES) {
       const file = at(modelDir, name);
       const text = snap.texts.get(file);
       if (text === undefined) continue;
-      requirementsFiles[name] = sourceFile(file, rel(file), snap.entries.get(file)!);
       const parsed = parseRequirements(text, file);
       if (parsed.ok) requirements[name] = parsed.value;
       else errors.push(...parsed.errors);
@@ -302,7 +301,6 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
         modelPaths: layout.modelPaths,
         leftOut: layout.leftOut,
         requirements,
-        requirementsFiles,
         setupScript,
         ignored: layout.ignored,
         externalImports,
@@ -344,13 +342,13 @@ function levelNeeded(snap: ProjectSnapshot, first: string): number | undefined {
 }
 
 /** 'found' when a file or package of the image is the module; 'partial' when only its first name is. */
-function findModule(module: string, roots: string[], files: ReadonlySet<string>): 'found' | 'partial' | 'missing' {
+function findModule(module: string, roots: string[], files: ReadonlySet<string>, dirs: ReadonlySet<string>): 'found' | 'partial' | 'missing' {
   const parts = module.split('.');
   let partial = false;
   for (const root of roots) {
     const base = (p: string[]) => (root === '' ? p.join('/') : `${root}/${p.join('/')}`);
     const first = base(parts.slice(0, 1));
-    const hasDir = (dir: string) => [...files].some((f) => f.startsWith(`${dir}/`));
+    const hasDir = (dir: string) => dirs.has(dir);
     if (!files.has(`${first}.py`) && !hasDir(first)) continue;
     partial = true;
     const full = base(parts);

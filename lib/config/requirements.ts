@@ -17,12 +17,41 @@ export interface RequirementsFile {
   requirements: Requirement[];
   /** Option lines such as --index-url, kept in order. */
   options: string[];
+  /** The file as read. */
+  text: string;
+  /**
+   * The file with every option line that carries credentials (a URL with user:password@ or
+   * token@) replaced by a comment, byte for byte the same otherwise and line for line.
+   */
+  withoutCredentials: string;
+  /** The option lines that carry credentials, by line number. */
+  credentialLines: number[];
+}
+
+// A URL's user information, with or without a password: https://user:token@host, https://token@host.
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^/\s@]+)@/gi;
+
+/** The option with each URL's password (or lone token) shown as ***: https://user:***@host/simple. */
+export function redactCredentials(option: string): string {
+  return option.replace(USERINFO, (_m, scheme: string, info: string) => {
+    const colon = info.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${info.slice(0, colon)}:***` : '***'}@`;
+  });
+}
+
+function hasCredentials(option: string): boolean {
+  USERINFO.lastIndex = 0;
+  const found = USERINFO.test(option);
+  USERINFO.lastIndex = 0;
+  return found;
 }
 
 const NAME = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$/;
 const SPECIFIER = /^(\s*(===|==|!=|~=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*)(,\s*(===|==|!=|~=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*)*$/;
 // Options that read other files or local paths: only this one file reaches the dependency layer.
-const FILE_OPTIONS = /^(-r|--requirement|-c|--constraint|-e|--editable)\b/;
+// Short options take their value with or without a space (-rfile, -e git+...), long ones with a
+// space or '='.
+const FILE_OPTIONS = /^(-[rce]|--(requirement|constraint|editable)(?=[\s=]|$))/;
 
 export function normaliseName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-');
@@ -32,6 +61,7 @@ export function parseRequirements(text: string, file: string): Result<Requiremen
   const errors: Problem[] = [];
   const requirements: Requirement[] = [];
   const options: string[] = [];
+  const credentialLines: number[] = [];
 
   textLines(text).forEach((raw, i) => {
     const line = i + 1;
@@ -42,11 +72,12 @@ export function parseRequirements(text: string, file: string): Result<Requiremen
         errors.push({
           file,
           line,
-          message: `${content.split(/\s+/)[0]} refers to another file or a local path, which the dependency layer does not contain`,
+          message: `${FILE_OPTIONS.exec(content)![1]} refers to another file or a local path, which the dependency layer does not contain`,
           hint: 'list the requirements in this file directly',
         });
       } else {
         options.push(content);
+        if (hasCredentials(content)) credentialLines.push(line);
       }
       return;
     }
@@ -67,5 +98,11 @@ export function parseRequirements(text: string, file: string): Result<Requiremen
     requirements.push({ name: normaliseName(m[1]!), text: content, line });
   });
 
-  return errors.length ? failed(errors) : ok({ file, requirements, options });
+  if (errors.length) return failed(errors);
+  // Split as textLines does (on \n, a \r before it kept in place), so line numbers agree.
+  const lines = text.split('\n');
+  for (const n of credentialLines) {
+    lines[n - 1] = `# (an index option with credentials: given to pip in a build stage of its own)${lines[n - 1]!.endsWith('\r') ? '\r' : ''}`;
+  }
+  return ok({ file, requirements, options, text, withoutCredentials: lines.join('\n'), credentialLines });
 }

@@ -25,10 +25,10 @@ export interface ExecuteOptions {
 }
 
 export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntry[] {
-  const { setupScript, requirements } = plan.dependencies;
+  const { setupScript, requirements, indexStage } = plan.dependencies;
   return [
     { name: 'Dockerfile', content: Buffer.from(dockerfile), size: Buffer.byteLength(dockerfile), executable: false },
-    ...[setupScript, requirements, ...plan.source].filter((f) => f !== undefined),
+    ...[...(indexStage ?? []), setupScript, requirements, ...plan.source].filter((f) => f !== undefined),
     ...plan.links.map((l) => ({ name: l.name, linkTarget: l.target, size: 0, executable: false })),
   ];
 }

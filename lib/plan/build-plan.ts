@@ -1,23 +1,17 @@
 // Turns a project, a model and a builder into a build plan: plain data saying which files go where,
 // what the dependency step installs, the image's environment and labels. No I/O.
 
-import path from 'node:path';
-import type { IgnoredPath, LeftOutPath, ProjectSource, RequirementsFileName, SourceFile } from '../config/project.js';
+import type { IgnoredPath, LeftOutPath, ProjectSource, SourceFile } from '../config/project.js';
 import { DOTENV_FILE } from '../config/project.js';
 import { compare } from '../text.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import type { EntryPoint, Route } from '../config/routes.js';
 import { BUILDER_KINDS, PROGRAM_DIR, type Builder } from './builders.js';
 import { resolveModule } from './modules.js';
+import { planDependencies, withoutIndexCredentials, type PlannedDependencies } from './dependencies.js';
+import type { SourceRevision } from '../config/git.js';
 
-export interface SourceRevision {
-  commit: string;
-  ref?: string;
-  author?: string;
-  date?: string;
-  message?: string;
-  remote?: string;
-}
+export type { SourceRevision } from '../config/git.js';
 
 export interface BuildRequest {
   project: ProjectSource;
@@ -37,6 +31,8 @@ export interface PlannedFile {
   from: string;
   size: number;
   executable: boolean;
+  /** Content made by the plan (a requirements file without credentials), sent instead of `from`. */
+  content?: Buffer;
 }
 
 /** A symbolic link of the context: `target` as the link in the image holds it. */
@@ -80,7 +76,7 @@ export interface BuildPlan {
   importCheck: { strict: string[]; lenient: string[]; where: Record<string, Array<{ file: string; line: number }>> };
   ignoreFiles: string[];
   ignored: IgnoredPath[];
-  dependencies: { setupScript: PlannedFile | undefined; requirements: PlannedFile | undefined };
+  dependencies: PlannedDependencies;
   /** Context folder whose content is copied to the program folder (or the s2i source folder). */
   sourceDir: string;
   source: PlannedFile[];
@@ -95,7 +91,7 @@ export interface BuildPlan {
   warnings: Problem[];
 }
 
-export const DEPENDENCIES_DIR = 'deps';
+export { DEPENDENCIES_DIR } from './dependencies.js';
 export const SOURCE_DIR = 'src';
 
 export function planBuild(req: BuildRequest): Result<BuildPlan> {
@@ -124,7 +120,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   const prefix = cortex ? `${SOURCE_DIR}${PROGRAM_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
   const strip = cortex || project.standalone ? '' : `${project.model.path}/`;
   const inContext = (p: string) => `${prefix}${p.slice(strip.length)}`;
-  const source = sourceFiles.map((f) => planned(f, inContext(f.path))).sort((a, b) => compare(a.name, b.name));
+  const source = withoutIndexCredentials(project, sourceFiles.map((f) => planned(f, inContext(f.path))).sort((a, b) => compare(a.name, b.name)));
   const links: PlannedLink[] = cortex
     ? [
         ...project.links.map((l) => ({ name: inContext(l.path), target: l.target })),
@@ -160,16 +156,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   }
 
   const kindInfo = cortex ? BUILDER_KINDS[builder.kind] : undefined;
-  const requirementsName = kindInfo?.requirements.find((name) => name in project.requirements);
-  const inModel = (name: string) => (project.standalone ? name : `${project.model.path}/${name}`);
-  const requirementsFile = requirementsName ? project.modelFiles.find((f) => f.path === inModel(requirementsName)) : undefined;
-  const requirementsSource = requirementsName ? project.requirementsFiles[requirementsName as RequirementsFileName] : undefined;
-  const requirements = requirementsSource ? planned(requirementsSource, `${DEPENDENCIES_DIR}/requirements.txt`) : undefined;
-  const setupScript = project.setupScript ? { ...planned(project.setupScript, `${DEPENDENCIES_DIR}/setup.sh`), executable: true } : undefined;
-  if (requirementsFile === undefined && requirementsName !== undefined) {
-    // Ignored by .cortexignore, yet it is a build input: read it from the model folder anyway.
-    warnings.push({ file: path.join(project.model.dir, requirementsName), message: 'ignored by .cortexignore, but still used to install dependencies' });
-  }
+  const dependencies = planDependencies(project, kindInfo?.requirements, project.setupScript, warnings);
 
   const env: EnvVar[] = [];
   const setEnv = (key: string, value: string, from: string) => {
@@ -216,7 +203,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
     importCheck,
     ignoreFiles: project.ignore.files,
     ignored: project.ignored,
-    dependencies: { setupScript, requirements },
+    dependencies,
     sourceDir: SOURCE_DIR,
     source,
     sourceBytes: source.reduce((n, f) => n + f.size, 0),

@@ -33,6 +33,8 @@ export function describePlan(plan: BuildPlan): string[] {
   if (b.style === 'cortex') row('PYTHONPATH', plan.pythonPath.join(':'));
   const deps = [plan.dependencies.setupScript, plan.dependencies.requirements].filter((f) => f !== undefined);
   row('dependencies', deps.length ? deps.map((f) => `${f.from} -> ${f.name.replace(`${DEPENDENCIES_DIR}/`, '')}`).join(', ') : 'none (no setup.sh, no requirements file)');
+  for (const o of plan.dependencies.indexOptions ?? []) row('index option', o);
+  if (plan.dependencies.indexStage) row('index credentials', 'installed in a build stage of its own; no layer of the image holds them');
   for (const r of plan.routes) row('route', `POST /${r.path} -> ${r.module}:${r.function}`);
   if (plan.train) row('train', `${plan.train.module}:${plan.train.function}`);
   row('environment', plan.env.map((e) => e.key).join(', ') || 'none');

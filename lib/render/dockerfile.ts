@@ -3,6 +3,7 @@
 import { SCRIPTS_DIR } from '../plan/builders.js';
 import type { BuildPlan } from '../plan/build-plan.js';
 import { DEPENDENCIES_DIR } from '../plan/build-plan.js';
+import { INDEX_STAGE_DIR } from '../plan/dependencies.js';
 import { template } from './templates.js';
 
 export interface RenderedDockerfile {
@@ -24,6 +25,7 @@ export function renderDockerfile(plan: BuildPlan, toolVersion: string): Rendered
     cortex: builder.style === 'cortex',
     dependencies: plan.dependencies.requirements !== undefined || plan.dependencies.setupScript !== undefined,
     dependenciesDir: DEPENDENCIES_DIR,
+    indexStageDir: builder.style === 'cortex' && plan.dependencies.indexStage ? INDEX_STAGE_DIR : undefined,
     scriptsDir: builder.style === 'cortex' ? SCRIPTS_DIR : builder.scriptsDir,
     destination: builder.style === 's2i' ? builder.destination : undefined,
     sourceDir: plan.sourceDir,

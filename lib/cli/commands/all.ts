@@ -10,6 +10,7 @@ import { ALL_DIR, planAll } from '../../plan/all-plan.js';
 import { renderAllFiles } from '../../render/all-files.js';
 import type { Command } from '../args.js';
 import type { CommandContext } from '../context.js';
+import { chooseNames } from './init.js';
 import { writeGenerated } from './write-files.js';
 
 type AllCommand = Extract<Command, { name: 'all' }>;
@@ -43,19 +44,17 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
 
   const planned = planAll({ root, name: path.basename(root), models, setupScripts });
   if (!planned.ok) throw invalidProject(planned.errors);
-  const files = renderAllFiles(planned.value);
+  const trains = [];
+  for (const m of models) trains.push({ model: m.model.path, ...(await chooseNames(path.join(root, m.model.path), {}, m)) });
+  const files = renderAllFiles(planned.value, trains);
   const predict = files.find((f) => f.path === `${ALL_DIR}/predict.py`)!;
   const checked = await checkPythonSyntax(predict.content, predict.path);
 
   for (const w of planned.value.warnings) ctx.output.err(`warning: ${formatProblem(w)}`);
-  const written = await writeGenerated(root, files, ALL_DIR);
-  for (const line of written) ctx.output.out(line);
+  const written = await writeGenerated(root, files, { force: cmd.force, ownedDir: ALL_DIR });
+  for (const line of written.lines) ctx.output.out(line);
+  if (written.kept.length) ctx.output.err(`warning: kept ${written.kept.join(', ')}, written by hand: the all image is built from them as they are`);
   if (!checked) ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
-  for (const name of chosen) {
-    if (!models.find((m) => m.model.dir === path.join(root, name))!.modelFiles.some((f) => f.abs === path.join(root, name, 'Makefile'))) {
-      ctx.output.err(`warning: ${name} has no Makefile, which make train-all uses (hint: cortex-s2i init ${path.join(cmd.project, name)})`);
-    }
-  }
   ctx.output.out(`all/ serves ${planned.value.routes.length} route(s) of ${chosen.join(', ')}; build it with: cortex-s2i build ${path.join(cmd.project, ALL_DIR)} daemon ${planned.value.containerName}`);
   return ExitCode.ok;
 }

@@ -1,7 +1,7 @@
 // `cortex-s2i deploy <project> --target kubernetes|swarm`: renders the project's APIs for a cluster
 // engine, writes the files, or applies the stack on Swarm and waits until every replica is ready.
 
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
@@ -15,7 +15,7 @@ import { dockerCli, type DockerCli } from '../../engine/docker-cli.js';
 import { deployInterrupted, deployNotReady, invalidProject, noCortexYaml, stackNotOurs, swarmInactive, tooFewNodes, usageError } from '../../errors.js';
 import type { DeployCommand } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { writeGenerated } from './write-files.js';
+import { writeContained } from '../safe-write.js';
 
 export const STACK_FILE = 'docker-stack.yml';
 
@@ -52,7 +52,7 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
     // Values are read here, for the Secret object only; nothing printed below contains them.
     const envValues = envText === undefined ? {} : parseDotenv(Buffer.from(envText));
     const kin = { ...input, envValues, modelsClaim: cmd.modelsVolume, modelsSize: '1Gi' };
-    for (const line of await writeGenerated(out, kubernetesFiles(kin, renderKubernetes(kin)).map((f) => ({ ...f, executable: false })))) ctx.output.out(line);
+    for (const f of kubernetesFiles(kin, renderKubernetes(kin))) ctx.output.out(await writeOutput(out, f.path, f.content));
     if (envKeys.length) ctx.output.out(`${stack}.yaml holds the Secret made from .env (${envKeys.join(', ')}): keep it out of version control`);
     return 0;
   }
@@ -69,7 +69,7 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   });
   if (cmd.out !== undefined) {
     const out = path.resolve(cmd.out);
-    for (const line of await writeGenerated(out, [{ path: STACK_FILE, content: renderSwarmStack(swarm(out)), executable: false }])) ctx.output.out(line);
+    ctx.output.out(await writeOutput(out, STACK_FILE, renderSwarmStack(swarm(out))));
     return 0;
   }
 
@@ -217,4 +217,11 @@ async function deleteStack(stack: string, run: DockerCli, ctx: CommandContext): 
   }
   ctx.output.out(`removed stack ${stack}: ${inStack.join(', ')}`);
   return 0;
+}
+
+/** Rendered files go where --out says, replacing earlier renders, never through a link. */
+async function writeOutput(dir: string, file: string, content: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeContained(dir, file, content, false);
+  return `wrote ${path.join(dir, file)}`;
 }

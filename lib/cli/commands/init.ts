@@ -1,13 +1,13 @@
 // `cortex-s2i init <model-dir>`: the model's Makefile and, where missing, a working skeleton.
 
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readProject } from '../../config/project.js';
+import { readProject, type ProjectSource } from '../../config/project.js';
 import { ExitCode, usageError } from '../../errors.js';
-import type { GeneratedFile } from '../../render/all-files.js';
 import { renderModelFiles, type ModelNames } from '../../render/model-files.js';
 import type { Command } from '../args.js';
 import type { CommandContext } from '../context.js';
+import { readExisting } from '../safe-write.js';
 import { writeGenerated } from './write-files.js';
 
 type InitCommand = Extract<Command, { name: 'init' }>;
@@ -18,31 +18,60 @@ const CONTAINER = /^[a-z0-9][a-z0-9_.-]*$/;
 
 export async function initCommand(cmd: InitCommand, ctx: CommandContext): Promise<number> {
   const modelDir = path.resolve(cmd.modelDir);
-  const names = await chooseNames(cmd, modelDir);
+  const names = await chooseNames(modelDir, cmd);
   const files = renderModelFiles(names);
 
-  const toWrite: GeneratedFile[] = [];
-  for (const f of files) {
-    const exists = await stat(path.join(modelDir, f.path)).then(() => true, () => false);
-    if (exists && !cmd.force) ctx.output.out(`kept ${f.path} (it exists; --force replaces it)`);
-    else toWrite.push(f);
-  }
-  for (const line of await writeGenerated(modelDir, toWrite)) ctx.output.out(line);
-  ctx.output.out(`${path.basename(modelDir)}: make build-train train build-predict predict test-endpoint`);
+  // One requirements.txt serves both images: a skeleton beside it would take its place.
+  const hasShared = (await readExisting(modelDir, 'requirements.txt').catch(() => undefined))?.kind !== 'missing';
+  const toWrite = files.filter((f) => !(hasShared && f.path.startsWith('requirements_')));
+  const report = await writeGenerated(modelDir, toWrite, { force: cmd.force });
+  for (const line of report.lines) ctx.output.out(line);
+  ctx.output.out(await nextSteps(modelDir));
   return ExitCode.ok;
 }
 
-async function chooseNames(cmd: InitCommand, modelDir: string): Promise<ModelNames> {
+const WORKFLOW = ['build-train', 'train', 'build-predict', 'predict', 'test-endpoint', 'stop'];
+
+/** The make command to run next, from the targets of the Makefile that is there now. */
+async function nextSteps(modelDir: string): Promise<string> {
+  const name = path.basename(modelDir);
+  const existing = await readExisting(modelDir, 'Makefile');
+  if (existing.kind !== 'file') return `${name}: no Makefile`;
+  const targets = makeTargets(existing.content.toString('utf8'));
+  const steps = WORKFLOW.filter((t) => targets.has(t));
+  if (steps.length) return `${name}: make ${steps.join(' ')}`;
+  return `${name}: its Makefile (written by hand) has none of the targets ${WORKFLOW.join(', ')}; see its own targets${targets.size ? `: ${[...targets].join(', ')}` : ''}`;
+}
+
+/** The explicit targets a Makefile defines (rules, not variable assignments or special targets). */
+export function makeTargets(makefile: string): Set<string> {
+  const targets = new Set<string>();
+  for (const line of makefile.replace(/\\\r?\n/g, ' ').split(/\r?\n/)) {
+    const m = /^([A-Za-z0-9_./-][^:=#\t]*?)\s*::?(?!=)/.exec(line);
+    if (!m) continue;
+    for (const t of m[1]!.trim().split(/\s+/)) if (!t.startsWith('.') && !t.includes('%')) targets.add(t);
+  }
+  return targets;
+}
+
+/** The names a model's Makefile uses: given ones, else from its first route, folder and data/. */
+export async function chooseNames(
+  modelDir: string,
+  cmd: Partial<Pick<InitCommand, 'modelName' | 'dataset' | 'container'>> = {},
+  read?: ProjectSource,
+): Promise<ModelNames> {
   // An existing model says its own name through its first route: adult_income_lr/predict.
   let fromRoutes: string | undefined;
   let projectDir = path.dirname(modelDir);
-  const project = await readProject(modelDir).catch(() => undefined);
+  const project = read ? { ok: true as const, value: read } : await readProject(modelDir).catch(() => undefined);
   if (project?.ok) {
     fromRoutes = project.value.entryPoints.routes[0]?.path.split('/')[0];
     if (!project.value.standalone) projectDir = project.value.root;
   }
   const modelName = cmd.modelName ?? (fromRoutes && MODEL_NAME.test(fromRoutes) ? fromRoutes : snake(path.basename(modelDir)));
-  const dataset = cmd.dataset ?? (await onlyCsv(path.join(projectDir, 'data'))) ?? `${modelName}.csv`;
+  // data/x.csv and x.csv name the same file: the Makefile mounts data/ and adds the prefix itself.
+  const given = cmd.dataset?.replace(/^(\.\/)?data\//, '');
+  const dataset = given ?? (await onlyCsv(path.join(projectDir, 'data'))) ?? `${modelName}.csv`;
   const containerName = cmd.container ?? modelName.toLowerCase().replace(/_/g, '-');
   if (!MODEL_NAME.test(modelName)) throw usageError(`model name ${JSON.stringify(modelName)} must be a Python identifier`, 'pass --model-name, e.g. --model-name adult_income_lr');
   if (!DATASET.test(dataset) || dataset.split('/').includes('..')) throw usageError(`dataset ${JSON.stringify(dataset)} must be a file name under data/`, 'e.g. --dataset adult_income-prepped.csv');
