@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { toPosix } from '../../text.js';
 import { listModels, readProject, type ProjectSource } from '../../config/project.js';
 import type { Problem } from '../../config/result.js';
 import { CortexError, ExitCode, formatProblem, invalidProject, usageError } from '../../errors.js';
@@ -45,7 +46,8 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   const planned = planAll({ root, name: path.basename(root), models, setupScripts });
   if (!planned.ok) throw invalidProject(planned.errors);
   const trains = [];
-  for (const m of models) trains.push({ model: m.model.path, ...(await chooseNames(path.join(root, m.model.path), {}, m)) });
+  // Named by their folders beside all/, whatever the root of each model's own layout.
+  for (const m of models) trains.push({ model: toPosix(path.relative(root, m.model.dir)), ...(await chooseNames(m.model.dir, {}, m)) });
   const files = renderAllFiles(planned.value, trains);
   const predict = files.find((f) => f.path === `${ALL_DIR}/predict.py`)!;
   const checked = await checkPythonSyntax(predict.content, predict.path);
