@@ -81,7 +81,7 @@ describe('batch jobs on a real engine', function () {
     const items = Array.from({ length: 30 }, (_, x) => ({ x }));
     const { dir, id } = await prepare('three', { workers: 3, max_receive_count: 3, config: { fail_once: ['000004'], fail_always: ['000007'] }, item_list: { items, batch_size: 3 } });
     const run = await jobRun(dir, id);
-    expect(run.code, run.err + run.out).to.equal(5);
+    expect(run.code, run.err + run.out).to.equal(6);
 
     const s = await status(dir, id);
     expect(s).to.include({ status: 'completed_with_failures', total: 10, succeeded: 9, failed: 1, batches_in_queue: 0, retries: 3, on_job_complete: 'called' });
@@ -115,7 +115,7 @@ describe('batch jobs on a real engine', function () {
   it('marks the job worker_oom when a worker is killed for exceeding its memory limit', async () => {
     const { dir, id } = await prepare('oom', { workers: 2, config: { exhaust_memory: ['000001'] }, item_list: { items: [{ x: 1 }, { x: 2 }, { x: 3 }, { x: 4 }], batch_size: 1 } });
     const run = await jobRun(dir, id, ['--memory', '48m']);
-    expect(run.code, run.err + run.out).to.equal(5);
+    expect(run.code, run.err + run.out).to.equal(6);
     const s = await status(dir, id);
     expect(s.status).to.equal('worker_oom');
     expect(s.workers[1]).to.include({ state: 'oom_killed' });
@@ -152,7 +152,7 @@ describe('batch jobs on a real engine', function () {
   it('ends a job that outlasts its timeout as timed_out', async () => {
     const { dir, id } = await prepare('timeout', { workers: 1, timeout: 4, config: { sleep_seconds: 2 }, item_list: { items: Array.from({ length: 30 }, (_, x) => ({ x })), batch_size: 1 } });
     const run = await jobRun(dir, id);
-    expect(run.code, run.err + run.out).to.equal(5);
+    expect(run.code, run.err + run.out).to.equal(6);
     const s = await status(dir, id);
     expect(s.status).to.equal('timed_out');
     expect(s.succeeded).to.be.lessThan(30);
