@@ -173,3 +173,18 @@ export function tooFewNodes(api: string, replicas: number, nodes: number): Corte
     hint: 'lower init_replicas (and min_replicas) in cortex.yaml, add nodes, or publish through the ingress mesh (no --host-ports)',
   });
 }
+
+export function contextDirectoryRefused(dir: string, reason: string): CortexError {
+  return new CortexError(`cannot write the build context into ${dir}: ${reason}`, {
+    exitCode: ExitCode.badInput,
+    hint: 'name a folder that does not exist yet (its parent must) or an empty one; nothing was written',
+  });
+}
+
+export function contextDirectoryFailed(dir: string, cause: Error): CortexError {
+  return new CortexError(`writing the build context into ${dir} failed: ${cause.message}`, {
+    exitCode: ExitCode.buildFailed,
+    cause,
+    hint: `remove ${dir} and run the command again once the files stop changing`,
+  });
+}

@@ -16,6 +16,8 @@ Usage:
         --no-cache            build every step afresh, as docker build --no-cache
         --compress            gzip the context sent to the engine (helps a remote DOCKER_HOST)
         --allow-root          accept an s2i builder image that runs as root
+        --as-dockerfile DIR   write the Dockerfile and every file it copies into DIR (new or
+                              empty); build it with docker build or buildah bud, no engine needed
   cortex-s2i all <project> [--models a,b,c]
       Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
       predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
@@ -45,7 +47,7 @@ CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default corte
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean }
+  | { name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; asDockerfile?: string | undefined }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined }
   | DeployCommand
@@ -118,6 +120,7 @@ function parseBuild(args: string[]): Command {
       'no-cache': { type: 'boolean' },
       compress: { type: 'boolean' },
       'allow-root': { type: 'boolean' },
+      'as-dockerfile': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -137,7 +140,10 @@ function parseBuild(args: string[]): Command {
     if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
     return { key, value };
   });
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false };
+  const asDockerfile = values['as-dockerfile'];
+  if (asDockerfile !== undefined && asDockerfile.trim() === '') throw usageError('--as-dockerfile needs a folder', 'e.g. --as-dockerfile ./context');
+  if (asDockerfile !== undefined && values['dry-run']) throw usageError('--as-dockerfile and --dry-run do not go together', '--as-dockerfile already builds nothing; it writes the context');
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, ...(asDockerfile !== undefined ? { asDockerfile } : {}) };
 }
 
 const IMAGE_REF = /^[a-z0-9]+([._/:-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;
