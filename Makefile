@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders demo test test-unit test-python generated clean bench bench-serve registry bench-job
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-serve registry bench-job
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -48,8 +48,12 @@ test-python:
 test-unit: setup test-python
 	npm run --silent test:unit
 
+# buildah, which the integration suite builds --as-dockerfile contexts with, as daemonless CI does.
+buildah:
+	bash scripts/buildah.sh
+
 # The integration suite needs the engine and the builders; it never skips itself under CI=true.
-test: builders registry test-python
+test: builders buildah registry test-python
 	npm run --silent test
 
 # The build benchmark (bench/build/): cortex-s2i against hand-written docker builds of the example

@@ -330,3 +330,18 @@ export function unsafeWrite(file: string, reason: string): CortexError {
     hint: 'generated files are never written through a link or outside the project: replace the link with a real file or folder, or remove it',
   });
 }
+
+export function contextDirectoryRefused(dir: string, reason: string): CortexError {
+  return new CortexError(`cannot write the build context into ${dir}: ${reason}`, {
+    exitCode: ExitCode.badInput,
+    hint: 'name a folder that does not exist yet (its parent must) or an empty one; nothing was written',
+  });
+}
+
+export function contextDirectoryFailed(dir: string, cause: Error): CortexError {
+  return new CortexError(`writing the build context into ${dir} failed: ${cause.message}`, {
+    exitCode: ExitCode.buildFailed,
+    cause,
+    hint: `remove ${dir} and run the command again once the files stop changing`,
+  });
+}

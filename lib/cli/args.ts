@@ -22,6 +22,8 @@ Usage:
         --digest-file PATH    write the pushed digest (sha256:…) to PATH (needs --push)
         --cache-from IMAGE    reuse the dependency layer of IMAGE (pulled when missing; repeatable)
       With -q, stdout carries only the image reference (repo@sha256:… when pushed).
+        --as-dockerfile DIR   write the Dockerfile and every file it copies into DIR (new or
+                              empty); build it with docker build or buildah bud, no engine needed
   cortex-s2i push <image> [--digest-file PATH]
       Pushes an image on the engine to its registry and prints repo@sha256:… on stdout.
       Credentials: DOCKER_CONFIG/config.json (default ~/.docker): auths, credsStore, credHelpers.
@@ -77,7 +79,7 @@ CORTEX_S2I_BUILD_SILENCE_TIMEOUT (seconds a build may go without a byte from the
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean } & PublishOptions)
+  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; asDockerfile?: string | undefined } & PublishOptions)
   | { name: 'push'; image: string; digestFile: string | undefined }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined; force: boolean }
@@ -167,6 +169,7 @@ function parseBuild(args: string[]): Command {
       compress: { type: 'boolean' },
       'allow-root': { type: 'boolean' },
       ...PUBLISH_OPTIONS,
+      'as-dockerfile': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -184,7 +187,10 @@ function parseBuild(args: string[]): Command {
     if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
     return { key, value };
   });
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, ...publishOptions(values) };
+  const asDockerfile = values['as-dockerfile'];
+  if (asDockerfile !== undefined && asDockerfile.trim() === '') throw usageError('--as-dockerfile needs a folder', 'e.g. --as-dockerfile ./context');
+  if (asDockerfile !== undefined && values['dry-run']) throw usageError('--as-dockerfile and --dry-run do not go together', '--as-dockerfile already builds nothing; it writes the context');
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, ...(asDockerfile !== undefined ? { asDockerfile } : {}), ...publishOptions(values) };
 }
 
 const PUBLISH_OPTIONS = {

@@ -25,6 +25,7 @@ import { BuildProgress } from '../progress.js';
 import { CortexError, ExitCode } from '../../errors.js';
 import { withEngine } from './engine-access.js';
 import { buildLog, prepareCacheFrom, publishBuild } from './build-publish.js';
+import { writeAsDockerfile } from './as-dockerfile.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
@@ -60,6 +61,10 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
   for (const line of describePlan(plan)) output.out(line);
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
   const dockerfile = renderDockerfile(plan, ctx.toolVersion);
+  if (cmd.asDockerfile !== undefined) {
+    await writeAsDockerfile(cmd.asDockerfile, plan, dockerfile.text, epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000), output);
+    return ExitCode.ok;
+  }
   if (cmd.dryRun) {
     output.out('Dockerfile:');
     for (const line of dockerfile.text.trimEnd().split('\n')) output.out(`  ${line}`);
