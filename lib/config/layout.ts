@@ -331,9 +331,12 @@ function withOverrides(env: S2iEnvironment, extra: Array<{ key: string; value: s
  */
 function levelNeeded(snap: ProjectSnapshot, first: string): number | undefined {
   const { levels } = snap;
-  for (let k = 0; k < levels.length; k++) {
-    const dir = levels[k]!;
+  // One step past the last level too: the top level scanned (a repository's top, say) may itself
+  // be the package that the code names.
+  for (let k = 0; k <= levels.length; k++) {
     if (k > 0 && path.basename(levels[k - 1]!) === first) return k - 1;
+    if (k === levels.length) break;
+    const dir = levels[k]!;
     const asFile = snap.entries.get(path.join(dir, `${first}.py`));
     const asDir = snap.entries.get(path.join(dir, first));
     if (asFile?.kind === 'file' || asDir?.kind === 'dir' || (asDir?.kind === 'link' && asDir.targetKind === 'dir')) return k;
