@@ -109,4 +109,20 @@ describe('planBuild', () => {
     expect(r.value.source.map((f) => f.name)).to.include('src/predict.py').and.not.include('src/common/features.py');
     expect(r.value.dependencies.requirements).to.equal(undefined);
   });
+  it('suggests the module that exists for a TRAIN_MODULE that does not resolve, and only warns about it in a predict image', async () => {
+    const p = await project({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:shop.churn.predict:predict\nTRAIN_MODULE=shop.trian\nTRAIN_FUNCTION=train\n' });
+    const forTrain = planBuild(request(p, train));
+    expect(forTrain.ok).to.equal(false);
+    if (!forTrain.ok) expect(forTrain.errors[0]!.message).to.contain('module shop.trian does not resolve').and.contain('did you mean');
+    const forDaemon = planBuild(request(p, daemon));
+    if (!forDaemon.ok) throw new Error(JSON.stringify(forDaemon.errors));
+    expect(forDaemon.value.warnings.map((w) => w.message).join('\n')).to.contain('TRAIN_MODULE: module shop.trian does not resolve');
+  });
+
+  it('suggests the shortest name of the module a mistyped package path meant', async () => {
+    const p = await project({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:shop.churn.predict:predict\nTRAIN_MODULE=shops.churn.train\nTRAIN_FUNCTION=train\n' });
+    const r = planBuild(request(p, train));
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.errors[0]!.message).to.contain('did you mean churn.train?');
+  });
 });

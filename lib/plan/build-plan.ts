@@ -231,10 +231,25 @@ function suggestModule(module: string, roots: string[], files: ReadonlySet<strin
       if (!parts.length || parts.some((p) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p))) continue;
       let score = 0;
       while (score < Math.min(parts.length, wanted.length) && parts[parts.length - 1 - score] === wanted[wanted.length - 1 - score]) score++;
+      // A typo in the module's own name (trian for train) still points at it.
+      if (score === 0 && closeEnough(parts.at(-1)!, wanted.at(-1)!)) score = 0.5;
       if (score > 0 && (!best || score > best.score || (score === best.score && parts.join('.').length < best.name.length))) best = { name: parts.join('.'), score };
     }
   }
   return best?.name;
+}
+
+/** Within two single-letter edits (insertions, deletions, substitutions or swaps of neighbours). */
+function closeEnough(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 2) return false;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]! <= 2;
 }
 
 function planned(f: Pick<SourceFile, 'abs' | 'size' | 'executable'>, name: string): PlannedFile {
