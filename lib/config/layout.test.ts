@@ -190,4 +190,18 @@ describe('resolveProject', () => {
     expect(p.sharedFolders.map((s) => s.name)).to.deep.equal(['scoring/insurance/common_utils', 'scoring/utils', 'tools']);
     expect(errorsOf(resolveInMemory(nested(), MODEL, { projectDir: 'repo/scoring/churn' }))[0]).to.contain('is not inside the project');
   });
+  it("takes the models an all/ folder names from beside it, and the root their code imports", () => {
+    const p = must(
+      resolveInMemory(
+        nested({
+          'repo/scoring/insurance/all/.s2i/environment': 'ROUTES=insurance/rf:predict:route_rf\nCORTEX_S2I_MODELS=randomForest\n',
+          'repo/scoring/insurance/all/predict.py': 'import os\nfrom cortex_s2i_runtime.isolation import load_model_route\n',
+        }),
+        'repo/scoring/insurance/all',
+      ),
+    );
+    expect(p.root).to.equal('/mem/repo/scoring');
+    expect(p.includedModels.map((m) => m.name)).to.deep.equal(['insurance/randomForest']);
+    expect(p.leftOut.map((l) => l.path)).to.include('insurance/xgBoost');
+  });
 });

@@ -176,6 +176,11 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
 
   const modelsKey = environment.entries.find((e) => e.key === MODELS_KEY);
   const includedNames = modelsKey ? modelsKey.value.split(',').map((m) => m.trim()).filter(Boolean) : [];
+  // The all image's folder names model folders beside it: their parent is in the layout.
+  if (includedNames.length && top < 1 && options.projectDir === undefined && levels.length > 1) {
+    top = 1;
+    why = `${MODELS_KEY} in ${path.basename(modelDir)}/${ENVIRONMENT_FILE}:${modelsKey!.line} names model folders beside it`;
+  }
 
   for (;;) {
     const wanted = configWanted();
