@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-serve registry bench-job
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-serve registry bench-job lint
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -45,6 +45,11 @@ demo: builders
 test-python:
 	PYTHONPATH=run/runtime python3 -m unittest discover -s run/runtime/tests -t run/runtime
 
+# ESLint for the TypeScript sources, mypy for the Python runtime (run/runtime/pyproject.toml).
+lint: setup
+	npx eslint lib test bench
+	bash scripts/mypy.sh
+
 test-unit: setup test-python
 	npm run --silent test:unit
 
@@ -53,7 +58,7 @@ buildah:
 	bash scripts/buildah.sh
 
 # The integration suite needs the engine and the builders; it never skips itself under CI=true.
-test: builders buildah registry test-python
+test: lint builders buildah registry test-python
 	npm run --silent test
 
 # The build benchmark (bench/build/): cortex-s2i against hand-written docker builds of the example

@@ -57,7 +57,7 @@ describe('cortex-s2i (main)', () => {
     expect(r.out).to.contain('API_TOKEN').and.not.contain('do-not-bake-me');
     expect(r.out).to.match(/ignored +churn\/debug\.log, churn\/notebooks\/ \(.*\.cortexignore\); \d+ by the built-in rules/);
     expect(r.out).to.contain('left out       upsell/ (other models)').and.contain('left out       data/ (data)').and.contain('models         models -> the mounted models');
-    expect(r.out).to.match(/project root   .*shop \(ROUTES in churn\/\.s2i\/environment:2 imports shop\.churn\.predict/);
+    expect(r.out).to.match(/project root {3}.*shop \(ROUTES in churn\/\.s2i\/environment:2 imports shop\.churn\.predict/);
   });
 
   it('builds and tags, sending only the files the plan lists', async () => {

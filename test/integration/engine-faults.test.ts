@@ -184,6 +184,7 @@ describe('an engine that stalls, refuses or answers nonsense', function () {
     const run = await build(engine);
     expect(run.code, run.err).to.equal(ExitCode.ok);
     expect(run.out).to.contain('hello \\x1b]0;owned\\x07\\x1b[2J\\x9b31m world');
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(run.out + run.err).not.to.match(/[\u001b\u0007\u009b\r]/);
   });
 

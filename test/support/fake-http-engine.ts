@@ -29,12 +29,12 @@ export class FakeHttpEngine {
 
   static async start(routes: Array<[string, RegExp, Route]>): Promise<FakeHttpEngine> {
     const table = routes.map(([method, path, route]) => ({ method, path, route }));
-    let engine: FakeHttpEngine | undefined;
-    const server = createServer((req, res) => void engine!.handle(req, res));
-    engine = new FakeHttpEngine(server, table);
+    const server = createServer();
+    const engine = new FakeHttpEngine(server, table);
+    server.on('request', (req, res) => void engine.handle(req, res));
     server.on('connection', (s) => {
-      engine!.sockets.add(s);
-      s.on('close', () => engine!.sockets.delete(s));
+      engine.sockets.add(s);
+      s.on('close', () => engine.sockets.delete(s));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return engine;

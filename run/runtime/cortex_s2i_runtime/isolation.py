@@ -34,7 +34,7 @@ from cortex_s2i_runtime import routes
 # Each model folder's own modules (name -> module), out of sys.modules between loads. Holding them
 # keeps them alive for the route's functions, whose globals they are, and lets a second route of
 # the same model reuse them: in the model's own image its routes share one module.
-_model_modules = {}
+_model_modules: dict = {}
 
 # A model's names shadow cached modules, except the standard library's: the runtime imported
 # those before any model code in the model's own image too, and a second copy of a module such as

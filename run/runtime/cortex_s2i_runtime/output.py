@@ -24,7 +24,7 @@ FLUSH_SECONDS = 0.2
 MAX_LINE = 65536
 
 _log_fd = 2
-_relays = []
+_relays: "list[_Relay]" = []
 
 
 def _write_all(fd, data):
