@@ -16,20 +16,8 @@ seconds=${BENCH_SECONDS:-120}
 warmup=${BENCH_WARMUP:-2000}
 rounds=${BENCH_ROUNDS:-5}
 wrk_threads=2
-cli="node bin/cortex-s2i.js"
-# The last line a quiet build prints on stderr ("built <image> (<id>) in <n>s"); all of it on failure.
-# (stdout carries only the image reference under --quiet.)
-quiet_build() {
-  local log
-  log=$(mktemp)
-  if ! $cli build --quiet "$@" 2>"$log" >/dev/null; then
-    cat "$log" >&2
-    rm -f "$log"
-    return 1
-  fi
-  tail -n 1 "$log"
-  rm -f "$log"
-}
+# shellcheck source=scripts/quiet-build.sh
+source scripts/quiet-build.sh
 project=fixtures/finance_income_prediction
 model=logisticRegression
 route=adult_income_lr/predict

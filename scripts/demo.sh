@@ -5,20 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cli="node bin/cortex-s2i.js"
-# The last line a quiet build prints on stderr ("built <image> (<id>) in <n>s"); all of it on failure.
-# (stdout carries only the image reference under --quiet.)
-quiet_build() {
-  local log
-  log=$(mktemp)
-  if ! $cli build --quiet "$@" 2>"$log" >/dev/null; then
-    cat "$log" >&2
-    rm -f "$log"
-    return 1
-  fi
-  tail -n 1 "$log"
-  rm -f "$log"
-}
+# shellcheck source=scripts/quiet-build.sh
+source scripts/quiet-build.sh
 project=fixtures/finance_income_prediction
 models="logisticRegression:adult_income_lr:adult-income-lr randomForest:adult_income_rf:adult-income-rf xgBoost:adult_income_xgb:adult-income-xgb"
 containers=()
