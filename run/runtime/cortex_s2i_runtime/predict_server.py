@@ -47,6 +47,7 @@ import time
 import urllib.parse
 
 from . import clients, deadline, jsonlog, metrics as metrics_module, routes as routes_module
+from . import cortex_api
 from . import settings
 from .workers import WorkerSet
 
@@ -98,6 +99,9 @@ class PredictApp:
         self.workers = workers
         self.log = logger
         self.targets = {}
+        # Cortex APIs (cortex_api.py): served without the envelope, predictions monitored.
+        self.cortex_apis = None
+        self.monitor = None
         self.metrics = metrics or metrics_module.Metrics(
             self.route_paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED])
         self._loaded = threading.Event()
@@ -112,9 +116,12 @@ class PredictApp:
     def load(self, environ, model_path=None):
         """Import every route and run its init/constructor; raises RouteLoadError on a failure."""
         started = time.monotonic()
-        routes = routes_module.parse_routes(environ.get("ROUTES"))
         try:
-            targets = routes_module.load_routes(routes, environ, model_path)
+            if self.cortex_apis is not None:
+                targets = cortex_api.load(self.cortex_apis, model_path, self.monitor)
+            else:
+                targets = routes_module.load_routes(
+                    routes_module.parse_routes(environ.get("ROUTES")), environ, model_path)
         except routes_module.RouteLoadError as exc:
             jsonlog.log_event(self.log, "route_load_failed", level=logging.ERROR, exc_info=True,
                               route=exc.route.path, module=exc.route.module,
@@ -231,8 +238,10 @@ class PredictApp:
         if route == "health":
             return 200, self._health, _JSON
         if route == "metrics":
-            return (200, self.metrics.render(always=self.route_paths).encode(),
-                    metrics_module.CONTENT_TYPE)
+            text = self.metrics.render(always=self.route_paths)
+            if self.monitor is not None:
+                text += self.monitor.render()
+            return 200, text.encode(), metrics_module.CONTENT_TYPE
         ready, count, expected = self.readiness()
         if not ready:
             raise HttpError(503, "not ready: %d of %d workers have loaded their routes"
@@ -282,7 +291,7 @@ class PredictApp:
                           timeout_seconds=self.timeout, abandoned_calls=exc.abandoned)
                 raise HttpError(504, "the prediction did not finish within %d seconds (TIMEOUT)"
                                 % self.timeout)
-        body = jsonlog.dumps({"payload": result}).encode()
+        body = jsonlog.dumps({"payload": result} if self.cortex_apis is None else result).encode()
         if debug:
             encoded = jsonlog.dumps_or_repr(result)
             if len(encoded) <= self.debug_log_bytes:
@@ -356,15 +365,22 @@ def _json_type(value):
 
 
 def _new_app(environ, shared):
-    routes = routes_module.parse_routes(environ.get("ROUTES"))
-    paths = [route.path for route in routes]
+    apis = cortex_api.from_environ(environ)
+    if apis is None:
+        paths = [route.path for route in routes_module.parse_routes(environ.get("ROUTES"))]
+    else:
+        paths = [api.route for api in apis]
     workers = WorkerSet.from_environ(environ) if shared else None
     labels = paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED]
     metrics = metrics_module.Metrics(labels, workers.directory if workers else None)
-    return PredictApp(paths, settings.max_body_bytes(environ), settings.request_timeout(environ),
-                      settings.threads(environ), workers=workers, metrics=metrics,
-                      debug_logging=settings.debug_logging(environ),
-                      debug_log_bytes=settings.debug_log_bytes(environ))
+    app = PredictApp(paths, settings.max_body_bytes(environ), settings.request_timeout(environ),
+                     settings.threads(environ), workers=workers, metrics=metrics,
+                     debug_logging=settings.debug_logging(environ),
+                     debug_log_bytes=settings.debug_log_bytes(environ))
+    if apis is not None:
+        app.cortex_apis = apis
+        app.monitor = cortex_api.monitor(apis, workers.directory if workers else None)
+    return app
 
 
 def create_app(environ=None):
