@@ -50,7 +50,7 @@ export interface IgnoredPath {
   by: string;
 }
 
-export type LeftOutReason = 'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code';
+export type LeftOutReason = 'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code' | 'other API';
 export interface LeftOutPath {
   path: string;
   why: LeftOutReason;

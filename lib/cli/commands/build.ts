@@ -4,10 +4,14 @@ import { readRevision } from '../../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
 import { ImportCheckReport } from './import-check.js';
 import { requirementsFailure } from './requirements-failure.js';
-import { formatProblem, invalidProject, sourceNotFound, unknownBuilder } from '../../errors.js';
+import { formatProblem, invalidProject, sourceNotFound, unknownBuilder, usageError } from '../../errors.js';
 import { executePlan } from '../../engine/execute-plan.js';
 import type { Engine } from '../../engine/engine.js';
 import { planBuild } from '../../plan/build-plan.js';
+import { planCortexBuild, selectApis } from '../../plan/cortex-plan.js';
+import { readCortexYaml } from '../../config/read-cortex-yaml.js';
+import { CORTEX_YAML } from '../../config/cortex-yaml.js';
+import path from 'node:path';
 import {
   builderKindOf,
   bundledBuilderImage,
@@ -32,13 +36,29 @@ type BuildCommand = Extract<Command, { name: 'build' }>;
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
   const output = buildLog(cmd, ctx.output);
   const started = ctx.now().getTime();
-  const project = await readProject(cmd.source, cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env }).catch((err: unknown) => {
+  // A folder with cortex.yaml is a Cortex project: its APIs are served, and the folder is the root.
+  const allApis = await readCortexYaml(cmd.source).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw sourceNotFound(cmd.source);
+    throw err;
+  });
+  if (cmd.api !== undefined && allApis === undefined) throw usageError(`--api ${cmd.api}: ${cmd.source} has no ${CORTEX_YAML}`, '--api picks one API of a Cortex project');
+  let apis: typeof allApis;
+  if (allApis) {
+    const chosen = selectApis(allApis, path.resolve(cmd.source, CORTEX_YAML), cmd.api);
+    if (!chosen.ok) throw invalidProject(chosen.errors);
+    apis = chosen.value;
+  }
+  const cortexOptions = apis
+    ? { environmentText: '', pythonPaths: [...new Set(apis.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))] }
+    : {};
+  const project = await readProject(cmd.source, apis ? cmd.source : cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env, ...cortexOptions }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
     throw err;
   });
   if (!project.ok) throw invalidProject(project.errors);
 
   const kind = builderKindOf(cmd.builder);
+  if (apis && kind !== 'daemon') throw usageError(`${cmd.source} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${cmd.builder}`, `cortex-s2i build ${cmd.source} daemon ${cmd.image}`);
   // A bundled builder is known by name, so a dry run needs no engine; any other image is
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
@@ -46,7 +66,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
   const epoch = ctx.sourceDateEpoch;
-  const planned = planBuild({
+  const request = {
     project: project.value,
     image: cmd.image,
     builder,
@@ -54,11 +74,13 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     revision: await readRevision(project.value.model.dir),
     created: new Date(epoch === undefined ? sourceTime(project.value) : epoch * 1000).toISOString(),
     toolVersion: ctx.toolVersion,
-  });
+  };
+  const planned = apis && allApis ? planCortexBuild(request, apis, allApis) : planBuild(request);
   if (!planned.ok) throw invalidProject(planned.errors);
   const plan = planned.value;
 
   for (const line of describePlan(plan)) output.out(line);
+  for (const api of apis ?? []) output.out(`  api           POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`);
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
   const dockerfile = renderDockerfile(plan, ctx.toolVersion);
   if (cmd.asDockerfile !== undefined) {
