@@ -112,6 +112,7 @@ export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: Corte
   if (problems.length) return failed(problems);
   return ok({
     ...plan,
+    project: { ...plan.project, why: `the folder holding ${CORTEX_YAML}` },
     source,
     sourceBytes: plan.sourceBytes + content.length,
     env: [...plan.env, { key: APIS_ENV, value: APIS_FILE, from: CORTEX_YAML }],
