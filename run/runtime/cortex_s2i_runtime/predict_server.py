@@ -11,6 +11,7 @@ load ends the worker with gunicorn's boot-error status (3), and gunicorn then st
 HTTP contract (every response carries X-Request-Id; every error is JSON
 {"error": {"status": N, "message": "...", "request_id": "..."}}):
   POST /<route>   the JSON body, passed to the function as is -> 200 {"payload": <return value>}
+                  (cortex.yaml's APIs, cortex_api.py: -> 200 <return value>, Cortex's shape)
   GET  /health    200 {"status": "ok", "routes": [...]}: the process is up
   GET  /ready     200 once every worker has loaded every route, else 503
   GET  /metrics   Prometheus text format: request counts by route and status, latency histogram
