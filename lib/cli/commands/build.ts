@@ -1,7 +1,9 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
-import { readRevision } from '../../config/git.js';
+import path from 'node:path';
+import { readCommittedFiles, readRevision, unchangedSince, type SourceRevision } from '../../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
+import { ENVIRONMENT_FILE } from '../../config/source-tree.js';
 import { ImportCheckReport } from './import-check.js';
 import { requirementsFailure } from './requirements-failure.js';
 import { formatProblem, invalidProject, sourceNotFound, unknownBuilder } from '../../errors.js';
@@ -46,13 +48,14 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
   const epoch = ctx.sourceDateEpoch;
+  const revision = await readRevision(project.value.model.dir);
   const planned = planBuild({
     project: project.value,
     image: cmd.image,
     builder,
     extraEnv: cmd.env,
-    revision: await readRevision(project.value.model.dir),
-    created: new Date(epoch === undefined ? sourceTime(project.value) : epoch * 1000).toISOString(),
+    revision,
+    created: new Date(epoch === undefined ? await sourceTime(project.value, revision) : epoch * 1000).toISOString(),
     toolVersion: ctx.toolVersion,
   });
   if (!planned.ok) throw invalidProject(planned.errors);
@@ -118,10 +121,18 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 
 /**
  * The image's creation time, from the source rather than the clock, so that the same source
- * gives the same image: the newest file that goes into it (SOURCE_DATE_EPOCH, when set, wins).
+ * gives the same image (SOURCE_DATE_EPOCH, when set, wins over both): the commit's time when the
+ * files sent are exactly the commit's, which a fresh clone or a CI checkout keeps whatever its
+ * file times; else the newest file that goes into the image.
  */
-function sourceTime(project: ProjectSource): number {
+async function sourceTime(project: ProjectSource, revision: SourceRevision | undefined): Promise<number> {
   const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
+  if (revision?.time !== undefined) {
+    // .s2i/environment is not sent, but its values are baked into the image.
+    const environment = { path: path.posix.join(project.model.path, ENVIRONMENT_FILE), abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
+    const committed = await readCommittedFiles(project.root, revision.commit);
+    if (committed && (await unchangedSince(committed, [...files, environment], project.links))) return revision.time * 1000;
+  }
   // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
 }
