@@ -110,7 +110,7 @@ export interface CommittedFile {
  * so nothing in the repository's configuration runs.
  */
 export async function readCommittedFiles(dir: string, commit: string): Promise<Map<string, CommittedFile> | undefined> {
-  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return undefined;
+  if (commit !== 'HEAD' && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return undefined;
   // Paths come relative to `dir`, NUL-separated, never quoted; `.` keeps the listing to `dir`.
   const listing = await safeGit(dir, ['ls-tree', '-r', '-z', commit, '--', '.'], 256 * 1024 * 1024).catch(() => undefined);
   if (listing === undefined) return undefined;

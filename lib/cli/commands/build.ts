@@ -1,7 +1,7 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
 import path from 'node:path';
-import { readCommittedFiles, readRevision, unchangedSince, type SourceRevision } from '../../config/git.js';
+import { readCommittedFiles, readRevision, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
 import { ENVIRONMENT_FILE } from '../../config/source-tree.js';
 import { ImportCheckReport } from './import-check.js';
@@ -34,6 +34,9 @@ type BuildCommand = Extract<Command, { name: 'build' }>;
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
   const output = buildLog(cmd, ctx.output);
   const started = ctx.now().getTime();
+  // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
+  // loading overlaps the waits below (files, git) instead of following them.
+  if (!cmd.dryRun && cmd.asDockerfile === undefined) void import('../../engine/docker-engine.js').catch(() => undefined);
   const project = await readProject(cmd.source, cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
     throw err;
@@ -48,14 +51,15 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
   const epoch = ctx.sourceDateEpoch;
-  const revision = await readRevision(project.value.model.dir);
+  // Two questions to git at once; the files of HEAD only when they can date the image.
+  const [revision, committed] = await Promise.all([readRevision(project.value.model.dir), epoch === undefined ? readCommittedFiles(project.value.root, 'HEAD') : undefined]);
   const planned = planBuild({
     project: project.value,
     image: cmd.image,
     builder,
     extraEnv: cmd.env,
     revision,
-    created: new Date(epoch === undefined ? await sourceTime(project.value, revision) : epoch * 1000).toISOString(),
+    created: new Date(epoch === undefined ? await sourceTime(project.value, revision, committed) : epoch * 1000).toISOString(),
     toolVersion: ctx.toolVersion,
   });
   if (!planned.ok) throw invalidProject(planned.errors);
@@ -125,13 +129,12 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
  * files sent are exactly the commit's, which a fresh clone or a CI checkout keeps whatever its
  * file times; else the newest file that goes into the image.
  */
-async function sourceTime(project: ProjectSource, revision: SourceRevision | undefined): Promise<number> {
+async function sourceTime(project: ProjectSource, revision: SourceRevision | undefined, committed: ReadonlyMap<string, CommittedFile> | undefined): Promise<number> {
   const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
-  if (revision?.time !== undefined) {
+  if (revision?.time !== undefined && committed) {
     // .s2i/environment is not sent, but its values are baked into the image.
     const environment = { path: path.posix.join(project.model.path, ENVIRONMENT_FILE), abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
-    const committed = await readCommittedFiles(project.root, revision.commit);
-    if (committed && (await unchangedSince(committed, [...files, environment], project.links))) return revision.time * 1000;
+    if ((await unchangedSince(committed, [...files, environment], project.links))) return revision.time * 1000;
   }
   // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
