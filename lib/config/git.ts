@@ -73,17 +73,18 @@ async function safeGit(dir: string, args: string[], maxBuffer?: number): Promise
 export async function readRevision(dir: string): Promise<SourceRevision | undefined> {
   const git = async (...args: string[]) => (await safeGit(dir, args)).trim();
   try {
-    // Three independent questions, asked at once.
-    const [log, ref, remote] = await Promise.all([
-      git('log', '-1', '--no-show-signature', '--no-mailmap', '--format=%H%n%an <%ae>%n%cI%n%ct%n%s'),
-      git('rev-parse', '--abbrev-ref', 'HEAD').catch(() => ''),
+    // Two independent questions, asked at once (each git process costs a start): the commit, with
+    // the branch HEAD points at among its decorations (%D: "HEAD -> main, origin/main"), and the remote.
+    const [log, remote] = await Promise.all([
+      git('log', '-1', '--no-show-signature', '--no-mailmap', '--format=%H%n%an <%ae>%n%cI%n%ct%n%D%n%s'),
       git('config', '--get', 'remote.origin.url').catch(() => ''),
     ]);
-    const [commit, author, date, time, message] = log.split('\n');
+    const [commit, author, date, time, decorations, message] = log.split('\n');
     if (!commit) return undefined;
+    const ref = /^HEAD -> ([^,]+)/.exec(decorations ?? '')?.[1];
     return {
       commit,
-      ...(ref && ref !== 'HEAD' ? { ref } : {}),
+      ...(ref ? { ref } : {}),
       ...(author ? { author } : {}),
       ...(date ? { date } : {}),
       ...(time && /^\d+$/.test(time) ? { time: Number(time) } : {}),
