@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 export interface SourceRevision {
@@ -106,20 +107,21 @@ export interface CommittedFile {
 }
 
 /**
- * The files of `commit` under `dir`, by their paths relative to `dir` ('/'-separated); undefined
- * when `dir` is not in a checkout of it. `ls-tree` reads only objects: no index, no attributes, no filters,
+ * Every file of `commit` in the repository `dir` is in, by absolute path (as `dir` spells it);
+ * undefined when `dir` is not in a checkout. The whole repository, so that it can be asked before
+ * the project's root is known. `ls-tree` reads only objects: no index, no attributes, no filters,
  * so nothing in the repository's configuration runs.
  */
 export async function readCommittedFiles(dir: string, commit: string): Promise<Map<string, CommittedFile> | undefined> {
   if (commit !== 'HEAD' && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return undefined;
-  // Paths come relative to `dir`, NUL-separated, never quoted; `.` keeps the listing to `dir`.
-  const listing = await safeGit(dir, ['ls-tree', '-r', '-z', commit, '--', '.'], 256 * 1024 * 1024).catch(() => undefined);
+  // Paths come relative to `dir` ('../x' above it), NUL-separated, never quoted; ':/' is the top.
+  const listing = await safeGit(dir, ['ls-tree', '-r', '-z', commit, '--', ':/'], 256 * 1024 * 1024).catch(() => undefined);
   if (listing === undefined) return undefined;
   const files = new Map<string, CommittedFile>();
   for (const entry of listing.split('\0')) {
     const m = /^(\d{6}) blob ([0-9a-f]+)\t(.+)$/s.exec(entry);
     if (!m) continue;
-    files.set(m[3]!, { blob: m[2]!, executable: m[1] === '100755', link: m[1] === '120000' });
+    files.set(path.resolve(dir, m[3]!), { blob: m[2]!, executable: m[1] === '100755', link: m[1] === '120000' });
   }
   return files;
 }
@@ -138,22 +140,22 @@ export function blobId(content: Buffer | string, algorithm: 'sha1' | 'sha256' = 
 export async function unchangedSince(
   committed: ReadonlyMap<string, CommittedFile>,
   /** Without `executable`, only the content counts (a file the build reads but does not send). */
-  files: ReadonlyArray<{ path: string; abs: string; executable?: boolean }>,
-  links: ReadonlyArray<{ path: string; target: string }>,
+  files: ReadonlyArray<{ abs: string; executable?: boolean }>,
+  links: ReadonlyArray<{ abs: string; target: string }>,
 ): Promise<boolean> {
   for (const l of links) {
-    const c = committed.get(l.path);
+    const c = committed.get(l.abs);
     if (!c?.link || c.blob !== blobId(l.target, algorithmOf(c.blob))) return false;
   }
   // Names and modes first: a new or renamed file answers without reading anything.
   for (const f of files) {
-    const c = committed.get(f.path);
+    const c = committed.get(f.abs);
     if (!c || c.link || (f.executable !== undefined && c.executable !== f.executable)) return false;
   }
   // A few files at a time: enough to keep the disk busy, few enough to stay under open-file limits.
   for (let i = 0; i < files.length; i += 32) {
     const same = await Promise.all(files.slice(i, i + 32).map(async (f) => {
-      const c = committed.get(f.path)!;
+      const c = committed.get(f.abs)!;
       return blobId(await readFile(f.abs), algorithmOf(c.blob)) === c.blob;
     }));
     if (same.includes(false)) return false;

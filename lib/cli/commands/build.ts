@@ -37,6 +37,11 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
   // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
   // loading overlaps the waits below (files, git) instead of following them.
   if (!cmd.dryRun && cmd.asDockerfile === undefined) void import('../../engine/docker-engine.js').catch(() => undefined);
+  // git is asked about the model's folder at once, so that it answers while the project is read;
+  // the files of HEAD only when they can date the image.
+  const modelDir = path.resolve(cmd.source);
+  const epoch = ctx.sourceDateEpoch;
+  const fromGit = Promise.all([readRevision(modelDir), epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
   const project = await readProject(cmd.source, cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
     throw err;
@@ -50,9 +55,7 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo), kind }
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
-  const epoch = ctx.sourceDateEpoch;
-  // Two questions to git at once; the files of HEAD only when they can date the image.
-  const [revision, committed] = await Promise.all([readRevision(project.value.model.dir), epoch === undefined ? readCommittedFiles(project.value.root, 'HEAD') : undefined]);
+  const [revision, committed] = await fromGit;
   const planned = planBuild({
     project: project.value,
     image: cmd.image,
@@ -133,8 +136,9 @@ async function sourceTime(project: ProjectSource, revision: SourceRevision | und
   const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
   if (revision?.time !== undefined && committed) {
     // .s2i/environment is not sent, but its values are baked into the image.
-    const environment = { path: path.posix.join(project.model.path, ENVIRONMENT_FILE), abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
-    if ((await unchangedSince(committed, [...files, environment], project.links))) return revision.time * 1000;
+    const environment = { abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
+    const links = project.links.map((l) => ({ abs: path.join(project.root, ...l.path.split('/')), target: l.target }));
+    if (await unchangedSince(committed, [...files, environment], links)) return revision.time * 1000;
   }
   // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
