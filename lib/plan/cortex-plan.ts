@@ -9,7 +9,7 @@
 
 import path from 'node:path';
 import type { CortexApi } from '../config/cortex-yaml.js';
-import { CORTEX_YAML } from '../config/cortex-yaml.js';
+import { CORTEX_YAML } from '../config/source-tree.js';
 import type { ProjectSource } from '../config/project.js';
 import { failed, ok, type Problem, type Result } from '../config/result.js';
 import { RESERVED_PATHS } from '../config/routes.js';

@@ -1,7 +1,9 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
-import { readRevision } from '../../config/git.js';
+import path from 'node:path';
+import { readCommittedFiles, readRevision, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
+import { ENVIRONMENT_FILE } from '../../config/source-tree.js';
 import { ImportCheckReport } from './import-check.js';
 import { requirementsFailure } from './requirements-failure.js';
 import { formatProblem, invalidProject, sourceNotFound, unknownBuilder, usageError } from '../../errors.js';
@@ -10,8 +12,7 @@ import type { Engine } from '../../engine/engine.js';
 import { planBuild } from '../../plan/build-plan.js';
 import { planCortexBuild, selectApis } from '../../plan/cortex-plan.js';
 import { readCortexYaml } from '../../config/read-cortex-yaml.js';
-import { CORTEX_YAML } from '../../config/cortex-yaml.js';
-import path from 'node:path';
+import { CORTEX_YAML } from '../../config/source-tree.js';
 import {
   builderKindOf,
   bundledBuilderImage,
@@ -36,6 +37,14 @@ type BuildCommand = Extract<Command, { name: 'build' }>;
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
   const output = buildLog(cmd, ctx.output);
   const started = ctx.now().getTime();
+  // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
+  // loading overlaps the waits below (files, git) instead of following them.
+  if (!cmd.dryRun && cmd.asDockerfile === undefined) void import('../../engine/docker-engine.js').catch(() => undefined);
+  // git is asked about the model's folder at once, so that it answers while the project is read;
+  // the files of HEAD only when they can date the image.
+  const modelDir = path.resolve(cmd.source);
+  const epoch = ctx.sourceDateEpoch;
+  const fromGit = Promise.all([readRevision(modelDir), epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
   // A folder with cortex.yaml is a Cortex project: its APIs are served, and the folder is the root.
   const allApis = await readCortexYaml(cmd.source).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw sourceNotFound(cmd.source);
@@ -65,14 +74,14 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
     ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo), kind }
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
-  const epoch = ctx.sourceDateEpoch;
+  const [revision, committed] = await fromGit;
   const request = {
     project: project.value,
     image: cmd.image,
     builder,
     extraEnv: cmd.env,
-    revision: await readRevision(project.value.model.dir),
-    created: new Date(epoch === undefined ? sourceTime(project.value) : epoch * 1000).toISOString(),
+    revision,
+    created: new Date(epoch === undefined ? await sourceTime(project.value, revision, committed) : epoch * 1000).toISOString(),
     toolVersion: ctx.toolVersion,
   };
   const planned = apis && allApis ? planCortexBuild(request, apis, allApis) : planBuild(request);
@@ -140,10 +149,18 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 
 /**
  * The image's creation time, from the source rather than the clock, so that the same source
- * gives the same image: the newest file that goes into it (SOURCE_DATE_EPOCH, when set, wins).
+ * gives the same image (SOURCE_DATE_EPOCH, when set, wins over both): the commit's time when the
+ * files sent are exactly the commit's, which a fresh clone or a CI checkout keeps whatever its
+ * file times; else the newest file that goes into the image.
  */
-function sourceTime(project: ProjectSource): number {
+async function sourceTime(project: ProjectSource, revision: SourceRevision | undefined, committed: ReadonlyMap<string, CommittedFile> | undefined): Promise<number> {
   const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
+  if (revision?.time !== undefined && committed) {
+    // .s2i/environment is not sent, but its values are baked into the image.
+    const environment = { abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
+    const links = project.links.map((l) => ({ abs: path.join(project.root, ...l.path.split('/')), target: l.target }));
+    if (await unchangedSince(committed, [...files, environment], links)) return revision.time * 1000;
+  }
   // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
 }
