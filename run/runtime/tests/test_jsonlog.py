@@ -9,6 +9,14 @@ import unittest
 from cortex_s2i_runtime import jsonlog
 
 
+class TimeTest(unittest.TestCase):
+    def test_times_are_utc_iso_with_milliseconds_within_and_across_seconds(self):
+        for stamp in (1795000000.0, 1795000000.9994, 1795000001.25, 1795000000.5, 0.001):
+            expected = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)
+            self.assertEqual(jsonlog.iso_time(stamp), expected.strftime("%Y-%m-%dT%H:%M:%S.")
+                             + "%03dZ" % (expected.microsecond // 1000), stamp)
+
+
 class DumpsTest(unittest.TestCase):
     def test_plain_values_encode_on_one_line(self):
         self.assertEqual(jsonlog.dumps({"a": [1, "x\ny"]}), '{"a":[1,"x\\ny"]}')
