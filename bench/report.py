@@ -38,6 +38,8 @@ def summary(run):
     seconds = load["duration_us"] / 1e6
     return {
         "server": run["server"],
+        "round": run.get("round"),
+        "cpu_us_per_request": round(run["cpu_us"] / load["requests"]) if load["requests"] else None,
         "requests": load["requests"],
         "seconds": round(seconds, 2),
         "requests_per_second": round(load["requests"] / seconds, 1),
@@ -77,14 +79,28 @@ def main():
             continue
         median = dict(mine[len(mine) // 2])
         median["rounds_requests_per_second"] = [run["requests_per_second"] for run in mine]
+        cpu = [run["cpu_us_per_request"] for run in mine if run["cpu_us_per_request"]]
+        median["median_cpu_us_per_request"] = statistics.median(cpu) if cpu else None
         rows.append(median)
     by_name = {row["server"]: row for row in rows}
     targets = []
     for name, other, minimum in TARGETS:
         if name in by_name and other in by_name:
             ratio = by_name[name]["requests_per_second"] / by_name[other]["requests_per_second"]
+            # The same ratio within each round (both servers ran minutes apart, not hours), and
+            # by CPU time per request: the other's over this one's, so higher is better as well.
+            rounds = {}
+            for run in runs:
+                rounds.setdefault(run["round"], {})[run["server"]] = run
+            per_round = [round(r[name]["requests_per_second"] / r[other]["requests_per_second"], 2)
+                         for _, r in sorted(rounds.items()) if name in r and other in r]
+            cpu_mine = by_name[name]["median_cpu_us_per_request"]
+            cpu_other = by_name[other]["median_cpu_us_per_request"]
             targets.append({"server": name, "compared_with": other, "target": minimum,
-                            "ratio": round(ratio, 2), "met": ratio >= minimum})
+                            "ratio": round(ratio, 2), "met": ratio >= minimum,
+                            "ratio_each_round": per_round,
+                            "cpu_ratio": round(cpu_other / cpu_mine, 2)
+                            if cpu_mine and cpu_other else None})
     limit = by_name.get("limit-uvicorn")
     for row in rows:
         if limit is not None:
@@ -103,25 +119,33 @@ def main():
                                         "median": statistics.median(ready) if ready else None},
               "image": image}
 
-    header = ("server", "req/s", "p50 ms", "p99 ms", "errors", "mem warm", "growth", "x limit",
-              "target")
+    header = ("server", "req/s", "p50 ms", "p99 ms", "errors", "CPU/req", "mem warm", "growth",
+              "x limit", "target")
     print("POST with %s's test body, %d requests over %d connections (wrk on 127.0.0.1), "
           "%d CPUs, load %s" % (args.route, args.requests, args.connections,
                                 result["machine"]["cpus"],
                                 " ".join(str(x) for x in result["machine"]["load_average"])))
-    print("%-14s %9s %8s %8s %7s %9s %7s %7s  %s" % header)
+    print("%-14s %9s %8s %8s %7s %8s %9s %7s %7s  %s" % header)
     for row in rows:
         goal = next((t for t in targets if t["server"] == row["server"]), None)
         shown = ("%.2fx %s (>= %.2fx): %s" % (goal["ratio"], goal["compared_with"], goal["target"],
                                                 "met" if goal["met"] else "MISSED")
                  if goal else "-")
-        print("%-14s %9.1f %8.2f %8.2f %7d %7.1fMi %6.1f%% %6.2fx  %s"
+        print("%-14s %9.1f %8.2f %8.2f %7d %6sus %7.1fMi %6.1f%% %6.2fx  %s"
               % (row["server"], row["requests_per_second"], row["p50_ms"], row["p99_ms"],
-                 row["errors"], row["memory_mib"]["warmed_up"], row["memory_growth_pct"],
+                 row["errors"], row["median_cpu_us_per_request"],
+                 row["memory_mib"]["warmed_up"], row["memory_growth_pct"],
                  row.get("ratio_to_limit", float("nan")), shown))
     for row in rows:
         print("%-14s req/s in each round: %s" % (row["server"], ", ".join(
             "%.1f" % x for x in row["rounds_requests_per_second"])))
+    for goal in targets:
+        print("%s / %s: %.2fx by median throughput (target >= %.2fx: %s); each round: %s; "
+              "by CPU time per request: %sx"
+              % (goal["server"], goal["compared_with"], goal["ratio"], goal["target"],
+                 "met" if goal["met"] else "MISSED",
+                 ", ".join("%.2fx" % x for x in goal["ratio_each_round"]),
+                 "%.2f" % goal["cpu_ratio"] if goal["cpu_ratio"] else "?"))
     if ready:
         print("time from docker run to 200 on /ready: median %.2f s (runs: %s)"
               % (result["time_to_ready_seconds"]["median"], ", ".join("%.2f" % x for x in ready)))

@@ -11,20 +11,21 @@
 #   flask-dev       Flask's development server running the same function in the same image
 #                   (bench/flask_dev_server.py): what the older tooling served with
 # Targets: ours-identity >= 0.85x bare-gunicorn, ours-example >= 3x flask-dev.
-# The load comes from wrk, a second process on 127.0.0.1: BENCH_REQUESTS requests (6000) over
+# The load comes from wrk, a second process on 127.0.0.1: BENCH_REQUESTS requests (4000) over
 # BENCH_CONNECTIONS connections (32), at most BENCH_SECONDS (30) per run, after a warm-up of
-# BENCH_WARMUP requests (1000). BENCH_ROUNDS rounds (3) alternate the servers, so that a burst of
-# load from elsewhere on the machine does not decide the comparison; the median round of each
-# counts. Then the time from `docker run` to 200 on /ready (median of BENCH_READY_RUNS, 5) and
-# the predict image's size next to its base's. Prints a table with each target and its result,
-# and writes bench/results/serve.json.
+# BENCH_WARMUP requests (500); the container's CPU time per request is measured over the same
+# requests. BENCH_ROUNDS rounds (3) alternate the servers, so that a burst of load from elsewhere
+# on the machine does not decide the comparison; the median round of each counts, and each ratio
+# is also given round by round. Then the time from `docker run` to 200 on /ready (median of
+# BENCH_READY_RUNS, 5) and the predict image's size next to its base's. Prints a table with each
+# target and its result, and writes bench/results/serve.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-requests=${BENCH_REQUESTS:-6000}
+requests=${BENCH_REQUESTS:-4000}
 connections=${BENCH_CONNECTIONS:-32}
 seconds=${BENCH_SECONDS:-30}
-warmup=${BENCH_WARMUP:-1000}
+warmup=${BENCH_WARMUP:-500}
 rounds=${BENCH_ROUNDS:-3}
 ready_runs=${BENCH_READY_RUNS:-5}
 wrk_threads=2
@@ -62,8 +63,11 @@ echo "bench: building and training the example's $model model"
 quiet_build "$project/$model" train "$prefix-train"
 quiet_build "$project/$model" daemon "$prefix-predict"
 echo "bench: building the limit row's image (Debian's uvicorn, uvloop, httptools)"
-docker build -q -t "$prefix-limit" --build-arg PREDICT_IMAGE="$prefix-predict" \
-  -f bench/limit.Dockerfile bench/apps >/dev/null
+if ! docker build -q -t "$prefix-limit" --build-arg PREDICT_IMAGE="$prefix-predict" \
+    -f bench/limit.Dockerfile bench/apps >/dev/null 2>"$work/limit-build.log"; then
+  cat "$work/limit-build.log" >&2
+  exit 1
+fi
 mkdir -p "$work/models"
 chmod 755 "$work" "$work/models"
 docker run --rm -v "$PWD/$project/data:/model/data:ro" -v "$work/models:/model/models" \
@@ -76,6 +80,14 @@ memory() {
   docker exec "$container" sh -c '
     if [ -f /sys/fs/cgroup/memory.stat ]; then awk "\$1 == \"anon\" {print \$2}" /sys/fs/cgroup/memory.stat
     else awk "\$1 == \"total_rss\" {print \$2}" /sys/fs/cgroup/memory/memory.stat; fi'
+}
+
+# The container's CPU time so far in microseconds: cgroup v2 cpu.stat, cgroup v1 cpuacct. Per
+# request, it compares servers far more steadily than throughput on a machine others share.
+cpu_us() {
+  docker exec "$container" sh -c '
+    if [ -f /sys/fs/cgroup/cpu.stat ]; then awk "\$1 == \"usage_usec\" {print \$2}" /sys/fs/cgroup/cpu.stat
+    else echo $(( $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage) / 1000 )); fi'
 }
 
 load() { # <requests> <port> <route>
@@ -106,17 +118,19 @@ measure() { # <name> <route> [docker run arguments and command...]
     case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready") in 200|404) break ;; esac
     sleep 0.5
   done
-  local at_start warmed after figures
+  local at_start warmed after figures cpu_before cpu_after
   at_start=$(memory)
   echo "bench: $name: warm-up, $warmup requests" >&2
   load "$warmup" "$port" "$route" >/dev/null
   warmed=$(memory)
   echo "bench: $name: $requests requests over $connections connections" >&2
+  cpu_before=$(cpu_us)
   figures=$(load "$requests" "$port" "$route")
+  cpu_after=$(cpu_us)
   after=$(memory)
   docker rm -f "$container" >/dev/null
-  printf '{"server": "%s", "load": %s, "memory_bytes": {"at_start": %s, "warmed_up": %s, "after": %s}}\n' \
-    "$name" "$figures" "$at_start" "$warmed" "$after"
+  printf '{"server": "%s", "round": %s, "load": %s, "cpu_us": %s, "memory_bytes": {"at_start": %s, "warmed_up": %s, "after": %s}}\n' \
+    "$name" "$round" "$figures" "$(( cpu_after - cpu_before ))" "$at_start" "$warmed" "$after"
 }
 
 # The image's own server runs min(usable CPUs, 4) workers of THREADS (4) threads by default
