@@ -73,8 +73,10 @@ bench-cli: builders
 	node dist/bench/cli/main.js
 
 # The serving benchmark (bench/serve.sh): the example's predict image under a bounded wrk load on
-# 127.0.0.1, gunicorn against Flask's development server in the same image; prints a table and
-# the ratio, and writes bench/results/serve.json. Installs wrk (Debian) when it is missing.
+# 127.0.0.1, against a bare app on uvicorn (the limit) and on gunicorn, and against Flask's
+# development server in the same image; the time to /ready and the image's size. Prints a table
+# with each target and its result, and writes bench/results/serve.json. Installs wrk (Debian)
+# when it is missing; the limit's image installs Debian's uvicorn, uvloop and httptools.
 bench-serve: builders
 	bash bench/serve.sh
 

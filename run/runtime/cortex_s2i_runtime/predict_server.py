@@ -38,6 +38,7 @@ debug logging is off is logged once per worker (bodies hold whatever clients sen
 data, credentials).
 """
 
+import itertools
 import json
 import logging
 import os
@@ -70,6 +71,27 @@ _MAX_ECHOED_PATH = 200
 _JSON = "application/json"
 
 log = logging.getLogger("cortex_s2i.predict")
+
+
+# Request ids: 32 hex digits, a random prefix per process and a counter. A random id per request
+# cost a getrandom() system call on every request; these stay unique across workers and
+# restarts (the prefix is drawn again in every forked child), and they are not secrets.
+_id_prefix = os.urandom(10).hex()
+_id_counter = itertools.count()
+
+
+def _new_id_prefix():
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(10).hex()
+    _id_counter = itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def new_request_id():
+    """A fresh request id (next() on itertools.count is atomic: threads get distinct ids)."""
+    return "%s%012x" % (_id_prefix, next(_id_counter) & 0xFFFFFFFFFFFF)
 
 
 class HttpError(Exception):
@@ -154,9 +176,9 @@ class PredictApp:
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
-        request_id = environ.get("HTTP_X_REQUEST_ID", "")
-        if not _REQUEST_ID.fullmatch(request_id):
-            request_id = os.urandom(16).hex()
+        request_id = environ.get("HTTP_X_REQUEST_ID")
+        if not request_id or not _REQUEST_ID.fullmatch(request_id):
+            request_id = new_request_id()
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "") or "/"
         route = path.strip("/")
@@ -226,7 +248,7 @@ class PredictApp:
         The worker (server_worker.py) answers slow clients, a full queue and malformed HTTP
         itself; this keeps those answers, their log line and their metrics the same as the app's.
         """
-        request_id = os.urandom(16).hex()
+        request_id = new_request_id()
         body = self._error_body(status, message, request_id)
         self.metrics.observe(metrics_module.UNMATCHED, status, 0.0)
         self._log("request", request_id, None, method, status=status, error=message,
