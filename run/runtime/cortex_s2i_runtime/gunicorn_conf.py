@@ -142,6 +142,7 @@ timeout = _settings["timeout"]
 graceful_timeout = _settings["graceful_timeout"]
 loglevel = _settings["loglevel"]
 worker_class = "cortex_s2i_runtime.server_worker.Worker"
+logger_class = "cortex_s2i_runtime.server_worker.Logger"
 accesslog = None
 errorlog = "-"
 logconfig_dict = logging_config(loglevel)

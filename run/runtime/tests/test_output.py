@@ -27,8 +27,37 @@ os.write(1, b"y" * 100000)
 output.release()
 """
 
+THREADED = r"""
+import logging, sys, threading
+from cortex_s2i_runtime import jsonlog, output
+handler = output.LogHandler()
+handler.setFormatter(jsonlog.JsonFormatter())
+log = logging.getLogger("cortex_s2i.test")
+log.addHandler(handler)
+log.propagate = False
+log.setLevel(logging.INFO)
+
+def write(thread):
+    for n in range(300):
+        # Short lines take the write without the handler's lock, long ones the locked loop.
+        jsonlog.log_event(log, "request", thread=thread, n=n,
+                          pad="x" * (8000 if n % 50 == 0 else 100))
+
+threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
 
 class OutputTest(unittest.TestCase):
+    def test_log_lines_written_from_many_threads_stay_whole(self):
+        done = subprocess.run([sys.executable, "-c", THREADED], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=RUNTIME_DIR), timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        lines = [json.loads(line) for line in done.stderr.splitlines()]
+        self.assertEqual(sorted((line["thread"], line["n"]) for line in lines),
+                         [(t, n) for t in range(8) for n in range(300)])
+
     def test_raw_writes_become_lines_of_their_own_and_log_lines_stay_whole(self):
         done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                               env=dict(os.environ, PYTHONPATH=RUNTIME_DIR), timeout=60)
