@@ -11,7 +11,7 @@ import { parse as parseDotenv } from 'dotenv';
 import type { Engine } from '../../lib/engine/engine.js';
 import { packageVersion } from '../../lib/package-root.js';
 import { bundledBuilderImage } from '../../lib/plan/builders.js';
-import { Cleanup, cli, cliWith, PREFIX, postJson, realEngine, startContainer, waitForHealth } from './support.js';
+import { Cleanup, cli, cliWith, PREFIX, predictThenStop, realEngine, runInImage, startContainer } from './support.js';
 
 const run = promisify(execFile);
 const MODEL = { dir: 'logisticRegression', name: 'adult_income_lr' };
@@ -115,41 +115,16 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
 
   /** What an image shows: its answers, its user, its files, and how it stops. */
   async function observe(image: string): Promise<{ predictions: unknown; uid: string; listing: string[]; stopStatus: number; stopSeconds: number }> {
-    const inside = async (cmd: string[]) => {
-      const c = await startContainer(engine, { image, name: `${PREFIX}-asdf-${cmd[0]}`, cmd });
-      const status = await engine.waitContainer(c.id);
-      const { stdout, stderr } = await engine.containerLogs(c.id);
-      await engine.removeContainer(c.id);
-      expect(status, stderr).to.equal(0);
-      return stdout;
-    };
+    const inside = (cmd: string[]) => runInImage(engine, image, cmd);
     const uid = (await inside(['id', '-u'])).trim();
     // Type, mode, owner and link target of everything under /opt/program.
     const listing = (await inside(['find', '/opt/program', '-printf', '%p %y %m %U %l\\n'])).trim().split('\n').sort();
 
     const dotenv = parseDotenv(await readFile(path.join(project, '.env')));
     const env = Object.entries({ ...dotenv, PREDICTION_LABELS: 'low,high' }).map(([k, v]) => `${k}=${v}`);
-    const c = await startContainer(engine, {
-      image,
-      name: `${PREFIX}-asdf-serve`,
-      env,
-      binds: [{ host: models, container: '/action/models', readOnly: true }],
-      publish: [5000],
-    });
-    try {
-      const port = c.ports[5000]!;
-      await waitForHealth(port);
-      const body = await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8');
-      const r = await postJson(port, `${MODEL.name}/predict`, body);
-      expect(r.status, JSON.stringify(r.json)).to.equal(200);
-      const started = Date.now();
-      await engine.stopContainer(c.id, 10);
-      const stopSeconds = (Date.now() - started) / 1000;
-      const stopStatus = await engine.waitContainer(c.id);
-      return { predictions: (r.json as { payload: { predictions: unknown } }).payload.predictions, uid, listing, stopStatus, stopSeconds };
-    } finally {
-      await engine.removeContainer(c.id);
-    }
+    const body = await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8');
+    const r = await predictThenStop(engine, { image, name: `${PREFIX}-asdf-serve`, env, models, route: `${MODEL.name}/predict`, body });
+    return { predictions: (r.json as { payload: { predictions: unknown } }).payload.predictions, uid, listing, stopStatus: r.stopStatus, stopSeconds: r.stopSeconds };
   }
 
   it('gives two images with the same answers, user and files, each stopping cleanly on SIGTERM', async () => {

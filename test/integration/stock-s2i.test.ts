@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import type { Engine } from '../../lib/engine/engine.js';
 import { packageFile, packageVersion } from '../../lib/package-root.js';
 import { bundledBuilderImage, type BuilderKind } from '../../lib/plan/builders.js';
-import { Cleanup, cli, PREFIX, postJson, realEngine, startContainer, waitForHealth } from './support.js';
+import { Cleanup, cli, PREFIX, predictThenStop, realEngine, runInImage, startContainer } from './support.js';
 
 const run = promisify(execFile);
 const MODEL = { dir: 'logisticRegression', name: 'adult_income_lr' };
@@ -63,15 +63,7 @@ describe('the stock s2i tool with the bundled builders', function () {
   });
   after(async () => cleanup.run());
 
-  /** Runs a command in the image through its entry point; its stdout. */
-  async function inside(image: string, cmd: string[], okStatuses = [0]): Promise<string> {
-    const c = await startContainer(engine, { image, name: `${PREFIX}-s2i-${cmd[0]}`, cmd });
-    const status = await engine.waitContainer(c.id);
-    const { stdout, stderr } = await engine.containerLogs(c.id);
-    await engine.removeContainer(c.id);
-    expect(okStatuses, `${cmd.join(' ')}: ${stderr}`).to.include(status);
-    return stdout;
-  }
+  const inside = (image: string, cmd: string[], okStatuses = [0]) => runInImage(engine, image, cmd, okStatuses);
 
   /** Path, type, mode, owner and link target of everything under /opt/program. */
   const listing = async (image: string, format = '%P %y %m %U %l\\n') => (await inside(image, ['find', '/opt/program', '-mindepth', '1', '-printf', format])).trim().split('\n').sort();
@@ -79,25 +71,9 @@ describe('the stock s2i tool with the bundled builders', function () {
   /** Its answer to the model's test instances, its user, and how it stops. */
   async function serve(image: string): Promise<{ payload: { predictions: unknown; probabilities: unknown }; uid: string; stopStatus: number; stopSeconds: number }> {
     const uid = (await inside(image, ['id', '-u'])).trim();
-    const c = await startContainer(engine, {
-      image,
-      name: `${PREFIX}-s2i-serve`,
-      binds: [{ host: models, container: '/action/models', readOnly: true }],
-      publish: [5000],
-    });
-    try {
-      const port = c.ports[5000]!;
-      await waitForHealth(port);
-      const body = await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8');
-      const r = await postJson(port, `${MODEL.name}/predict`, body);
-      expect(r.status, JSON.stringify(r.json)).to.equal(200);
-      const started = Date.now();
-      await engine.stopContainer(c.id, 10);
-      const stopSeconds = (Date.now() - started) / 1000;
-      return { payload: (r.json as { payload: { predictions: unknown; probabilities: unknown } }).payload, uid, stopStatus: await engine.waitContainer(c.id), stopSeconds };
-    } finally {
-      await engine.removeContainer(c.id);
-    }
+    const body = await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8');
+    const r = await predictThenStop(engine, { image, name: `${PREFIX}-s2i-serve`, models, route: `${MODEL.name}/predict`, body });
+    return { payload: (r.json as { payload: { predictions: unknown; probabilities: unknown } }).payload, uid, stopStatus: r.stopStatus, stopSeconds: r.stopSeconds };
   }
 
   /** Nothing of the never-list anywhere the source went, and no trace of the .env's values. */

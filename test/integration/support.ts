@@ -1,6 +1,7 @@
 // What the integration tests share: the real engine (or a loud reason why not), names with the
 // test prefix, cleanup of everything they create, and plain HTTP on 127.0.0.1.
 
+import { expect } from 'chai';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,50 @@ export class Cleanup {
 
 export async function startContainer(engine: Engine, spec: Omit<ContainerSpec, 'labels'>): Promise<StartedContainer> {
   return engine.runContainer({ ...spec, labels: { [TEST_LABEL]: PREFIX } });
+}
+
+let throwaway = 0;
+
+/** Runs a command in a throwaway container of `image` (through its entry point); its stdout. */
+export async function runInImage(engine: Engine, image: string, cmd: string[], okStatuses = [0]): Promise<string> {
+  const c = await startContainer(engine, { image, name: `${PREFIX}-run-${process.pid}-${++throwaway}`, cmd });
+  try {
+    const status = await engine.waitContainer(c.id);
+    const { stdout, stderr } = await engine.containerLogs(c.id);
+    expect(okStatuses, `${cmd.join(' ')}: ${stderr}`).to.include(status);
+    return stdout;
+  } finally {
+    await engine.removeContainer(c.id);
+  }
+}
+
+/**
+ * Serves `image` with `models` mounted, posts `body` to `route`, then stops it as `docker stop`
+ * does: the answer, the container's exit status and how long the stop took.
+ */
+export async function predictThenStop(
+  engine: Engine,
+  spec: { image: string; name: string; models: string; route: string; body: string; env?: string[] },
+): Promise<{ json: unknown; stopStatus: number; stopSeconds: number }> {
+  const c = await startContainer(engine, {
+    image: spec.image,
+    name: spec.name,
+    ...(spec.env ? { env: spec.env } : {}),
+    binds: [{ host: spec.models, container: '/action/models', readOnly: true }],
+    publish: [5000],
+  });
+  try {
+    const port = c.ports[5000]!;
+    await waitForHealth(port);
+    const r = await postJson(port, spec.route, spec.body);
+    expect(r.status, JSON.stringify(r.json)).to.equal(200);
+    const started = Date.now();
+    await engine.stopContainer(c.id, 10);
+    const stopSeconds = (Date.now() - started) / 1000;
+    return { json: r.json, stopStatus: await engine.waitContainer(c.id), stopSeconds };
+  } finally {
+    await engine.removeContainer(c.id);
+  }
 }
 
 /** Runs the CLI in this process against the real engine, capturing what it prints. */
