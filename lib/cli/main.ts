@@ -11,7 +11,7 @@ import { packageVersion } from '../package-root.js';
 import { DEFAULT_BUILDER_REPO } from '../plan/builders.js';
 import { parseCommand, USAGE } from './args.js';
 import type { CommandContext, Output } from './context.js';
-import { printable } from './progress.js';
+import { inCi, plainText, type LiveStream } from './progress.js';
 
 export interface MainOptions {
   env: NodeJS.ProcessEnv;
@@ -50,6 +50,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
       credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
       ...(options.output === undefined && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
+      display: { ci: inCi(options.env), noColor: !!options.env.NO_COLOR, ...(options.output === undefined ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}) },
     };
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
@@ -96,11 +97,16 @@ function processOutput(): Output {
     });
   }
   // Everything printed passes here: text from the engine and the files cannot move the cursor,
-  // retitle the window or rewrite the screen.
+  // retitle the window or rewrite the screen; tabs are spaces, so a CI log gets no control bytes.
   const write = (stream: NodeJS.WriteStream, line: string) => {
-    if (!stream.destroyed) stream.write(`${printable(line)}\n`);
+    if (!stream.destroyed) stream.write(`${plainText(line)}\n`);
   };
   return { out: (l) => write(process.stdout, l), err: (l) => write(process.stderr, l) };
+}
+
+/** Raw writes for the live progress line of --progress tty. */
+function liveStream(stream: NodeJS.WriteStream): LiveStream {
+  return { isTTY: stream.isTTY === true, write: (text) => void (stream.destroyed ? undefined : stream.write(text)) };
 }
 
 function readBuilderRepo(value: string | undefined): string {
