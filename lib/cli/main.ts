@@ -34,24 +34,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       output.out(toolVersion);
       return ExitCode.ok;
     }
-    const signal = options.signal ?? new AbortController().signal;
-    const limits = readEngineLimits(options.env);
-    const ctx: CommandContext = {
-      dockerHost: options.env.DOCKER_HOST,
-      home: options.env.HOME || undefined,
-      sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
-      now: () => new Date(),
-      output,
-      // Loaded on first use: dockerode and its dependencies take longer to load than --help or a
-      // dry run take altogether.
-      engine: options.engine ? async () => options.engine!() : () => realEngine(options.env, limits, signal),
-      signal,
-      toolVersion,
-      builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
-      credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
-      ...(options.output === undefined && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
-      display: { ci: inCi(options.env), noColor: !!options.env.NO_COLOR, ...(options.output === undefined ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}) },
-    };
+    const ctx = commandContext({ ...options, output, toolVersion, raw: options.output === undefined });
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
       case 'build':
@@ -83,6 +66,32 @@ export async function main(argv: string[], options: MainOptions): Promise<number
     output.err(`error: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return ExitCode.internal;
   }
+}
+
+/**
+ * The context a command runs in, from the environment (read here, once): the CLI's, and the
+ * library's with the environment its caller gives. Throws the usage errors of malformed settings.
+ */
+export function commandContext(options: { env: NodeJS.ProcessEnv; output: Output; toolVersion: string; engine?: () => Engine; signal?: AbortSignal; raw?: boolean }): CommandContext {
+  const signal = options.signal ?? new AbortController().signal;
+  const limits = readEngineLimits(options.env);
+  const toolVersion = options.toolVersion;
+  return {
+    dockerHost: options.env.DOCKER_HOST,
+    home: options.env.HOME || undefined,
+    sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
+    now: () => new Date(),
+    output: options.output,
+    // Loaded on first use: dockerode and its dependencies take longer to load than --help or a
+    // dry run take altogether.
+    engine: options.engine ? async () => options.engine!() : () => realEngine(options.env, limits, signal),
+    signal,
+    toolVersion,
+    builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
+    credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
+    ...(options.raw && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
+    display: { ci: inCi(options.env), noColor: !!options.env.NO_COLOR, ...(options.raw ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}) },
+  };
 }
 
 /**
