@@ -207,6 +207,7 @@ describe('build output in a CI log', function () {
     const run = await buildWith(NOISY, ['--progress', 'tty'], { CI: 'true' });
     expect(run.code, run.err).to.equal(0);
     expect(run.out).to.contain('\r\u001b[K');
+    // eslint-disable-next-line no-control-regex
     expect(run.out).not.to.match(/\u001b\[\d+m/);
   });
 });

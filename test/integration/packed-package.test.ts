@@ -3,7 +3,7 @@
 
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -74,6 +74,13 @@ describe('the packed package', function () {
     const tsc = path.join(packageRoot(), 'node_modules', 'typescript', 'bin', 'tsc');
     const flags = ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--typeRoots', path.join(packageRoot(), 'node_modules', '@types'), '--types', 'node'];
     await run(process.execPath, [tsc, ...flags, 'use.ts'], { cwd: consumer });
+    // The example of docs/library.md compiles as it is written.
+    const doc = /^```ts\n([\s\S]*?)^```$/m.exec(await readFile(path.join(packageRoot(), 'docs', 'library.md'), 'utf8'));
+    expect(doc, 'docs/library.md has a ts example').to.not.equal(null);
+    await writeFile(path.join(consumer, 'library-doc.ts'), doc![1]!);
+    await run(process.execPath, [tsc, ...flags, '--noEmit', 'library-doc.ts'], { cwd: consumer }).catch((err: { stdout: string }) => {
+      throw new Error(`docs/library.md's example does not compile:\n${err.stdout}`);
+    });
     const wrong = await run(process.execPath, [tsc, ...flags, '--noEmit', 'wrong.ts'], { cwd: consumer }).then(() => undefined, (err: { stdout: string }) => err.stdout);
     expect(wrong, 'a number for image does not compile').to.match(/wrong\.ts.*Type 'number' is not assignable to type 'string'/);
     const env: NodeJS.ProcessEnv = { ...process.env };
