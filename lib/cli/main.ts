@@ -115,7 +115,13 @@ function processOutput(): Output {
 
 /** Raw writes for the live progress line of --progress tty. */
 function liveStream(stream: NodeJS.WriteStream): LiveStream {
-  return { isTTY: stream.isTTY === true, write: (text) => void (stream.destroyed ? undefined : stream.write(text)) };
+  return {
+    isTTY: stream.isTTY === true,
+    get columns() {
+      return stream.columns;
+    },
+    write: (text) => void (stream.destroyed ? undefined : stream.write(text)),
+  };
 }
 
 function readBuilderRepo(value: string | undefined): string {

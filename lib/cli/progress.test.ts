@@ -77,6 +77,16 @@ describe('build progress styles', () => {
     expect(raw.endsWith('(cached) COPY src/ /opt/program/\n')).to.equal(true);
   });
 
+  it('tty cuts the live line to the terminal width, so that a carriage return can rewrite it', () => {
+    let raw = '';
+    const progress = new BuildProgress({ out: () => {}, err: () => {} }, () => new Date(0), true, undefined, { style: { mode: 'tty', color: false }, live: { isTTY: true, columns: 40, write: (t) => (raw += t) }, redrawMs: 0 });
+    progress.onEvent({ type: 'step', step: 1, total: 3, instruction: `RUN ${'x'.repeat(80)}` });
+    const live = raw.split('\r\u001b[K').at(-1)!;
+    expect(live.length).to.be.at.most(40);
+    expect(live.endsWith('…')).to.equal(true);
+    progress.close();
+  });
+
   it('tty with colour paints step numbers and the running clock; without colour, no SGR codes', () => {
     const h = harness({ mode: 'tty', color: true });
     steps(h);

@@ -21,6 +21,8 @@ export interface ProgressStyle {
 /** Raw writes to the stream the build's lines go to, for the live line (tty mode). */
 export interface LiveStream {
   isTTY: boolean;
+  /** The terminal's width: a live line longer than it would wrap, and \r could not rewrite it. */
+  columns?: number | undefined;
   write(text: string): void;
 }
 
@@ -114,7 +116,7 @@ export class BuildProgress {
     const c = this.style.color && this.live !== undefined;
     const isDeps = s.number === this.dependencyStep;
     let what: string;
-    if (!finished) what = isDeps ? 'dependencies: installing…' : printable(short(s.instruction));
+    if (!finished) what = isDeps ? 'dependencies: installing…' : fit(printable(short(s.instruction)), (this.live?.columns ?? 0) - 22);
     else if (isDeps) what = s.cached ? paint(c, '32', 'dependencies: cached, skipped (setup.sh and requirements unchanged)') : 'dependencies: installed';
     else what = printable(short(s.instruction));
     const cached = finished && s.cached && !isDeps ? `${paint(c, '32', '(cached)')} ` : '';
@@ -153,6 +155,11 @@ export class BuildProgress {
   close(): void {
     this.stopLive();
   }
+}
+
+/** At most `width` characters (none cut when the width is unknown). */
+function fit(text: string, width: number): string {
+  return width > 0 && text.length > width ? `${text.slice(0, Math.max(1, width - 1))}…` : text;
 }
 
 function short(instruction: string): string {
