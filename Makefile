@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-serve registry bench-job lint
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -63,12 +63,20 @@ test: lint builders buildah registry test-python
 
 # The build benchmark (bench/build/): cortex-s2i against hand-written docker builds of the example
 # project, medians of several runs; prints a table and writes bench/results/build.json.
+# BENCH_ROWS=a,g BENCH_RUNS=3 measures only the rows named, fewer times.
 bench: builders
 	node dist/bench/build/main.js
 
+# The CLI's start (bench/cli/): --help, build --dry-run and a rebuild with no change, each as it
+# is and with every module imported up front, alternating in one run; prints medians and ratios.
+bench-cli: builders
+	node dist/bench/cli/main.js
+
 # The serving benchmark (bench/serve.sh): the example's predict image under a bounded wrk load on
-# 127.0.0.1, gunicorn against Flask's development server in the same image; prints a table and
-# the ratio, and writes bench/results/serve.json. Installs wrk (Debian) when it is missing.
+# 127.0.0.1, against a bare app on uvicorn (the limit) and on gunicorn, and against Flask's
+# development server in the same image; the time to /ready and the image's size. Prints a table
+# with each target and its result, and writes bench/results/serve.json. Installs wrk (Debian)
+# when it is missing; the limit's image installs Debian's uvicorn, uvloop and httptools.
 bench-serve: builders
 	bash bench/serve.sh
 

@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# `make bench-serve`: the example project's predict image under a bounded load, served by its own
-# server (gunicorn) with its default settings and with THREADS=1, and by Flask's development
-# server running the same function in the same image (bench/flask_dev_server.py). The load comes from wrk, a second process on
-# 127.0.0.1: BENCH_REQUESTS requests (20000) over BENCH_CONNECTIONS connections (32), at most
-# BENCH_SECONDS (120) per run, after a warm-up of BENCH_WARMUP requests (2000), each server in a
-# fresh container. BENCH_ROUNDS rounds (5) alternate the servers, so that a burst of load from
-# elsewhere on the machine does not decide the comparison; the median round of each counts.
-# Prints a table and the throughput ratio, and writes bench/results/serve.json.
+# `make bench-serve`: the example project's predict image under a bounded load, against the limit.
+# Rows, each server in a fresh container:
+#   limit-uvicorn   a bare JSON echo (bench/apps/bare_asgi.py) on uvicorn with uvloop and httptools
+#                   (Debian's packages, in a bench-only image: bench/limit.Dockerfile), as many
+#                   workers as the image's own server: the fastest Python server available here
+#   bare-gunicorn   the bare echo (bench/apps/bare_wsgi.py) on gunicorn's gthread worker, with the
+#                   image's workers and threads: the same server as the image's, nothing of ours
+#   ours-identity   the image's own server, every default, routing to a model returning its payload
+#   ours-example    the image's own server, every default, with the example's model
+#   flask-dev       Flask's development server running the same function in the same image
+#                   (bench/flask_dev_server.py): what the older tooling served with
+# Targets: ours-identity >= 0.85x bare-gunicorn, ours-example >= 3x flask-dev.
+# The load comes from wrk, a second process on 127.0.0.1: BENCH_REQUESTS requests (4000) over
+# BENCH_CONNECTIONS connections (32), at most BENCH_SECONDS (30) per run, after a warm-up of
+# BENCH_WARMUP requests (500); the container's CPU time per request is measured over the same
+# requests. BENCH_ROUNDS rounds (3) alternate the servers, so that a burst of load from elsewhere
+# on the machine does not decide the comparison; the median round of each counts, and each ratio
+# is also given round by round. Then the time from `docker run` to 200 on /ready (median of
+# BENCH_READY_RUNS, 5) and the predict image's size next to its base's. Prints a table with each
+# target and its result, and writes bench/results/serve.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-requests=${BENCH_REQUESTS:-20000}
+requests=${BENCH_REQUESTS:-4000}
 connections=${BENCH_CONNECTIONS:-32}
-seconds=${BENCH_SECONDS:-120}
-warmup=${BENCH_WARMUP:-2000}
-rounds=${BENCH_ROUNDS:-5}
+seconds=${BENCH_SECONDS:-30}
+warmup=${BENCH_WARMUP:-500}
+rounds=${BENCH_ROUNDS:-3}
+ready_runs=${BENCH_READY_RUNS:-5}
 wrk_threads=2
 # shellcheck source=scripts/quiet-build.sh
 source scripts/quiet-build.sh
@@ -22,7 +35,8 @@ project=fixtures/finance_income_prediction
 model=logisticRegression
 route=adult_income_lr/predict
 body=$project/$model/test/test_instances.json
-prefix=cortex-s2i-bench
+# Named after the test prefix when one is set, so that two checkouts can bench side by side.
+prefix=${CORTEX_S2I_TEST_PREFIX:-cortex-s2i}-bench
 results=bench/results
 
 if ! command -v wrk >/dev/null 2>&1; then
@@ -40,7 +54,7 @@ work=$(mktemp -d /tmp/cortex-s2i-bench.XXXXXX)
 container=$prefix-serve-$$
 cleanup() {
   docker rm -f "$container" >/dev/null 2>&1 || true
-  docker rmi -f "$prefix-train" "$prefix-predict" >/dev/null 2>&1 || true
+  docker rmi -f "$prefix-train" "$prefix-predict" "$prefix-limit" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,6 +62,12 @@ trap cleanup EXIT
 echo "bench: building and training the example's $model model"
 quiet_build "$project/$model" train "$prefix-train"
 quiet_build "$project/$model" daemon "$prefix-predict"
+echo "bench: building the limit row's image (Debian's uvicorn, uvloop, httptools)"
+if ! docker build -q -t "$prefix-limit" --build-arg PREDICT_IMAGE="$prefix-predict" \
+    -f bench/limit.Dockerfile bench/apps >/dev/null 2>"$work/limit-build.log"; then
+  cat "$work/limit-build.log" >&2
+  exit 1
+fi
 mkdir -p "$work/models"
 chmod 755 "$work" "$work/models"
 docker run --rm -v "$PWD/$project/data:/model/data:ro" -v "$work/models:/model/models" \
@@ -62,16 +82,24 @@ memory() {
     else awk "\$1 == \"total_rss\" {print \$2}" /sys/fs/cgroup/memory/memory.stat; fi'
 }
 
-load() { # <requests> <port>
+# The container's CPU time so far in microseconds: cgroup v2 cpu.stat, cgroup v1 cpuacct. Per
+# request, it compares servers far more steadily than throughput on a machine others share.
+cpu_us() {
+  docker exec "$container" sh -c '
+    if [ -f /sys/fs/cgroup/cpu.stat ]; then awk "\$1 == \"usage_usec\" {print \$2}" /sys/fs/cgroup/cpu.stat
+    else echo $(( $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage) / 1000 )); fi'
+}
+
+load() { # <requests> <port> <route>
   local done_file
   done_file=$(mktemp "$work/done.XXXXXX")
   wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" -s bench/wrk-post.lua \
-    "http://127.0.0.1:$2/$route" -- $(( ($1 + wrk_threads - 1) / wrk_threads )) "$PWD/$body" \
+    "http://127.0.0.1:$2/$3" -- $(( ($1 + wrk_threads - 1) / wrk_threads )) "$PWD/$body" \
     "$wrk_threads" "$done_file" | grep '^{"requests"'
 }
 
-measure() { # <name> [docker run arguments and command...]
-  local name=$1; shift
+measure() { # <name> <route> [docker run arguments and command...]
+  local name=$1 route=$2; shift 2
   docker rm -f "$container" >/dev/null 2>&1 || true
   docker run -d --name "$container" -v "$work/models:/action/models:ro" -v "$PWD/bench:/bench:ro" \
     --env-file "$project/.env" -p 127.0.0.1::5000 "$@" >/dev/null
@@ -90,25 +118,67 @@ measure() { # <name> [docker run arguments and command...]
     case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ready") in 200|404) break ;; esac
     sleep 0.5
   done
-  local at_start warmed after figures
+  local at_start warmed after figures cpu_before cpu_after
   at_start=$(memory)
   echo "bench: $name: warm-up, $warmup requests" >&2
-  load "$warmup" "$port" >/dev/null
+  load "$warmup" "$port" "$route" >/dev/null
   warmed=$(memory)
   echo "bench: $name: $requests requests over $connections connections" >&2
-  figures=$(load "$requests" "$port")
+  cpu_before=$(cpu_us)
+  figures=$(load "$requests" "$port" "$route")
+  cpu_after=$(cpu_us)
   after=$(memory)
   docker rm -f "$container" >/dev/null
-  printf '{"server": "%s", "load": %s, "memory_bytes": {"at_start": %s, "warmed_up": %s, "after": %s}}\n' \
-    "$name" "$figures" "$at_start" "$warmed" "$after"
+  printf '{"server": "%s", "round": %s, "load": %s, "cpu_us": %s, "memory_bytes": {"at_start": %s, "warmed_up": %s, "after": %s}}\n' \
+    "$name" "$round" "$figures" "$(( cpu_after - cpu_before ))" "$at_start" "$warmed" "$after"
 }
+
+# The image's own server runs min(usable CPUs, 4) workers of THREADS (4) threads by default
+# (gunicorn_conf.py); the bare rows get the same.
+workers=$(docker run --rm --entrypoint python3 "$prefix-predict" -c \
+  'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
+bare_env=(-e PYTHONPATH=/bench/apps -e ROUTES=echo:identity:predict)
 
 mkdir -p "$results"
 for round in $(seq "$rounds"); do
   echo "bench: round $round of $rounds" >&2
-  measure gunicorn "$prefix-predict"
-  measure gunicorn-threads1 -e THREADS=1 "$prefix-predict"
-  measure flask-dev "$prefix-predict" python3 /bench/flask_dev_server.py
+  measure limit-uvicorn echo "${bare_env[@]}" --entrypoint python3 "$prefix-limit" -m uvicorn \
+    --workers "$workers" --loop uvloop --http httptools --host 0.0.0.0 --port 5000 \
+    --no-access-log --log-level warning --app-dir /bench/apps bare_asgi:app
+  measure bare-gunicorn echo "${bare_env[@]}" --entrypoint python3 "$prefix-predict" -m gunicorn \
+    --workers "$workers" --threads 4 --worker-class gthread --bind 0.0.0.0:5000 \
+    --chdir /bench/apps bare_wsgi:app
+  measure ours-identity echo "${bare_env[@]}" "$prefix-predict"
+  measure ours-example "$route" "$prefix-predict"
+  measure flask-dev "$route" "$prefix-predict" python3 /bench/flask_dev_server.py
 done >"$work/runs.jsonl"
+
+# Time to ready: from `docker run` (the client's start) to the first 200 on /ready; each line of
+# the file is "<start> <ready>" in seconds.
+ready_file="$work/ready.txt"
+for _ in $(seq "$ready_runs"); do
+  docker rm -f "$container" >/dev/null 2>&1 || true
+  started=$(date +%s.%N)
+  docker run -d --name "$container" -v "$work/models:/action/models:ro" \
+    --env-file "$project/.env" -p 127.0.0.1::5000 "$prefix-predict" >/dev/null
+  port=$(docker port "$container" 5000/tcp | head -n 1 | sed 's/.*://')
+  ready=
+  for _ in $(seq 1200); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$port/ready" 2>/dev/null; then ready=1; break; fi
+    sleep 0.05
+  done
+  [ -n "$ready" ] || { echo "bench: the predict image never became ready" >&2; exit 1; }
+  echo "$started $(date +%s.%N)" >>"$ready_file"
+done
+docker rm -f "$container" >/dev/null
+
+base=
+for candidate in python:3.11-slim cortex-s2i/python-base:bookworm; do
+  if docker image inspect "$candidate" >/dev/null 2>&1; then base=$candidate; break; fi
+done
+size() { docker image inspect --format '{{.Size}}' "$1"; }
+
 python3 bench/report.py "$work/runs.jsonl" "$results/serve.json" \
-  --requests "$requests" --connections "$connections" --route "$route"
+  --requests "$requests" --connections "$connections" --route "$route" \
+  --ready-times "$ready_file" --image-bytes "$(size "$prefix-predict")" \
+  --base "$base" --base-bytes "$(size "$base")"

@@ -9,11 +9,14 @@
 //   (d) bytes sent to the engine against the bytes of the files in the image, with 200 MB in data/
 //   (e) --help and build --dry-run on a generated 10,000-file project: wall time and peak memory
 //   (f) image size minus the builder's, against the source bytes plus the installed dependencies
+//   (g) a rebuild with no change at all: the same image id as the build before (so no new image),
+//       timed against the floor's build with every step cached
 //
 // Everything it creates is named cortex-s2i-bench-build-<run>-... and removed at the end. It talks
 // to the local engine only (the benchmark model's setup.sh fetches jq from Debian's archive inside
 // its build). BENCH_RUNS (7), BENCH_SLOW_RUNS (3, the s2i way) and BENCH_COLD_RUNS (5) set the
-// number of runs each median is taken over.
+// number of runs each median is taken over; BENCH_ROWS (a,b,c,d,e,f,g) the rows to measure, for a
+// short run of the ones at hand (BENCH_ROWS=a,g BENCH_RUNS=3).
 
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -50,6 +53,9 @@ const runs = (name: string, fallback: number) => {
 const RUNS = runs('BENCH_RUNS', 7);
 const SLOW_RUNS = runs('BENCH_SLOW_RUNS', 3);
 const COLD_RUNS = runs('BENCH_COLD_RUNS', 5);
+const ALL_ROWS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+const ROWS = new Set((process.env.BENCH_ROWS || ALL_ROWS.join(',')).split(',').map((r) => r.trim()));
+for (const r of ROWS) if (!ALL_ROWS.includes(r)) throw new Error(`BENCH_ROWS=${process.env.BENCH_ROWS}: no row ${JSON.stringify(r)} (rows: ${ALL_ROWS.join(',')})`);
 const LARGE_PROJECT_FILES = 10_000;
 const BIG_FILE_BYTES = 200_000_000;
 
@@ -150,10 +156,11 @@ async function main(): Promise<number> {
 
     const rows: Row[] = [];
     const diagnostics: Record<string, unknown> = {};
-    const { rebuild, source } = await benchRebuilds(ctx, rows, diagnostics);
-    await benchCold(ctx, rows, source);
-    await benchContext(ctx, rows);
-    await benchCli(ctx, rows, diagnostics);
+    const { rebuild, source, floorDir } = await benchRebuilds(ctx, rows, diagnostics);
+    if (ROWS.has('g')) await benchUnchanged(ctx, rows, floorDir);
+    if (ROWS.has('c') || ROWS.has('f')) await benchCold(ctx, rows, source);
+    if (ROWS.has('d')) await benchContext(ctx, rows);
+    if (ROWS.has('e')) await benchCli(ctx, rows, diagnostics);
     diagnostics.rebuild = median(rebuild);
 
     // In the issue's order; rows of one question stay in the order they were added.
@@ -187,7 +194,7 @@ async function main(): Promise<number> {
 }
 
 /** (a) and (b): source-only rebuilds after an edit of predict.py, ours against the floor and the s2i way. */
-async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<string, unknown>): Promise<{ rebuild: number[]; source: SourceFile[] }> {
+async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<string, unknown>): Promise<{ rebuild: number[]; source: SourceFile[]; floorDir: string }> {
   const { prefix, work, project } = ctx;
   log('warming up: a first cortex-s2i build installs the dependencies (setup.sh: apt-get install jq; pip) into the engine cache');
   const warm = await cortexBuild(ctx, `${prefix}-warm`);
@@ -229,7 +236,8 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
   const overhead = overheadSteps(ctx);
   const overheadSamples: Record<string, number[]> = Object.fromEntries(overhead.map(([k]) => [k, []]));
   const timelineSamples: Record<string, number[]> = {};
-  for (let i = 1; i <= Math.max(RUNS, SLOW_RUNS); i++) {
+  const slowRuns = ROWS.has('b') ? SLOW_RUNS : 0;
+  for (let i = 1; i <= Math.max(RUNS, slowRuns); i++) {
     await editPredict(project, `${prefix}-${i}`);
     await sync(`${prefix}-${i}`);
     const steps: Array<[keyof typeof samples, () => Promise<Finished>]> = [];
@@ -238,7 +246,7 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
       steps.push(['floor', () => dockerBuild(ctx, floorDir, `${prefix}-a-floor:${i}`)]);
       steps.push(['dockerfile', () => dockerBuild(ctx, oursDir, `${prefix}-a-dockerfile:${i}`)]);
     }
-    if (i <= SLOW_RUNS) steps.push(['s2i', () => dockerBuild(ctx, s2iDir, `${prefix}-b-s2i:${i}`)]);
+    if (i <= slowRuns) steps.push(['s2i', () => dockerBuild(ctx, s2iDir, `${prefix}-b-s2i:${i}`)]);
     // Each run starts with a different side, so that neither always goes first after an edit.
     const order = [...steps.slice(i % steps.length), ...steps.slice(0, i % steps.length)];
     const line: string[] = [];
@@ -262,11 +270,49 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
 
   const ours = measured('cortex-s2i build', 's', samples.ours);
   rows.push(row('a', 'rebuild after editing predict.py, vs the floor', ours, measured('docker build: COPY onto an image with the deps', 's', samples.floor), { kind: 'ratio-max', value: 1.5 }));
-  rows.push(row('b', 'the same rebuild, vs the s2i way', ours, measured('docker build: COPY model folder, full assemble', 's', samples.s2i), { kind: 'speedup-min', value: 5 }));
+  if (slowRuns) rows.push(row('b', 'the same rebuild, vs the s2i way', ours, measured('docker build: COPY model folder, full assemble', 's', samples.s2i), { kind: 'speedup-min', value: 5 }));
   diagnostics.ourDockerfileByDockerBuild = measured("cortex-s2i's own Dockerfile and context layout, built by docker build (rebuild after the same edit)", 's', samples.dockerfile);
   diagnostics.floor = measured('the floor (a)', 's', samples.floor);
   diagnostics.ourDockerfile = ourDockerfile;
-  return { rebuild: samples.ours, source };
+  return { rebuild: samples.ours, source, floorDir };
+}
+
+/**
+ * (g): a rebuild with no change at all, ours against the floor's fully cached docker build. An
+ * image id equal to the build before means every step came from the engine's cache: the engine
+ * made no image, and none was left untagged.
+ */
+async function benchUnchanged(ctx: Context, rows: Row[], floorDir: string): Promise<void> {
+  const { docker, prefix } = ctx;
+  const ours = `${prefix}-g-ours`;
+  const floor = `${prefix}-g-floor`;
+  // Each side built once as the files are now, so that everything after is a rebuild with no change.
+  await cortexBuild(ctx, ours);
+  await dockerBuild(ctx, floorDir, floor);
+  const first = await docker.imageId(ours);
+  const samples = { ours: [] as number[], floor: [] as number[] };
+  const ids: string[] = [];
+  for (let i = 1; i <= RUNS; i++) {
+    const steps: Array<[keyof typeof samples, () => Promise<Finished>]> = [
+      ['ours', () => cortexBuild(ctx, ours)],
+      ['floor', () => dockerBuild(ctx, floorDir, floor)],
+    ];
+    const line: string[] = [];
+    for (const [name, build] of i % 2 ? steps : [...steps].reverse()) {
+      const { seconds } = await build();
+      samples[name].push(seconds);
+      line.push(`${name} ${seconds.toFixed(2)} s`);
+    }
+    ids.push((await docker.imageId(ours)) ?? 'missing');
+    log(`(g) rebuild with no change ${i}: ${line.join(', ')}`);
+  }
+  const changed = ids.filter((id) => id !== first).length;
+  rows.push(
+    row('g', 'rebuild with no change: image ids other than the build before', measured('new image ids', 'count', [changed]), undefined, { kind: 'abs-max', value: 0 }, {
+      extra: { first, ids },
+    }),
+  );
+  rows.push(row('g', 'rebuild with no change, vs the floor fully cached', measured('cortex-s2i build', 's', samples.ours), measured('docker build, every step cached', 's', samples.floor), { kind: 'ratio-max', value: 1.2 }));
 }
 
 /** (c) and (f): cold builds, ours and the hand-written two-layer Dockerfile, both with --no-cache. */

@@ -1,7 +1,7 @@
 // The benchmark's results: one row per question of the issue, each our median against a baseline
 // measured in the same run, printed as a table and written as JSON and Markdown.
 
-export type Unit = 's' | 'bytes';
+export type Unit = 's' | 'bytes' | 'count';
 
 export interface Measured {
   /** What was measured, in a few words. */
@@ -60,6 +60,7 @@ function figureOf(ours: Measured, baseline: Measured | undefined, target: Target
 
 export function formatValue(value: number, unit: Unit): string {
   if (unit === 's') return value < 10 ? `${value.toFixed(2)} s` : `${value.toFixed(1)} s`;
+  if (unit === 'count') return String(value);
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} MB`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(1)} kB`;
   return `${value} B`;
@@ -82,7 +83,7 @@ function formatTarget(r: Row): string {
     case 'speedup-min':
       return `≥ ${t.value}× faster`;
     case 'abs-max':
-      return `< ${formatValue(t.value, r.ours.unit)}`;
+      return `≤ ${formatValue(t.value, r.ours.unit)}`;
     case 'diff-max':
       return `within ${formatValue(t.value, r.ours.unit)}`;
   }

@@ -11,6 +11,9 @@ Usage:
   cortex-s2i build <source-dir> <builder> <image> [options]
       Builds <image> from the model in <source-dir>. <builder> is train (alias model),
       daemon (alias predict), or the reference of any s2i builder image.
+      A <source-dir> with a cortex.yaml is a Cortex project: the daemon builder makes one image
+      serving every API at its endpoint (deploy runs it as <project>-<api>:latest per API).
+        --api NAME            build one API of cortex.yaml only (tag it <project>-<api>:latest)
         -e, --env KEY=VALUE   add to the image's environment (repeatable)
         --project DIR         the project folder around the model (default: found by looking around)
         --dry-run             print the plan and the Dockerfile; build nothing
@@ -85,7 +88,7 @@ CI (set to anything but false or 0: --progress auto prints plain lines), NO_COLO
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; progress: ProgressMode; asDockerfile?: string | undefined } & PublishOptions)
+  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; progress: ProgressMode; asDockerfile?: string | undefined; api?: string | undefined } & PublishOptions)
   | { name: 'push'; image: string; digestFile: string | undefined }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined; force: boolean }
@@ -177,6 +180,7 @@ function parseBuild(args: string[]): Command {
       progress: { type: 'string' },
       ...PUBLISH_OPTIONS,
       'as-dockerfile': { type: 'string' },
+      api: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -199,7 +203,7 @@ function parseBuild(args: string[]): Command {
   const asDockerfile = values['as-dockerfile'];
   if (asDockerfile !== undefined && asDockerfile.trim() === '') throw usageError('--as-dockerfile needs a folder', 'e.g. --as-dockerfile ./context');
   if (asDockerfile !== undefined && values['dry-run']) throw usageError('--as-dockerfile and --dry-run do not go together', '--as-dockerfile already builds nothing; it writes the context');
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, progress: progress as ProgressMode, ...(asDockerfile !== undefined ? { asDockerfile } : {}), ...publishOptions(values) };
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, progress: progress as ProgressMode, ...(asDockerfile !== undefined ? { asDockerfile } : {}), ...(values.api !== undefined ? { api: values.api } : {}), ...publishOptions(values) };
 }
 
 const PUBLISH_OPTIONS = {

@@ -41,7 +41,7 @@ export interface CortexApi {
   updateStrategy: { maxSurge: string | number; maxUnavailable: string | number };
 }
 
-export const CORTEX_YAML = 'cortex.yaml';
+export { CORTEX_YAML } from './source-tree.js';
 /** Kubernetes adds 21 characters to a pod's name; 42 keeps Cortex's limit. */
 export const MAX_API_NAME = 42;
 const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;

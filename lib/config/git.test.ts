@@ -1,10 +1,36 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { appendFile, chmod, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { main } from '../cli/main.js';
-import { readRevision } from './git.js';
+import { blobId, readRevision } from './git.js';
+
+/** The org.opencontainers.image.created label of a dry run of `modelDir`. */
+async function createdLabel(modelDir: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const out: string[] = [];
+  const code = await main(['build', modelDir, 'daemon', 'churn-predict', '--dry-run'], {
+    env,
+    output: { out: (l) => out.push(l), err: (l) => out.push(l) },
+    engine: () => {
+      throw new Error('no engine');
+    },
+  });
+  expect(code, out.join('\n')).to.equal(0);
+  const created = /"org\.opencontainers\.image\.created"="([^"]+)"/.exec(out.join('\n'));
+  expect(created, out.join('\n')).to.not.equal(null);
+  return created![1]!;
+}
+
+async function touchAll(dir: string, when: Date): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name === '.git') continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await touchAll(p, when);
+    await utimes(p, when, when);
+  }
+}
 
 /** A repository whose configuration tries to run a program that leaves a marker file. */
 async function hostileRepository(): Promise<{ root: string; project: string; marker: string; commit: string }> {
@@ -41,7 +67,11 @@ async function hostileRepository(): Promise<{ root: string; project: string; mar
     ['core.fsmonitor', hook],
     ['core.pager', hook],
     ['diff.external', hook],
+    // A clean filter runs on every file git compares with the index (git status, git diff).
+    ['filter.evil.clean', hook],
+    ['filter.evil.smudge', hook],
   ]) git('config', key, value!);
+  await writeFile(path.join(project, '.gitattributes'), '* filter=evil\n');
   return { root, project, marker, commit };
 }
 
@@ -73,5 +103,92 @@ describe('reading the git revision', () => {
     });
     expect(code, out.join('\n')).to.equal(0);
     expect(out.join('\n')).to.contain(repo.commit);
+  });
+
+  it('dates the image by the commit, checking the files against it without running a filter', async () => {
+    // The filter does run where git compares files with the index: the test would catch a check that does.
+    spawnSync('git', ['-C', repo.project, 'diff', '--quiet'], { env: { PATH: process.env.PATH, HOME: repo.root, GIT_CONFIG_NOSYSTEM: '1' }, stdio: 'ignore' });
+    expect(existsSync(repo.marker), 'git diff obeys the hostile filter').to.equal(true);
+    await removeTree(repo.marker);
+    await touchAll(repo.project, new Date('2001-02-03T04:05:06Z'));
+    expect(await createdLabel(path.join(repo.project, 'churn'))).to.equal('2023-11-14T22:13:20.000Z');
+  });
+});
+
+describe("an image's creation time in a git checkout", () => {
+  const COMMITTED = '2020-09-13T12:26:40.000Z';
+  const FILE_TIME = new Date('2001-02-03T04:05:06Z');
+  const EDITED = new Date('2011-02-03T04:05:06Z');
+  let root: string;
+  let shop: string;
+  let churn: string;
+
+  beforeEach(async () => {
+    root = await writeTree(sampleProject());
+    shop = path.join(root, 'shop');
+    churn = path.join(shop, 'churn');
+    const env = { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_COMMITTER_DATE: '1600000000 +0000', GIT_AUTHOR_DATE: '1500000000 +0000' };
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', shop, ...args], { env });
+    git('init', '-q', '-b', 'main');
+    git('add', '.');
+    git('commit', '-qm', 'first');
+    // File times older than the commit, as a fresh clone's are not: only the source decides.
+    await touchAll(shop, FILE_TIME);
+  });
+  afterEach(() => removeTree(root));
+
+  /** Changes a file's content and dates the change, so that the newest file time is known. */
+  async function edit(rel: string, text: string): Promise<void> {
+    await appendFile(path.join(shop, rel), text);
+    await utimes(path.join(shop, rel), EDITED, EDITED);
+  }
+
+  it("is the commit's time (committer, not author) when the files sent are the commit's", async () => {
+    expect(await createdLabel(churn)).to.equal(COMMITTED);
+  });
+
+  it("stays the commit's time when only files that are not sent change: data, ignored, other models", async () => {
+    await edit('data/sales.csv', '3,4\n');
+    await edit('churn/debug.log', 'more\n');
+    await edit('upsell/predict.py', '# edited\n');
+    await writeTree({ 'shop/churn/notebooks/new.ipynb': '{}' }, root);
+    expect(await createdLabel(churn)).to.equal(COMMITTED);
+  });
+
+  it('is the newest file time when a file sent differs from the commit', async () => {
+    await edit('churn/predict.py', '# edited\n');
+    expect(await createdLabel(churn)).to.equal(EDITED.toISOString());
+  });
+
+  it('is the newest file time when shared code differs from the commit', async () => {
+    await edit('common/features.py', '# edited\n');
+    expect(await createdLabel(churn)).to.equal(EDITED.toISOString());
+  });
+
+  it('is the newest file time when a file sent is not in the commit', async () => {
+    await writeTree({ 'shop/churn/helpers.py': 'X = 1\n' }, root);
+    await utimes(path.join(churn, 'helpers.py'), EDITED, EDITED);
+    expect(await createdLabel(churn)).to.equal(EDITED.toISOString());
+  });
+
+  it('is the newest file time when a file sent became executable', async () => {
+    await chmod(path.join(churn, 'predict.py'), 0o755);
+    await utimes(path.join(churn, 'predict.py'), EDITED, EDITED);
+    expect(await createdLabel(churn)).to.equal(EDITED.toISOString());
+  });
+
+  it('is the newest file time when .s2i/environment, whose values the image carries, differs', async () => {
+    await edit('churn/.s2i/environment', '\nEXTRA=1\n');
+    // The environment file is not sent, so its own time is not the newest file's.
+    expect(await createdLabel(churn)).to.equal(FILE_TIME.toISOString());
+  });
+
+  it('is SOURCE_DATE_EPOCH when set, clean checkout or not', async () => {
+    expect(await createdLabel(churn, { SOURCE_DATE_EPOCH: '1700000000' })).to.equal('2023-11-14T22:13:20.000Z');
+  });
+
+  it('names blobs as git does', () => {
+    expect(blobId('hello\n')).to.equal(execFileSync('git', ['hash-object', '--stdin'], { input: 'hello\n' }).toString().trim());
+    expect(blobId('')).to.equal('e69de29bb2d1d6434b8b29ae775ad8c2e48c5391');
   });
 });

@@ -87,6 +87,10 @@ export interface ResolveOptions {
   projectDir?: string;
   /** -e KEY=VALUE from the command line: entry keys among them are read like .s2i/environment's. */
   extraEnv?: Array<{ key: string; value: string }>;
+  /** What stands for .s2i/environment when the folder has none: a Cortex project names its APIs in cortex.yaml. */
+  environmentText?: string;
+  /** Folders of the root (relative to it) put first on the import path: a Cortex predictor's python_path. */
+  pythonPaths?: string[];
 }
 
 /** Decides the layout of the model in `snap`, or says what more of the tree it needs to. */
@@ -94,7 +98,7 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
   const { levels, modelDir } = snap;
   const at = (...parts: string[]) => path.join(...parts);
   const envPath = at(modelDir, ENVIRONMENT_FILE);
-  const envText = snap.texts.get(envPath);
+  const envText = snap.texts.get(envPath) ?? (snap.entries.has(envPath) ? undefined : options.environmentText);
   if (envText === undefined) {
     if (snap.entries.get(envPath)?.kind === 'file') return more([], [envPath]);
     return { ok: false, errors: [{ file: envPath, message: `${modelDir} is not a model directory: it has no ${ENVIRONMENT_FILE}`, hint: "create it with ROUTES and TRAIN_MODULE/TRAIN_FUNCTION, or run 'cortex-s2i init'" }] };
@@ -181,7 +185,11 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     const rootDir = levels[top]!;
     const rel = (abs: string) => toPosix(path.relative(rootDir, abs));
     const chain = levels.slice(0, top + 1);
-    const importRoots = [...chain.map((l) => toPosix(path.join(path.basename(rootDir), path.relative(rootDir, l)))), ''];
+    const importRoots = [
+      ...(options.pythonPaths ?? []).map((p) => toPosix(path.join(path.basename(rootDir), p))),
+      ...chain.map((l) => toPosix(path.join(path.basename(rootDir), path.relative(rootDir, l)))),
+      '',
+    ];
     for (const level of chain) {
       if (path.basename(level).includes(':')) {
         errors.push({ file: level, message: `the folder name ${JSON.stringify(path.basename(level))} contains ':', which cannot be part of PYTHONPATH`, hint: 'rename the folder' });

@@ -26,7 +26,12 @@ export async function readProject(sourceDir: string, projectDir?: string, option
   const modelDir = path.resolve(sourceDir);
   if (!(await stat(modelDir).then((s) => s.isDirectory(), () => false))) throw new SourceDirectoryError(modelDir);
   let snapshot = await scanModel(modelDir, options.home === undefined ? {} : { home: options.home });
-  const resolveOptions: ResolveOptions = { ...(projectDir === undefined ? {} : { projectDir: path.resolve(projectDir) }), ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}) };
+  const resolveOptions: ResolveOptions = {
+    ...(projectDir === undefined ? {} : { projectDir: path.resolve(projectDir) }),
+    ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}),
+    ...(options.environmentText !== undefined ? { environmentText: options.environmentText } : {}),
+    ...(options.pythonPaths ? { pythonPaths: options.pythonPaths } : {}),
+  };
   // Each round reads what the resolver asked for; it asks only for what it has not seen, and the
   // tree is finite, so the rounds end.
   for (;;) {

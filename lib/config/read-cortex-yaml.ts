@@ -4,7 +4,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidProject } from '../errors.js';
-import { CORTEX_YAML, parseCortexYaml, type CortexApi } from './cortex-yaml.js';
+import type { CortexApi } from './cortex-yaml.js';
+import { CORTEX_YAML } from './source-tree.js';
 
 /** The project's files as slash-separated relative paths; dot files and folders are left out, as Cortex did. */
 export async function listProjectFiles(root: string): Promise<string[]> {
@@ -29,6 +30,9 @@ export async function readCortexYaml(root: string): Promise<CortexApi[] | undefi
     throw err;
   });
   if (text === undefined) return undefined;
+  // The parser (and the yaml library) load only for projects that have a cortex.yaml: every other
+  // build asks this first, and should not pay for them.
+  const { parseCortexYaml } = await import('./cortex-yaml.js');
   const result = parseCortexYaml(text, file, await listProjectFiles(root));
   if (!result.ok) throw invalidProject(result.errors);
   return result.value;

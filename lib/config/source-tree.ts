@@ -11,6 +11,8 @@ import type { ProjectSnapshot, ScannedEntry } from './scan.js';
 export const ENVIRONMENT_FILE = '.s2i/environment';
 export const IGNORE_FILE = '.cortexignore';
 export const DOTENV_FILE = '.env';
+/** A Cortex project's API list, at the project's root. */
+export const CORTEX_YAML = 'cortex.yaml';
 export const SETUP_SCRIPT = 'setup.sh';
 /** In .s2i/environment: other model folders beside this one that go into its image (the all image). */
 export const MODELS_KEY = 'CORTEX_S2I_MODELS';
@@ -50,7 +52,7 @@ export interface IgnoredPath {
   by: string;
 }
 
-export type LeftOutReason = 'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code';
+export type LeftOutReason = 'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code' | 'other API';
 export interface LeftOutPath {
   path: string;
   why: LeftOutReason;

@@ -33,10 +33,14 @@ export function projectName(folder: string): string {
   return name === '' ? 'cortex' : name;
 }
 
-/** The environment the server reads for its concurrency and drain (never .env: that is separate). */
+/**
+ * The environment the server reads for its concurrency and drain (never .env: that is separate),
+ * and CORTEX_S2I_API: an image built from the whole cortex.yaml serves only this API here.
+ */
 export function serverEnv(api: CortexApi): Record<string, string> {
   return {
     ...api.predictor.env,
+    CORTEX_S2I_API: api.name,
     WEB_CONCURRENCY: String(api.predictor.processesPerReplica),
     THREADS: String(api.predictor.threadsPerProcess),
     GRACEFUL_TIMEOUT: String(GRACEFUL_TIMEOUT_SECONDS),

@@ -43,7 +43,7 @@ describe('renderSwarmStack', () => {
     expect(stack.version).to.equal('3.8');
     const iris = stack.services.iris;
     expect(iris.image).to.equal('iris:2');
-    expect(iris.environment).to.deep.equal({ MODE: 'fast', WEB_CONCURRENCY: '2', THREADS: '3', GRACEFUL_TIMEOUT: String(GRACEFUL_TIMEOUT_SECONDS) });
+    expect(iris.environment).to.deep.equal({ MODE: 'fast', CORTEX_S2I_API: 'iris', WEB_CONCURRENCY: '2', THREADS: '3', GRACEFUL_TIMEOUT: String(GRACEFUL_TIMEOUT_SECONDS) });
     expect(iris.deploy.replicas).to.equal(4);
     expect(iris.deploy.resources.reservations).to.deep.equal({ cpus: '1.5', memory: 512 * 2 ** 20, generic_resources: [{ discrete_resource_spec: { kind: 'NVIDIA-GPU', value: 2 } }] });
     expect(iris.deploy.resources.limits).to.deep.equal({ cpus: '1.5', memory: 512 * 2 ** 20 });

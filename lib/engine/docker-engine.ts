@@ -1,6 +1,7 @@
 // The Engine interface over a Docker Engine API (Docker, or Podman's compatible socket), through
 // dockerode. The only module that imports dockerode.
 
+import './dockerode-deferred.js';
 import Docker from 'dockerode';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { followBuild } from './build-stream.js';

@@ -23,6 +23,8 @@ export interface BuildRequest {
   /** RFC 3339 time for org.opencontainers.image.created. */
   created: string;
   toolVersion: string;
+  /** The image serves the Cortex APIs of cortex.yaml (cortex-plan.ts), not ROUTES. */
+  servesApis?: boolean;
 }
 
 /** A file of the build context: `name` is its path in the context, `from` where it is read. */
@@ -131,7 +133,7 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
 
   // What each builder calls must resolve; what it never calls (TRAIN_MODULE in a predict image,
   // ROUTES in a train image) is only worth a warning.
-  const needs = cortex ? BUILDER_KINDS[builder.kind].needs : undefined;
+  const needs = cortex && !req.servesApis ? BUILDER_KINDS[builder.kind].needs : undefined;
   if (needs === 'routes' && routes.length === 0) {
     errors.push({ file: envFile, message: 'ROUTES is not set: the daemon builder serves the routes it lists', hint: 'e.g. ROUTES=my_model/predict:predict:predict' });
   }

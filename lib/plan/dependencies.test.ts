@@ -47,7 +47,7 @@ describe('the dependency step', () => {
     expect(p.dependencies.indexStage!.map((f) => f.name)).to.deep.equal(['deps-index/setup.sh', 'deps-index/requirements.txt']);
     expect(p.dependencies.indexStage![1]!.content!.toString()).to.equal(WITH_INDEX);
     const dockerfile = renderDockerfile(p, '1.2.3').text;
-    expect(dockerfile).to.match(/FROM \S+ AS cortex-s2i-index\nCOPY deps-index\/ \/tmp\/cortex-s2i-deps\/\nRUN .*assemble --dependencies .*\nFROM \S+\nCOPY --from=cortex-s2i-index \/opt\/venv \/opt\/venv\n/);
+    expect(dockerfile).to.match(/FROM \S+ AS cortex-s2i-index\nUSER root\nCOPY deps-index\/ \/tmp\/cortex-s2i-deps\/\nRUN .*assemble --dependencies .*\nFROM \S+\nCOPY --from=cortex-s2i-index \/opt\/venv \/opt\/venv\n/);
     // The token is in the context once, in the index stage's copy.
     expect((await contextText(p)).split(TOKEN)).to.have.length(3);
   });

@@ -50,6 +50,7 @@ export function describePlan(plan: BuildPlan): string[] {
 
 const LEFT_OUT_WORDS: Record<string, string> = {
   'other model': 'other models',
+  'other API': "other APIs' predictors",
   'use case': 'other use cases: folders of model folders',
   data: 'data',
   'trained models': 'trained models: mounted at run time',

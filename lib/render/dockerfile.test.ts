@@ -37,9 +37,11 @@ describe('renderDockerfile', () => {
   it('orders the steps by how often they change: dependencies, settings, source, labels', () => {
     const r = renderDockerfile(plan(), '1.0.0');
     const instructions = r.text.split('\n').filter((l) => /^[A-Z]+ /.test(l));
-    expect(instructions.map((l) => l.split(' ')[0])).to.deep.equal(['FROM', 'COPY', 'RUN', 'ENV', 'USER', 'CMD', 'COPY', 'LABEL']);
-    expect(r.dependencyStep).to.equal(3);
-    expect(r.steps).to.equal(8);
+    expect(instructions.map((l) => l.split(' ')[0])).to.deep.equal(['FROM', 'USER', 'COPY', 'RUN', 'ENV', 'USER', 'CMD', 'COPY', 'LABEL']);
+    // The daemon builder's USER is 1001: the dependency step runs as root, the image as 1001.
+    expect(instructions[1]).to.equal('USER root');
+    expect(r.dependencyStep).to.equal(4);
+    expect(r.steps).to.equal(9);
     expect(instructions).to.include('CMD ["/usr/libexec/s2i/run"]').and.include('USER 1001').and.include('COPY src/ /');
   });
 

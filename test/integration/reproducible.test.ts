@@ -1,8 +1,9 @@
 // Builds that depend on the source alone: the same files give the same source layer whatever
-// their times on disk, SOURCE_DATE_EPOCH fixes the creation label, and only non-ignored files
-// are sent to the engine.
+// their times on disk, SOURCE_DATE_EPOCH or a clean checkout's commit fixes the creation label,
+// and only non-ignored files are sent to the engine.
 
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { open, readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../../lib/engine/engine.js';
@@ -63,6 +64,36 @@ describe('reproducible builds', function () {
     }
     expect(ids[1]).to.equal(ids[0]);
     expect((await engine.inspectImage(ref))!.labels['org.opencontainers.image.created']).to.equal('2022-03-04T05:06:07.000Z');
+  });
+
+  it("dates a clean checkout by its commit: a rebuild after every file time changed gives the same image id, and clones the same label", async () => {
+    const origin = await cleanup.exampleCopy();
+    const gitEnv = { PATH: process.env.PATH, HOME: path.dirname(origin), GIT_CONFIG_NOSYSTEM: '1', GIT_COMMITTER_DATE: '1650000000 +0000' };
+    const git = (dir: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', dir, ...args], { env: gitEnv });
+    git(origin, 'init', '-q');
+    git(origin, 'add', '-A');
+    git(origin, 'commit', '-qm', 'the example');
+    const env = { ...process.env };
+    delete env.SOURCE_DATE_EPOCH;
+    const created: string[] = [];
+    const ids: string[] = [];
+    for (const [name, times] of [['a', ['2001-02-03T04:05:06Z', '2024-06-07T08:09:10Z']], ['b', ['2012-01-01T00:00:00Z']]] as const) {
+      // The package is imported by its folder's name: the clone keeps it.
+      const clone = path.join(await cleanup.tempDir(`clone-${name}`), 'finance_income_prediction');
+      git(path.dirname(clone), 'clone', '-q', origin, clone);
+      const ref = cleanup.image(`${PREFIX}-clone-${name}`);
+      for (const when of times) {
+        await touchAll(clone, new Date(when));
+        const r = await cliWith(env, 'build', path.join(clone, 'logisticRegression'), 'daemon', ref, '--quiet');
+        expect(r.code, r.err).to.equal(0);
+        const info = (await engine.inspectImage(ref))!;
+        cleanup.image(info.id);
+        created.push(info.labels['org.opencontainers.image.created']!);
+        if (name === 'a') ids.push(info.id);
+      }
+    }
+    expect(ids[1], 'a rebuild after new file times').to.equal(ids[0]);
+    expect(created).to.deep.equal(['2022-04-15T05:20:00.000Z', '2022-04-15T05:20:00.000Z', '2022-04-15T05:20:00.000Z']);
   });
 
   it('sends only non-ignored files: a 200 MB data file and an ignored notebook change nothing', async () => {

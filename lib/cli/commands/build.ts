@@ -1,13 +1,18 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
-import { readRevision } from '../../config/git.js';
+import path from 'node:path';
+import { readCommittedFiles, readRevision, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
+import { ENVIRONMENT_FILE } from '../../config/source-tree.js';
 import { ImportCheckReport } from './import-check.js';
 import { requirementsFailure } from './requirements-failure.js';
-import { formatProblem, invalidProject, sourceNotFound, unknownBuilder } from '../../errors.js';
+import { formatProblem, invalidProject, sourceNotFound, unknownBuilder, usageError } from '../../errors.js';
 import { executePlan } from '../../engine/execute-plan.js';
 import type { Engine } from '../../engine/engine.js';
 import { planBuild } from '../../plan/build-plan.js';
+import { planCortexBuild, selectApis } from '../../plan/cortex-plan.js';
+import { readCortexYaml } from '../../config/read-cortex-yaml.js';
+import { CORTEX_YAML } from '../../config/source-tree.js';
 import {
   builderKindOf,
   bundledBuilderImage,
@@ -59,34 +64,60 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   // quiet: errors and the result only. A dry run and --as-dockerfile print what they were asked for.
   const output: Output = style.mode === 'quiet' && !cmd.dryRun && cmd.asDockerfile === undefined ? { out: () => {}, err: full.err } : full;
   const started = ctx.now().getTime();
-  const project = await readProject(cmd.source, cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env }).catch((err: unknown) => {
+  // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
+  // loading overlaps the waits below (files, git) instead of following them.
+  if (!cmd.dryRun && cmd.asDockerfile === undefined) void import('../../engine/docker-engine.js').catch(() => undefined);
+  // git is asked about the model's folder at once, so that it answers while the project is read;
+  // the files of HEAD only when they can date the image.
+  const modelDir = path.resolve(cmd.source);
+  const epoch = ctx.sourceDateEpoch;
+  const fromGit = Promise.all([readRevision(modelDir), epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
+  // A folder with cortex.yaml is a Cortex project: its APIs are served, and the folder is the root.
+  const allApis = await readCortexYaml(cmd.source).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw sourceNotFound(cmd.source);
+    throw err;
+  });
+  if (cmd.api !== undefined && allApis === undefined) throw usageError(`--api ${cmd.api}: ${cmd.source} has no ${CORTEX_YAML}`, '--api picks one API of a Cortex project');
+  let apis: typeof allApis;
+  if (allApis) {
+    const chosen = selectApis(allApis, path.resolve(cmd.source, CORTEX_YAML), cmd.api);
+    if (!chosen.ok) throw invalidProject(chosen.errors);
+    apis = chosen.value;
+  }
+  const cortexOptions = apis
+    ? { environmentText: '', pythonPaths: [...new Set(apis.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))] }
+    : {};
+  const project = await readProject(cmd.source, apis ? cmd.source : cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env, ...cortexOptions }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
     throw err;
   });
   if (!project.ok) throw invalidProject(project.errors);
 
   const kind = builderKindOf(cmd.builder);
+  if (apis && kind !== 'daemon') throw usageError(`${cmd.source} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${cmd.builder}`, `cortex-s2i build ${cmd.source} daemon ${cmd.image}`);
   // A bundled builder is known by name, so a dry run needs no engine; any other image is
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
     ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo), kind }
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
-  const epoch = ctx.sourceDateEpoch;
-  const planned = planBuild({
+  const [revision, committed] = await fromGit;
+  const request = {
     project: project.value,
     image: cmd.image,
     builder,
     extraEnv: cmd.env,
-    revision: await readRevision(project.value.model.dir),
-    created: new Date(epoch === undefined ? sourceTime(project.value) : epoch * 1000).toISOString(),
+    revision,
+    created: new Date(epoch === undefined ? await sourceTime(project.value, revision, committed) : epoch * 1000).toISOString(),
     toolVersion: ctx.toolVersion,
-  });
+  };
+  const planned = apis && allApis ? planCortexBuild(request, apis, allApis) : planBuild(request);
   if (!planned.ok) throw invalidProject(planned.errors);
   const plan = planned.value;
 
   const description = describePlan(plan);
   for (const line of description) output.out(line);
+  for (const api of apis ?? []) output.out(`  api           POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`);
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
   const dockerfile = renderDockerfile(plan, ctx.toolVersion);
   if (cmd.asDockerfile !== undefined) {
@@ -149,10 +180,18 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
 
 /**
  * The image's creation time, from the source rather than the clock, so that the same source
- * gives the same image: the newest file that goes into it (SOURCE_DATE_EPOCH, when set, wins).
+ * gives the same image (SOURCE_DATE_EPOCH, when set, wins over both): the commit's time when the
+ * files sent are exactly the commit's, which a fresh clone or a CI checkout keeps whatever its
+ * file times; else the newest file that goes into the image.
  */
-function sourceTime(project: ProjectSource): number {
+async function sourceTime(project: ProjectSource, revision: SourceRevision | undefined, committed: ReadonlyMap<string, CommittedFile> | undefined): Promise<number> {
   const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
+  if (revision?.time !== undefined && committed) {
+    // .s2i/environment is not sent, but its values are baked into the image.
+    const environment = { abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
+    const links = project.links.map((l) => ({ abs: path.join(project.root, ...l.path.split('/')), target: l.target }));
+    if (await unchangedSince(committed, [...files, environment], links)) return revision.time * 1000;
+  }
   // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
 }

@@ -21,7 +21,7 @@ import signal
 import sys
 
 from cortex_s2i_runtime import jsonlog, output, settings
-from cortex_s2i_runtime import routes as routes_module, workers as workers_module
+from cortex_s2i_runtime import cortex_api, routes as routes_module, workers as workers_module
 
 DEFAULT_MAX_WORKERS = 4
 
@@ -145,6 +145,14 @@ worker_class = "cortex_s2i_runtime.server_worker.Worker"
 accesslog = None
 errorlog = "-"
 logconfig_dict = logging_config(loglevel)
+# A log record's source file and line, thread and process names, process id: JsonFormatter writes
+# none of them but the id, which it keeps itself, and looking them up (a walk up the stack, a
+# system call) for every record was a large part of a request's cost, with a line per request.
+# Set in the master, inherited by every worker.
+logging._srcfile = None
+logging.logThreads = False
+logging.logMultiprocessing = False
+logging.logProcesses = False
 # Worker heartbeats are files touched every second; on a container's overlay /tmp those writes
 # can stall long enough for gunicorn to kill healthy workers. /dev/shm is memory.
 if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
@@ -160,12 +168,16 @@ def on_starting(server):
     # set in the master, the capture is inherited by every forked worker.
     logging.captureWarnings(True)
     try:
-        routes = routes_module.parse_routes(os.environ.get("ROUTES"))
-    except routes_module.RoutesError as error:
+        apis = cortex_api.from_environ(os.environ)
+        if apis is None:
+            paths = [route.path for route in routes_module.parse_routes(os.environ.get("ROUTES"))]
+        else:
+            paths = [api.route for api in apis]
+    except (routes_module.RoutesError, cortex_api.CortexApisError) as error:
         jsonlog.log_event(_server_log, "config_error",
                           level=logging.ERROR, error=str(error))
         raise SystemExit(2)
-    server.cortex_s2i_routes = [route.path for route in routes]
+    server.cortex_s2i_routes = paths
     # Before the fork: every worker's descriptors 1 and 2 are then the relays.
     output.capture()
     # Set before the fork, so every worker inherits them.

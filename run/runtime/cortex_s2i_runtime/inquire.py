@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 
-from . import jsonlog, routes as routes_module, streams
+from . import cortex_api, jsonlog, routes as routes_module, streams
 from .train_runner import new_version
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -133,8 +133,13 @@ def read_payload(text):
 
 def _inquire(options, environ, stdin):
     try:
-        routes = routes_module.parse_routes(environ.get("ROUTES"))
-    except routes_module.RoutesError as exc:
+        # An image of cortex.yaml's APIs answers for them, in Cortex's shape (cortex_api.py).
+        apis = cortex_api.from_environ(environ)
+        if apis is None:
+            routes = routes_module.parse_routes(environ.get("ROUTES"))
+        else:
+            routes = [routes_module.Route(api.route, api.predictor, "predict") for api in apis]
+    except (routes_module.RoutesError, cortex_api.CortexApisError) as exc:
         raise _Failure(str(exc), EXIT_USAGE)
     route = choose_route(routes, options.get("route"))
     payload = read_payload(stdin.read() if options["inquire"] == "-" else options["inquire"])
@@ -142,7 +147,10 @@ def _inquire(options, environ, stdin):
                       function=route.function)
     started = time.monotonic()
     try:
-        target = routes_module.load_routes([route], environ)[route.path]
+        if apis is None:
+            target = routes_module.load_routes([route], environ)[route.path]
+        else:
+            target = cortex_api.load([api for api in apis if api.route == route.path])[route.path]
     except routes_module.RouteLoadError as exc:
         raise _Failure(str(exc), EXIT_USAGE, cause=exc)
     try:
@@ -153,7 +161,7 @@ def _inquire(options, environ, stdin):
         raise _Failure("route %r raised %s: %s" % (route.path, type(exc).__name__, exc),
                        EXIT_FAILED, cause=exc)
     try:
-        answer = jsonlog.dumps({"payload": result})
+        answer = jsonlog.dumps({"payload": result} if apis is None else result)
     except (TypeError, ValueError, RecursionError) as exc:
         raise _Failure("route %r returned something JSON cannot encode: %s"
                        % (route.path, exc), EXIT_FAILED)

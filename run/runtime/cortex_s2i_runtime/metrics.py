@@ -40,6 +40,45 @@ def _fingerprint(labels):
     return hashlib.blake2b(layout, digest_size=8).digest()
 
 
+def worker_map(directory, prefix, size, header, pid=None):
+    """This process's memory map of `size` bytes starting with `header`: `<prefix><pid>` in the
+    server's shared directory, or anonymous memory when there is none (tests).
+
+    A file left by an earlier worker with this pid keeps its values when its size and header
+    (which fingerprints the layout) still fit; otherwise it starts again from zero.
+    """
+    if directory is None:
+        mapped = mmap.mmap(-1, size)
+    else:
+        path = os.path.join(directory, "%s%d" % (prefix, os.getpid() if pid is None else pid))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size != size or os.pread(fd, len(header), 0) != header:
+                os.ftruncate(fd, 0)
+                os.ftruncate(fd, size)
+            mapped = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+    mapped[:len(header)] = header
+    return mapped
+
+
+def worker_files(directory, prefix, size, header):
+    """The content of every worker's file (those of exited workers too) of this layout, by name."""
+    found = []
+    for name in sorted(os.listdir(directory)):
+        if not name.startswith(prefix):
+            continue
+        try:
+            with open(os.path.join(directory, name), "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        if len(data) == size and data[:len(header)] == header:
+            found.append(data)
+    return found
+
+
 class Metrics:
     """Counts requests by label and status, and their durations, for this process."""
 
@@ -50,22 +89,7 @@ class Metrics:
         self._header = _HEADER.pack(_MAGIC, _fingerprint(self.labels))
         self._size = _HEADER.size + 8 * _STRIDE * len(self.labels)
         self._lock = threading.Lock()
-        if directory is None:
-            self._map = mmap.mmap(-1, self._size)
-        else:
-            path = os.path.join(directory, "%s%d" % (_FILE_PREFIX, os.getpid() if pid is None
-                                                     else pid))
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                # A file left by an earlier worker with this pid keeps its counts if it fits.
-                size = os.fstat(fd).st_size
-                if size != self._size or os.pread(fd, _HEADER.size, 0) != self._header:
-                    os.ftruncate(fd, 0)
-                    os.ftruncate(fd, self._size)
-                self._map = mmap.mmap(fd, self._size)
-            finally:
-                os.close(fd)
-        self._map[:_HEADER.size] = self._header
+        self._map = worker_map(directory, _FILE_PREFIX, self._size, self._header, pid)
         self._values = memoryview(self._map)[_HEADER.size:].cast("d")
 
     def observe(self, label, status, seconds):
@@ -87,16 +111,7 @@ class Metrics:
         if self.directory is None:
             return array("d", self._values.tobytes())
         total = array("d", bytes(self._size - _HEADER.size))
-        for name in os.listdir(self.directory):
-            if not name.startswith(_FILE_PREFIX):
-                continue
-            try:
-                with open(os.path.join(self.directory, name), "rb") as handle:
-                    data = handle.read()
-            except OSError:
-                continue
-            if len(data) != self._size or data[:_HEADER.size] != self._header:
-                continue
+        for data in worker_files(self.directory, _FILE_PREFIX, self._size, self._header):
             for i, value in enumerate(array("d", data[_HEADER.size:])):
                 total[i] += value
         return total

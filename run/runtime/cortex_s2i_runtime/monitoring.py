@@ -16,10 +16,10 @@ the rest as class "other", so the series stay bounded whatever the model answers
 
 import bisect
 import math
-import mmap
-import os
 import struct
 import threading
+
+from . import metrics
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -122,26 +122,12 @@ class PredictionMonitor:
         self._header = _MAGIC + struct.pack("<q", hash_of(layout_id))
         self._lock = threading.Lock()
         self._slots = {api.api: {} for api in self.apis}  # class name -> slot, this process
-        if directory is None:
-            self._map = mmap.mmap(-1, self._size)
-        else:
-            path = os.path.join(directory, "%s%d" % (_FILE_PREFIX, os.getpid() if pid is None
-                                                     else pid))
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                if (os.fstat(fd).st_size != self._size
-                        or os.pread(fd, len(self._header), 0) != self._header):
-                    os.ftruncate(fd, 0)
-                    os.ftruncate(fd, self._size)
-                self._map = mmap.mmap(fd, self._size)
-            finally:
-                os.close(fd)
-            # A file left by an earlier worker with this pid keeps its classes and counts.
-            for api in self.apis:
-                if api.model_type == CLASSIFICATION:
-                    for slot, (name, _) in enumerate(self._classes(self._map, self._layouts[api.api])):
-                        self._slots[api.api][name] = slot
-        self._map[:len(self._header)] = self._header
+        self._map = metrics.worker_map(directory, _FILE_PREFIX, self._size, self._header, pid)
+        # A file left by an earlier worker with this pid keeps its classes and counts.
+        for api in self.apis:
+            if api.model_type == CLASSIFICATION:
+                for slot, (name, _) in enumerate(self._classes(self._map, self._layouts[api.api])):
+                    self._slots[api.api][name] = slot
 
     def observe(self, api, answer):
         """Count the prediction in one successful answer of `api` (other APIs are ignored)."""
@@ -193,18 +179,7 @@ class PredictionMonitor:
     def _files(self):
         if self.directory is None:
             return [bytes(self._map)]
-        found = []
-        for name in sorted(os.listdir(self.directory)):
-            if not name.startswith(_FILE_PREFIX):
-                continue
-            try:
-                with open(os.path.join(self.directory, name), "rb") as handle:
-                    data = handle.read()
-            except OSError:
-                continue
-            if len(data) == self._size and data[:len(self._header)] == self._header:
-                found.append(data)
-        return found
+        return metrics.worker_files(self.directory, _FILE_PREFIX, self._size, self._header)
 
     def render(self):
         """The Prometheus text exposition of every monitored API, summed over the workers."""

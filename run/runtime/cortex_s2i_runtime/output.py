@@ -42,6 +42,17 @@ class LogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
+    def write_line(self, text):
+        """Writes a line already formatted (jsonlog.log_event's path around LogRecords)."""
+        data = (text + "\n").encode("utf-8", "replace")
+        self.acquire()
+        try:
+            _write_all(_log_fd, data)
+        except OSError:
+            pass  # as emit's handleError does with logging.raiseExceptions off: the line is lost
+        finally:
+            self.release()
+
 
 def _line(stream, raw):
     text = raw.decode("utf-8", "replace").rstrip("\r")

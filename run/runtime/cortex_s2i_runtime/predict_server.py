@@ -11,6 +11,7 @@ load ends the worker with gunicorn's boot-error status (3), and gunicorn then st
 HTTP contract (every response carries X-Request-Id; every error is JSON
 {"error": {"status": N, "message": "...", "request_id": "..."}}):
   POST /<route>   the JSON body, passed to the function as is -> 200 {"payload": <return value>}
+                  (cortex.yaml's APIs, cortex_api.py: -> 200 <return value>, Cortex's shape)
   GET  /health    200 {"status": "ok", "routes": [...]}: the process is up
   GET  /ready     200 once every worker has loaded every route, else 503
   GET  /metrics   Prometheus text format: request counts by route and status, latency histogram
@@ -37,6 +38,7 @@ debug logging is off is logged once per worker (bodies hold whatever clients sen
 data, credentials).
 """
 
+import itertools
 import json
 import logging
 import os
@@ -47,6 +49,7 @@ import time
 import urllib.parse
 
 from . import clients, deadline, jsonlog, metrics as metrics_module, routes as routes_module
+from . import cortex_api
 from . import settings
 from .workers import WorkerSet
 
@@ -68,6 +71,27 @@ _MAX_ECHOED_PATH = 200
 _JSON = "application/json"
 
 log = logging.getLogger("cortex_s2i.predict")
+
+
+# Request ids: 32 hex digits, a random prefix per process and a counter. A random id per request
+# cost a getrandom() system call on every request; these stay unique across workers and
+# restarts (the prefix is drawn again in every forked child), and they are not secrets.
+_id_prefix = os.urandom(10).hex()
+_id_counter = itertools.count()
+
+
+def _new_id_prefix():
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(10).hex()
+    _id_counter = itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def new_request_id():
+    """A fresh request id (next() on itertools.count is atomic: threads get distinct ids)."""
+    return "%s%012x" % (_id_prefix, next(_id_counter) & 0xFFFFFFFFFFFF)
 
 
 class HttpError(Exception):
@@ -98,6 +122,9 @@ class PredictApp:
         self.workers = workers
         self.log = logger
         self.targets = {}
+        # Cortex APIs (cortex_api.py): served without the envelope, predictions monitored.
+        self.cortex_apis = None
+        self.monitor = None
         self.metrics = metrics or metrics_module.Metrics(
             self.route_paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED])
         self._loaded = threading.Event()
@@ -112,9 +139,12 @@ class PredictApp:
     def load(self, environ, model_path=None):
         """Import every route and run its init/constructor; raises RouteLoadError on a failure."""
         started = time.monotonic()
-        routes = routes_module.parse_routes(environ.get("ROUTES"))
         try:
-            targets = routes_module.load_routes(routes, environ, model_path)
+            if self.cortex_apis is not None:
+                targets = cortex_api.load(self.cortex_apis, model_path, self.monitor)
+            else:
+                targets = routes_module.load_routes(
+                    routes_module.parse_routes(environ.get("ROUTES")), environ, model_path)
         except routes_module.RouteLoadError as exc:
             jsonlog.log_event(self.log, "route_load_failed", level=logging.ERROR, exc_info=True,
                               route=exc.route.path, module=exc.route.module,
@@ -146,9 +176,9 @@ class PredictApp:
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
-        request_id = environ.get("HTTP_X_REQUEST_ID", "")
-        if not _REQUEST_ID.fullmatch(request_id):
-            request_id = os.urandom(16).hex()
+        request_id = environ.get("HTTP_X_REQUEST_ID")
+        if not request_id or not _REQUEST_ID.fullmatch(request_id):
+            request_id = new_request_id()
         method = environ.get("REQUEST_METHOD", "GET").upper()
         path = environ.get("PATH_INFO", "") or "/"
         route = path.strip("/")
@@ -218,7 +248,7 @@ class PredictApp:
         The worker (server_worker.py) answers slow clients, a full queue and malformed HTTP
         itself; this keeps those answers, their log line and their metrics the same as the app's.
         """
-        request_id = os.urandom(16).hex()
+        request_id = new_request_id()
         body = self._error_body(status, message, request_id)
         self.metrics.observe(metrics_module.UNMATCHED, status, 0.0)
         self._log("request", request_id, None, method, status=status, error=message,
@@ -231,8 +261,10 @@ class PredictApp:
         if route == "health":
             return 200, self._health, _JSON
         if route == "metrics":
-            return (200, self.metrics.render(always=self.route_paths).encode(),
-                    metrics_module.CONTENT_TYPE)
+            text = self.metrics.render(always=self.route_paths)
+            if self.monitor is not None:
+                text += self.monitor.render()
+            return 200, text.encode(), metrics_module.CONTENT_TYPE
         ready, count, expected = self.readiness()
         if not ready:
             raise HttpError(503, "not ready: %d of %d workers have loaded their routes"
@@ -282,7 +314,7 @@ class PredictApp:
                           timeout_seconds=self.timeout, abandoned_calls=exc.abandoned)
                 raise HttpError(504, "the prediction did not finish within %d seconds (TIMEOUT)"
                                 % self.timeout)
-        body = jsonlog.dumps({"payload": result}).encode()
+        body = jsonlog.dumps({"payload": result} if self.cortex_apis is None else result).encode()
         if debug:
             encoded = jsonlog.dumps_or_repr(result)
             if len(encoded) <= self.debug_log_bytes:
@@ -356,15 +388,22 @@ def _json_type(value):
 
 
 def _new_app(environ, shared):
-    routes = routes_module.parse_routes(environ.get("ROUTES"))
-    paths = [route.path for route in routes]
+    apis = cortex_api.from_environ(environ)
+    if apis is None:
+        paths = [route.path for route in routes_module.parse_routes(environ.get("ROUTES"))]
+    else:
+        paths = [api.route for api in apis]
     workers = WorkerSet.from_environ(environ) if shared else None
     labels = paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED]
     metrics = metrics_module.Metrics(labels, workers.directory if workers else None)
-    return PredictApp(paths, settings.max_body_bytes(environ), settings.request_timeout(environ),
-                      settings.threads(environ), workers=workers, metrics=metrics,
-                      debug_logging=settings.debug_logging(environ),
-                      debug_log_bytes=settings.debug_log_bytes(environ))
+    app = PredictApp(paths, settings.max_body_bytes(environ), settings.request_timeout(environ),
+                     settings.threads(environ), workers=workers, metrics=metrics,
+                     debug_logging=settings.debug_logging(environ),
+                     debug_log_bytes=settings.debug_log_bytes(environ))
+    if apis is not None:
+        app.cortex_apis = apis
+        app.monitor = cortex_api.monitor(apis, workers.directory if workers else None)
+    return app
 
 
 def create_app(environ=None):

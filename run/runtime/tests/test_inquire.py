@@ -109,6 +109,21 @@ class InquireTest(unittest.TestCase):
         self.assertIn("print inside predict", stderr)
         self.assertIn("file descriptor 1 write", stderr)
 
+    def test_an_image_of_cortex_apis_answers_for_the_chosen_api_in_cortex_shape(self):
+        apis = os.path.join(self.root, "apis.json")
+        with open(apis, "w") as handle:
+            json.dump([{"name": "offset", "route": "v1/offset", "config": {"k": 2},
+                        "predictor": os.path.join(self.code, "modstyle.py"), "model": None},
+                       {"name": "score", "route": "score", "predictor": os.path.join(self.code, "scorer.py")}],
+                      handle)
+        code, stdout, stderr = self.inquire(["--inquire", '{"x": [1, 2]}', "--route", "/v1/offset"],
+                                            routes="", CORTEX_S2I_APIS=apis)
+        self.assertEqual(code, 0, stderr)
+        self.assertEqual(self.answer(stdout), [101, 102])
+        code, stdout, _ = self.inquire(["--inquire", "{}"], routes="", CORTEX_S2I_APIS=apis)
+        self.assertEqual(code, 2)
+        self.assertIn("--route", self.answer(stdout)["error"]["message"])
+
     def test_each_inquiry_has_its_own_version(self):
         versions = {self.log(self.inquire(["--inquire", "[1]"])[2])[0]["version"]
                     for _ in range(2)}

@@ -3,10 +3,40 @@
 import datetime
 import json
 import logging
+import os
 import sys
 import unittest
 
 from cortex_s2i_runtime import jsonlog
+
+
+class TimeTest(unittest.TestCase):
+    def test_times_are_utc_iso_with_milliseconds_within_and_across_seconds(self):
+        for stamp in (1795000000.0, 1795000000.9994, 1795000001.25, 1795000000.5, 0.001):
+            expected = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)
+            self.assertEqual(jsonlog.iso_time(stamp), expected.strftime("%Y-%m-%dT%H:%M:%S.")
+                             + "%03dZ" % (expected.microsecond // 1000), stamp)
+
+
+class FormatterTest(unittest.TestCase):
+    def test_the_pid_is_this_process_s_with_or_without_logging_s_own_lookup(self):
+        formatter = jsonlog.JsonFormatter()
+        previous = logging.logProcesses
+        self.addCleanup(setattr, logging, "logProcesses", previous)
+        for lookup in (True, False):
+            logging.logProcesses = lookup
+            record = logging.LogRecord("x", logging.INFO, __file__, 1, "event", None, None)
+            self.assertEqual(json.loads(formatter.format(record))["pid"], os.getpid(), lookup)
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.write(write_end, formatter.format(record).encode())
+            os._exit(0)
+        os.close(write_end)
+        os.waitpid(child, 0)
+        line = os.read(read_end, 4096).decode()
+        os.close(read_end)
+        self.assertEqual(json.loads(line)["pid"], child)
 
 
 class DumpsTest(unittest.TestCase):

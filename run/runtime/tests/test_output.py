@@ -57,3 +57,45 @@ class OutputTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+DIRECT = r"""
+import json, logging, os, sys
+from cortex_s2i_runtime import jsonlog, output
+made = []
+factory = logging.getLogRecordFactory()
+def counting(*args, **kwargs):
+    made.append(args[0])
+    return factory(*args, **kwargs)
+logging.setLogRecordFactory(counting)
+handler = output.LogHandler()
+handler.setFormatter(jsonlog.JsonFormatter())
+parent = logging.getLogger("cortex_s2i")
+parent.addHandler(handler)
+parent.setLevel(logging.INFO)
+parent.propagate = False
+log = logging.getLogger("cortex_s2i.predict")
+jsonlog.log_event(log, "request", request_id="r1", status=200, message="not the message")
+jsonlog.log_event(log, "request", level=logging.DEBUG, status=1)   # below the level: nothing
+handler.addFilter(lambda record: record.fields.get("status") != 404)
+jsonlog.log_event(log, "request", status=404)                      # the filter drops it
+jsonlog.log_event(log, "request", status=405)                      # through the filter
+sys.stdout.write(json.dumps(made))
+"""
+
+
+class DirectLineTest(unittest.TestCase):
+    def test_an_event_for_the_servers_handler_is_the_same_line_without_a_log_record(self):
+        done = subprocess.run([sys.executable, "-c", DIRECT], capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=RUNTIME_DIR), timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        lines = [json.loads(line) for line in done.stderr.splitlines()]
+        self.assertEqual([line["status"] for line in lines], [200, 405])
+        first = lines[0]
+        del first["time"]
+        self.assertEqual(first, {"level": "info", "logger": "cortex_s2i.predict",
+                                 "pid": first["pid"], "message": "request", "event": "request",
+                                 "request_id": "r1", "status": 200})
+        self.assertIsInstance(first["pid"], int)
+        # Only the filtered handler's events needed a LogRecord (the filter reads it).
+        self.assertEqual(json.loads(done.stdout), ["cortex_s2i.predict", "cortex_s2i.predict"])

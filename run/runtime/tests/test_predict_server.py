@@ -417,6 +417,30 @@ def loaded_app(targets, **options):
     return app
 
 
+class RequestIdTest(unittest.TestCase):
+    def test_ids_are_distinct_across_threads_and_a_forked_child_draws_its_own_prefix(self):
+        ids = []
+        threads = [threading.Thread(target=lambda: ids.extend(
+            predict_server.new_request_id() for _ in range(2000))) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(len(set(ids)), 8000)
+        self.assertTrue(all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids))
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write_end, predict_server.new_request_id().encode())
+            os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        child = os.read(read_end, 64).decode()
+        os.close(read_end)
+        self.assertRegex(child, r"^[0-9a-f]{32}$")
+        self.assertNotEqual(child[:20], predict_server.new_request_id()[:20])
+
+
 class DeadlineTest(unittest.TestCase):
     def setUp(self):
         self.logs = LogCapture(self)

@@ -1,0 +1,33 @@
+// Keeps two parts of dockerode from loading until they are used: the SSH transport (ssh2, for
+// ssh:// engines) and the BuildKit session (gRPC and protobuf, for BuildKit builds). Loading them
+// cost more than the rest of dockerode together, on every command that talks to an engine.
+// Imported for its effect, before dockerode, by the engine adapter only.
+
+import { createRequire, Module } from 'node:module';
+
+const fromDockerode = createRequire(createRequire(import.meta.url).resolve('dockerode'));
+
+/**
+ * Puts a stand-in for the module `id` in require's cache (documented: entries may be added): a
+ * function that loads the real module on its first call and forwards every call to it. Both
+ * modules export a single function, which dockerode calls only for ssh:// hosts and BuildKit builds.
+ */
+function defer(id: string): void {
+  const file = fromDockerode.resolve(id);
+  if (fromDockerode.cache[file]) return;
+  let real: ((...args: unknown[]) => unknown) | undefined;
+  const standIn = new Module(file);
+  standIn.filename = file;
+  standIn.loaded = true;
+  standIn.exports = function (this: unknown, ...args: unknown[]): unknown {
+    if (!real) {
+      delete fromDockerode.cache[file];
+      real = fromDockerode(file) as (...args: unknown[]) => unknown;
+    }
+    return real.apply(this, args);
+  };
+  fromDockerode.cache[file] = standIn;
+}
+
+defer('docker-modem/lib/ssh.js');
+defer('dockerode/lib/session.js');
