@@ -15,7 +15,7 @@ function usageFailure(argv: string[]): CortexError {
 describe('parseCommand', () => {
   it('reads a build with repeated -e and options', () => {
     expect(parseCommand(['build', '.', 'daemon', 'my-model:1', '-e', 'A=1', '--env', 'B=x=y', '--dry-run'])).to.deep.equal({
-      name: 'build', source: '.', builder: 'daemon', image: 'my-model:1', env: [{ key: 'A', value: '1' }, { key: 'B', value: 'x=y' }], project: undefined, dryRun: true, quiet: false, noCache: false, compress: false, allowRoot: false,
+      name: 'build', source: '.', builder: 'daemon', image: 'my-model:1', env: [{ key: 'A', value: '1' }, { key: 'B', value: 'x=y' }], project: undefined, dryRun: true, quiet: false, noCache: false, compress: false, allowRoot: false, progress: 'auto',
     });
   });
 

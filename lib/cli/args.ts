@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { parseImageReference } from '../engine/reference.js';
 import { usageError } from '../errors.js';
+import { PROGRESS_MODES, type ProgressMode } from './progress.js';
 
 export const USAGE = `cortex-s2i: build container images for Python machine-learning models
 
@@ -17,6 +18,10 @@ Usage:
         --project DIR         the project folder around the model (default: found by looking around)
         --dry-run             print the plan and the Dockerfile; build nothing
         -q, --quiet           do not print the engine's build log
+        --progress MODE       auto (default), tty, plain or quiet: live steps with a running clock
+                              (tty), one line per finished step and no control characters (plain),
+                              or only errors and the result (quiet); auto is tty on a terminal
+                              unless CI is set, else plain. NO_COLOR turns colours off
         --no-cache            build every step afresh, as docker build --no-cache
         --compress            gzip the context sent to the engine (helps a remote DOCKER_HOST)
         --allow-root          accept an s2i builder image that runs as root
@@ -77,12 +82,13 @@ DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (TLS to a tcp:// engine: ca.pem, cert.pem
 default ~/.docker), DOCKER_CONFIG (registry credentials), SOURCE_DATE_EPOCH (fixed image timestamps),
 CORTEX_S2I_BUILDER_REPO (repository of the bundled builder images, default cortex-s2i),
 CORTEX_S2I_ENGINE_TIMEOUT (seconds an engine call may take, default 60),
-CORTEX_S2I_BUILD_SILENCE_TIMEOUT (seconds a build may go without a byte from the engine, default 1800).`;
+CORTEX_S2I_BUILD_SILENCE_TIMEOUT (seconds a build may go without a byte from the engine, default 1800),
+CI (set to anything but false or 0: --progress auto prints plain lines), NO_COLOR (non-empty: no colours).`;
 
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; asDockerfile?: string | undefined; api?: string | undefined } & PublishOptions)
+  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; progress: ProgressMode; asDockerfile?: string | undefined; api?: string | undefined } & PublishOptions)
   | { name: 'push'; image: string; digestFile: string | undefined }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined; force: boolean }
@@ -171,6 +177,7 @@ function parseBuild(args: string[]): Command {
       'no-cache': { type: 'boolean' },
       compress: { type: 'boolean' },
       'allow-root': { type: 'boolean' },
+      progress: { type: 'string' },
       ...PUBLISH_OPTIONS,
       'as-dockerfile': { type: 'string' },
       api: { type: 'string' },
@@ -191,10 +198,12 @@ function parseBuild(args: string[]): Command {
     if (/[\r\n]/.test(value)) throw usageError(`-e ${key}: the value cannot span lines`);
     return { key, value };
   });
+  const progress = values.progress ?? 'auto';
+  if (!(PROGRESS_MODES as readonly string[]).includes(progress)) throw usageError(`--progress must be ${PROGRESS_MODES.join(', ')}; got ${JSON.stringify(progress)}`);
   const asDockerfile = values['as-dockerfile'];
   if (asDockerfile !== undefined && asDockerfile.trim() === '') throw usageError('--as-dockerfile needs a folder', 'e.g. --as-dockerfile ./context');
   if (asDockerfile !== undefined && values['dry-run']) throw usageError('--as-dockerfile and --dry-run do not go together', '--as-dockerfile already builds nothing; it writes the context');
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, ...(asDockerfile !== undefined ? { asDockerfile } : {}), ...(values.api !== undefined ? { api: values.api } : {}), ...publishOptions(values) };
+  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, progress: progress as ProgressMode, ...(asDockerfile !== undefined ? { asDockerfile } : {}), ...(values.api !== undefined ? { api: values.api } : {}), ...publishOptions(values) };
 }
 
 const PUBLISH_OPTIONS = {

@@ -2,7 +2,8 @@
 // the clock, the output streams, the engine, and the signal that Ctrl-C aborts.
 
 import type { CredentialOptions } from '../engine/credentials.js';
-import type { Engine } from '../engine/engine.js';
+import type { BuildEvent, Engine } from '../engine/engine.js';
+import type { LiveStream } from './progress.js';
 
 export interface Output {
   out(line: string): void;
@@ -29,4 +30,11 @@ export interface CommandContext {
   credentials?: CredentialOptions;
   /** Raw writes to stderr when it is a terminal (progress bars); undefined otherwise. */
   terminal?: { write(text: string): void };
+  /**
+   * What --progress auto and colours depend on: CI and NO_COLOR from the environment, and raw
+   * access to stdout and stderr (absent when the output is captured, as in tests).
+   */
+  display?: { ci: boolean; noColor: boolean; out?: LiveStream; err?: LiveStream };
+  /** Sees every event of the engine's build, for callers of the library API. */
+  onBuildEvent?: (event: BuildEvent) => void;
 }

@@ -11,7 +11,7 @@ import { packageVersion } from '../package-root.js';
 import { DEFAULT_BUILDER_REPO } from '../plan/builders.js';
 import { parseCommand, USAGE } from './args.js';
 import type { CommandContext, Output } from './context.js';
-import { printable } from './progress.js';
+import { inCi, plainText, type LiveStream } from './progress.js';
 
 export interface MainOptions {
   env: NodeJS.ProcessEnv;
@@ -34,23 +34,7 @@ export async function main(argv: string[], options: MainOptions): Promise<number
       output.out(toolVersion);
       return ExitCode.ok;
     }
-    const signal = options.signal ?? new AbortController().signal;
-    const limits = readEngineLimits(options.env);
-    const ctx: CommandContext = {
-      dockerHost: options.env.DOCKER_HOST,
-      home: options.env.HOME || undefined,
-      sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
-      now: () => new Date(),
-      output,
-      // Loaded on first use: dockerode and its dependencies take longer to load than --help or a
-      // dry run take altogether.
-      engine: options.engine ? async () => options.engine!() : () => realEngine(options.env, limits, signal),
-      signal,
-      toolVersion,
-      builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
-      credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
-      ...(options.output === undefined && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
-    };
+    const ctx = commandContext({ ...options, output, toolVersion, raw: options.output === undefined });
     // Each command's module is loaded when it runs, so that none pays for the others' imports.
     switch (command.name) {
       case 'build':
@@ -85,6 +69,32 @@ export async function main(argv: string[], options: MainOptions): Promise<number
 }
 
 /**
+ * The context a command runs in, from the environment (read here, once): the CLI's, and the
+ * library's with the environment its caller gives. Throws the usage errors of malformed settings.
+ */
+export function commandContext(options: { env: NodeJS.ProcessEnv; output: Output; toolVersion: string; engine?: () => Engine; signal?: AbortSignal; raw?: boolean }): CommandContext {
+  const signal = options.signal ?? new AbortController().signal;
+  const limits = readEngineLimits(options.env);
+  const toolVersion = options.toolVersion;
+  return {
+    dockerHost: options.env.DOCKER_HOST,
+    home: options.env.HOME || undefined,
+    sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
+    now: () => new Date(),
+    output: options.output,
+    // Loaded on first use: dockerode and its dependencies take longer to load than --help or a
+    // dry run take altogether.
+    engine: options.engine ? async () => options.engine!() : () => realEngine(options.env, limits, signal),
+    signal,
+    toolVersion,
+    builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
+    credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
+    ...(options.raw && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
+    display: { ci: inCi(options.env), noColor: !!options.env.NO_COLOR, ...(options.raw ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}) },
+  };
+}
+
+/**
  * stdout and stderr, ignoring a reader that went away (`cortex-s2i build ... | head`): the build
  * goes on to its end and its exit status, rather than dying half-way with EPIPE.
  */
@@ -96,11 +106,22 @@ function processOutput(): Output {
     });
   }
   // Everything printed passes here: text from the engine and the files cannot move the cursor,
-  // retitle the window or rewrite the screen.
+  // retitle the window or rewrite the screen; tabs are spaces, so a CI log gets no control bytes.
   const write = (stream: NodeJS.WriteStream, line: string) => {
-    if (!stream.destroyed) stream.write(`${printable(line)}\n`);
+    if (!stream.destroyed) stream.write(`${plainText(line)}\n`);
   };
   return { out: (l) => write(process.stdout, l), err: (l) => write(process.stderr, l) };
+}
+
+/** Raw writes for the live progress line of --progress tty. */
+function liveStream(stream: NodeJS.WriteStream): LiveStream {
+  return {
+    isTTY: stream.isTTY === true,
+    get columns() {
+      return stream.columns;
+    },
+    write: (text) => void (stream.destroyed ? undefined : stream.write(text)),
+  };
 }
 
 function readBuilderRepo(value: string | undefined): string {

@@ -4,7 +4,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import type { Engine } from '../../engine/engine.js';
-import { ExitCode, formatProblem } from '../../errors.js';
+import { formatProblem } from '../../errors.js';
 import type { BuildPlan } from '../../plan/build-plan.js';
 import type { Command } from '../args.js';
 import type { CommandContext, Output } from '../context.js';
@@ -76,8 +76,8 @@ export interface BuildReport {
   warnings: string[];
 }
 
-/** Pushes (with --push), writes the digest file, and prints the result the options ask for. */
-export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: BuildCommand, built: BuiltImage, log: Output): Promise<number> {
+/** Pushes (with --push), writes the digest file, and gives the report --json prints. */
+export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: BuildCommand, built: BuiltImage, log: Output): Promise<{ kind: 'built'; report: BuildReport; pushed: PushedImage[] }> {
   const tags = [built.plan.image];
   const pushed: PushedImage[] = [];
   if (cmd.push) {
@@ -90,29 +90,33 @@ export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: Bui
   }
   if (cmd.digestFile !== undefined && pushed[0]) await writeFile(cmd.digestFile, pushed[0].digest);
 
+  const info = await engine.inspectImage(built.imageId);
+  const report: BuildReport = {
+    image: built.plan.image,
+    id: built.imageId,
+    tags,
+    ...(pushed[0] ? { digest: pushed[0].digest, pushed } : {}),
+    size: info?.size,
+    bytesSent: built.bytesSent,
+    sourceBytes: built.plan.sourceBytes,
+    seconds: round(built.seconds),
+    cacheFrom: built.cacheFrom,
+    steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
+    warnings: [...built.plan.warnings.map(formatProblem), ...built.warnings],
+  };
+  return { kind: 'built', report, pushed };
+}
+
+/** Prints on stdout what the options ask for: the JSON document, the reference alone, or the pinned references. */
+export function printResult(ctx: CommandContext, cmd: BuildCommand, report: BuildReport, pushed: PushedImage[]): void {
   if (cmd.json) {
-    const info = await engine.inspectImage(built.imageId);
-    const report: BuildReport = {
-      image: built.plan.image,
-      id: built.imageId,
-      tags,
-      ...(pushed[0] ? { digest: pushed[0].digest, pushed } : {}),
-      size: info?.size,
-      bytesSent: built.bytesSent,
-      sourceBytes: built.plan.sourceBytes,
-      seconds: round(built.seconds),
-      cacheFrom: built.cacheFrom,
-      steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
-      warnings: [...built.plan.warnings.map(formatProblem), ...built.warnings],
-    };
     ctx.output.out(JSON.stringify(report, null, 2));
   } else if (cmd.quiet) {
-    ctx.output.out(pushed[0]?.reference ?? built.plan.image);
+    ctx.output.out(pushed[0]?.reference ?? report.image);
   } else {
     // The pinned references alone on their lines, last: what `tail -n 1` hands to the next step.
     for (const p of pushed) ctx.output.out(p.reference);
   }
-  return ExitCode.ok;
 }
 
 function round(seconds: number): number {

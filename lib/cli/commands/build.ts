@@ -25,17 +25,44 @@ import { describePlan, formatBytes } from '../../plan/describe.js';
 import { renderDockerfile } from '../../render/dockerfile.js';
 import { DEFAULT_MTIME } from '../../context/tar.js';
 import type { Command } from '../args.js';
-import type { CommandContext } from '../context.js';
-import { BuildProgress } from '../progress.js';
+import type { CommandContext, Output } from '../context.js';
+import { BuildProgress, resolveProgress, type LiveStream, type ProgressStyle } from '../progress.js';
 import { CortexError, ExitCode } from '../../errors.js';
 import { withEngine } from './engine-access.js';
-import { buildLog, prepareCacheFrom, publishBuild } from './build-publish.js';
+import { buildLog, prepareCacheFrom, printResult, publishBuild, type BuildReport } from './build-publish.js';
+import type { PushedImage } from './registry-access.js';
 import { writeAsDockerfile } from './as-dockerfile.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
+/** What a build ended with: an image (and its report), a dry run's Dockerfile, or a written context. */
+export type BuildOutcome =
+  | { kind: 'built'; report: BuildReport; pushed: PushedImage[] }
+  | { kind: 'dry-run'; image: string; dockerfile: string; plan: string[]; warnings: string[] }
+  | { kind: 'as-dockerfile'; image: string; dir: string; warnings: string[] };
+
 export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Promise<number> {
-  const output = buildLog(cmd, ctx.output);
+  const outcome = await runBuild(cmd, ctx);
+  if (outcome.kind === 'built') printResult(ctx, cmd, outcome.report, outcome.pushed);
+  return ExitCode.ok;
+}
+
+/** How this build shows its progress: --progress, decided against the stream its lines go to. */
+function progressFor(cmd: BuildCommand, ctx: CommandContext): { style: ProgressStyle; live: LiveStream | undefined } {
+  const live = cmd.quiet || cmd.json ? ctx.display?.err : ctx.display?.out;
+  const style = resolveProgress(cmd.progress, live ?? { isTTY: false }, { CI: ctx.display?.ci ? 'true' : '', NO_COLOR: ctx.display?.noColor ? '1' : '' });
+  return { style, live };
+}
+
+/**
+ * The build itself, printing only its log (stdout, or stderr when stdout carries a result): the
+ * CLI prints the outcome, the library returns it.
+ */
+export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<BuildOutcome> {
+  const { style, live } = progressFor(cmd, ctx);
+  const full = buildLog(cmd, ctx.output);
+  // quiet: errors and the result only. A dry run and --as-dockerfile print what they were asked for.
+  const output: Output = style.mode === 'quiet' && !cmd.dryRun && cmd.asDockerfile === undefined ? { out: () => {}, err: full.err } : full;
   const started = ctx.now().getTime();
   // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
   // loading overlaps the waits below (files, git) instead of following them.
@@ -88,26 +115,27 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
   if (!planned.ok) throw invalidProject(planned.errors);
   const plan = planned.value;
 
-  for (const line of describePlan(plan)) output.out(line);
+  const description = describePlan(plan);
+  for (const line of description) output.out(line);
   for (const api of apis ?? []) output.out(`  api           POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`);
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
   const dockerfile = renderDockerfile(plan, ctx.toolVersion);
   if (cmd.asDockerfile !== undefined) {
     await writeAsDockerfile(cmd.asDockerfile, plan, dockerfile.text, epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000), output);
-    return ExitCode.ok;
+    return { kind: 'as-dockerfile', image: plan.image, dir: cmd.asDockerfile, warnings: plan.warnings.map(formatProblem) };
   }
   if (cmd.dryRun) {
     output.out('Dockerfile:');
     for (const line of dockerfile.text.trimEnd().split('\n')) output.out(`  ${line}`);
     output.out('dry run: nothing was sent to the engine');
-    return ExitCode.ok;
+    return { kind: 'dry-run', image: plan.image, dockerfile: dockerfile.text, plan: description, warnings: plan.warnings.map(formatProblem) };
   }
 
   return withEngine(ctx, async (engine) => {
     if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
     const cache = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
-    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep);
+    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep, { style, ...(live ? { live } : {}) });
     const importCheck = new ImportCheckReport(plan);
     const logLines: string[] = [];
     const outcome = await executePlan(plan, dockerfile, engine, {
@@ -120,20 +148,23 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
         if (event.type === 'log') logLines.push(event.text);
         importCheck.onEvent(event);
         progress.onEvent(event);
+        ctx.onBuildEvent?.(event);
       },
     }).catch((err: unknown) => {
+      progress.close();
       const requirementsFile = plan.dependencies.requirements ? Object.values(project.value.requirements).find((r) => r.file === plan.dependencies.requirements!.from) : undefined;
       const explained = importCheck.failure(err) ?? requirementsFailure(plan.image, err, requirementsFile, logLines);
       if (explained) throw explained;
       // The log was on the screen as it came: the end of it once is enough.
-      if (!cmd.quiet && logLines.length > 0 && err instanceof CortexError && err.exitCode === ExitCode.buildFailed) throw err.withoutDetails();
+      if (!cmd.quiet && style.mode !== 'quiet' && logLines.length > 0 && err instanceof CortexError && err.exitCode === ExitCode.buildFailed) throw err.withoutDetails();
       throw err;
     });
     for (const w of importCheck.warnings()) output.err(`warning: ${formatProblem(w)}`);
     progress.finishStep();
     const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
-    output.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
+    // The result: printed in quiet mode too.
+    full.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
     return publishBuild(ctx, engine, cmd, {
       plan,
       imageId: outcome.imageId,

@@ -1,0 +1,105 @@
+// The CI examples in docs/ci.md stay runnable: their YAML parses, every cortex-s2i command they run
+// is one the command line accepts, and the buildah job builds the folder --as-dockerfile wrote and
+// pushes by digest.
+
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { parseCommand } from '../lib/cli/args.js';
+import { packageFile } from '../lib/package-root.js';
+
+/** Values for the variables the examples use, as a pipeline would set them. */
+const VARIABLES: Record<string, string> = {
+  IMAGE: 'registry.example.com/team/churn-predict',
+  GITHUB_SHA: '0123456789abcdef',
+  CI_COMMIT_SHA: '0123456789abcdef',
+};
+
+function yamlBlocks(markdown: string): unknown[] {
+  return [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => parse(m[1]!) as unknown);
+}
+
+/** A shell line's simple commands as words, with the variables above expanded (any other is an error). */
+function commands(line: string): string[][] {
+  const out: string[][] = [];
+  for (const part of line.split(/\s*(?:&&|\|\||[;|]|\bdo\b|\bthen\b)\s*/)) {
+    const words = [...part.replace(/\s[12]?>.*$/, '').matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g)].map((m) =>
+      m[2] !== undefined ? m[2] : (m[1] ?? m[3]!).replace(/\$(\w+)|\$\{(\w+)\}/g, (all, a: string | undefined, b: string | undefined) => {
+        const name = (a ?? b)!;
+        if (all.startsWith('$(') || !(name in VARIABLES)) return all;
+        return VARIABLES[name]!;
+      }),
+    );
+    if (words.length) out.push(words);
+  }
+  return out;
+}
+
+function cortexCalls(scripts: string[]): string[][] {
+  const calls: string[][] = [];
+  for (const script of scripts) {
+    for (const line of script.split('\n')) {
+      for (const words of commands(line)) {
+        const at = words.indexOf('cortex-s2i');
+        if (at >= 0) calls.push(words.slice(at + 1));
+      }
+    }
+  }
+  return calls;
+}
+
+describe('the CI examples in docs/ci.md', () => {
+  let blocks: unknown[];
+  before(async () => {
+    blocks = yamlBlocks(await readFile(packageFile('docs', 'ci.md'), 'utf8'));
+  });
+
+  it('has a GitHub Actions workflow and a GitLab CI job, both valid YAML', () => {
+    expect(blocks).to.have.length(2);
+    const [github, gitlab] = blocks as [Record<string, unknown>, Record<string, unknown>];
+    expect(github).to.include.keys('on', 'jobs');
+    expect(Object.values(gitlab).some((job) => Array.isArray((job as { script?: unknown }).script))).to.equal(true);
+  });
+
+  it('GitHub: every cortex-s2i call parses, it builds, tests /ready and a prediction, and pushes by digest', () => {
+    const github = blocks[0] as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
+    const scripts = Object.values(github.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
+    const calls = cortexCalls(scripts);
+    for (const argv of calls) expect(() => parseCommand(argv), argv.join(' ')).not.to.throw();
+    const names = calls.map((a) => parseCommand(a).name);
+    expect(names).to.include.members(['builders', 'build', 'push']);
+    expect(calls.some((a) => a.includes('--digest-file'))).to.equal(true);
+    const all = scripts.join('\n');
+    expect(all).to.match(/docker run /).and.match(/curl [^\n]*\/ready/).and.match(/curl [^\n]*-X POST[^\n]*test_instances\.json/);
+  });
+
+  it('GitLab: the buildah job builds what --as-dockerfile wrote and pushes with --digestfile', () => {
+    const gitlab = blocks[1] as Record<string, { script: string[]; before_script?: string[] }>;
+    const job = Object.values(gitlab).find((j) => Array.isArray(j.script))!;
+    const scripts = [...(job.before_script ?? []), ...job.script];
+    // A line with ': ' in it is a mapping to YAML, and GitLab refuses the job.
+    for (const line of scripts) expect(line, JSON.stringify(line)).to.be.a('string');
+    const calls = cortexCalls(scripts);
+    expect(calls).to.have.length.greaterThan(0);
+    let contextDir: string | undefined;
+    for (const argv of calls) {
+      const cmd = parseCommand(argv);
+      if (cmd.name === 'build') contextDir = cmd.asDockerfile;
+    }
+    expect(contextDir, 'a build --as-dockerfile').to.be.a('string');
+    const words = scripts.flatMap((s) => commands(s));
+    const bud = words.find((w) => w[0] === 'buildah' && w[1] === 'bud');
+    expect(bud, 'buildah bud').to.not.equal(undefined);
+    expect(bud!.at(-1)).to.equal(contextDir);
+    expect(words.some((w) => w[0] === 'buildah' && w[1] === 'push' && w.includes('--digestfile'))).to.equal(true);
+    const all = scripts.join('\n');
+    expect(all).to.match(/curl [^\n]*\/ready/).and.match(/curl [^\n]*-X POST[^\n]*test_instances\.json/);
+  });
+
+  it('reads shell lines as the examples need: quotes, variables, redirections and lists', () => {
+    expect(commands('npx cortex-s2i build churn daemon "$IMAGE:$GITHUB_SHA" --json > build.json && echo "$(cat x)"')).to.deep.equal([
+      ['npx', 'cortex-s2i', 'build', 'churn', 'daemon', 'registry.example.com/team/churn-predict:0123456789abcdef', '--json'],
+      ['echo', '$(cat x)'],
+    ]);
+  });
+});
