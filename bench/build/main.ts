@@ -1,4 +1,4 @@
-// `make bench`: the build benchmark of issue 5 §3. Builds a copy of the example project's xgBoost
+// `make bench`: the build benchmark. Builds a copy of the example project's xgBoost
 // model with cortex-s2i and with hand-written baselines on the local engine, in one run, and
 // prints each question's median against its baseline; writes bench/results/build.{json,md}.
 //
