@@ -22,8 +22,6 @@ from . import jsonlog
 
 FLUSH_SECONDS = 0.2
 MAX_LINE = 65536
-# POSIX's PIPE_BUF (4096 on Linux): a write to a pipe up to this size is atomic.
-ATOMIC_WRITE = 4096
 
 _log_fd = 2
 _relays: "list[_Relay]" = []
@@ -47,17 +45,8 @@ class LogHandler(logging.Handler):
     def write_line(self, text):
         """Writes a line already formatted (jsonlog.log_event's path around LogRecords)."""
         data = (text + "\n").encode("utf-8", "replace")
-        if len(data) <= ATOMIC_WRITE:
-            # One write of at most PIPE_BUF bytes is never interleaved with another's, so the
-            # handler's lock, which request threads queued on for the line per request, is only
-            # needed for longer lines, written in several pieces.
-            try:
-                written = os.write(_log_fd, data)
-            except OSError:
-                return
-            data = data[written:]
-            if not data:
-                return
+        # Always under the handler's lock: a line longer than PIPE_BUF goes out in pieces, and an
+        # unlocked short write from another thread, atomic as it is, can land between them.
         self.acquire()
         try:
             _write_all(_log_fd, data)

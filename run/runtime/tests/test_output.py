@@ -39,9 +39,10 @@ log.setLevel(logging.INFO)
 
 def write(thread):
     for n in range(300):
-        # Short lines take the write without the handler's lock, long ones the locked loop.
+        # Lines over PIPE_BUF go out in several writes; short ones from other threads must
+        # never land between those pieces.
         jsonlog.log_event(log, "request", thread=thread, n=n,
-                          pad="x" * (8000 if n % 50 == 0 else 100))
+                          pad="x" * (20000 if n % 3 == 0 else 100))
 
 threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
 for t in threads: t.start()
