@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FakeEngine } from '../engine/fake-engine.js';
 import { EngineUnreachableError, type Engine } from '../engine/engine.js';
@@ -78,6 +78,63 @@ describe('cortex-s2i (main)', () => {
     expect(second.out).to.contain('dependencies: cached, skipped');
     await appendFile(path.join(model, 'requirements_predict.txt'), 'pandas\n');
     expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain('dependencies: installed');
+  });
+
+  // The project's folder as HOME: the look above it stops there, and does not see other tests'
+  // folders come and go beside it, which would rightly count as a change.
+  const homed = (argv: string[], engine?: () => Engine) => run(argv, engine, { HOME: root });
+
+  it('answers a rebuild with nothing changed from the build cache: the same image, nothing sent', async () => {
+    const first = await homed(['build', model, 'daemon', 'churn-predict'], () => engine);
+    expect(first.code, first.err).to.equal(0);
+    const id = engine.tags.get('churn-predict');
+    const again = await homed(['build', model, 'daemon', 'churn-predict', '--json'], () => engine);
+    expect(again.code, again.err).to.equal(0);
+    expect(engine.contexts).to.have.length(1);
+    const report = JSON.parse(again.out) as { id: string; upToDate?: boolean; bytesSent: number; steps: unknown[] };
+    expect(report).to.include({ id, upToDate: true, bytesSent: 0 });
+    expect(report.steps).to.deep.equal([]);
+    expect(again.err).to.contain('nothing changed since churn-predict was built');
+    // The cache keeps out of git's way and out of the image.
+    expect(await readFile(path.join(model, '.cortex-s2i-cache', '.gitignore'), 'utf8')).to.match(/^\*$/m);
+    const dry = await homed(['build', model, 'daemon', 'churn-predict', '--dry-run'], noEngine);
+    expect(dry.out).not.to.contain('.cortex-s2i-cache');
+  });
+
+  it('builds again when a file, an option, the image or the builder is not what the cache recorded', async () => {
+    const build = (...extra: string[]) => homed(['build', model, 'daemon', 'churn-predict', ...extra], () => engine);
+    expect((await build()).code).to.equal(0);
+    let sent = 1;
+    const builds = async (why: string, ...extra: string[]) => {
+      const r = await build(...extra);
+      expect(r.code, r.err).to.equal(0);
+      expect(engine.contexts, why).to.have.length(++sent);
+      expect(r.out, why).to.match(/built churn-predict/);
+      // ...and is up to date again right after.
+      expect((await build(...extra)).out, why).to.contain('is up to date');
+      expect(engine.contexts, why).to.have.length(sent);
+    };
+    // Shared code above the model, not only the model's own folder.
+    await appendFile(path.join(root, 'shop/common/features.py'), '# tuned\n');
+    await builds('shared code edited');
+    await builds('an option changed', '-e', 'EXTRA=1');
+    await writeFile(path.join(model, 'new_module.py'), 'X = 1\n');
+    await builds('a file added');
+    await engine.removeImage('churn-predict');
+    await builds('the image removed');
+    engine.addImage(builder, { 'io.cortex-s2i.builder': 'daemon' }, 'sha256:rebuilt');
+    await builds('the builder rebuilt');
+    const forced = await build('--no-cache');
+    expect(forced.out).to.match(/built churn-predict/);
+  });
+
+  it('never writes its cache through a link, and builds as usual without one', async () => {
+    const elsewhere = path.join(root, 'elsewhere');
+    await mkdir(elsewhere);
+    await symlink(elsewhere, path.join(model, '.cortex-s2i-cache'));
+    expect((await homed(['build', model, 'daemon', 'churn-predict'], () => engine)).code).to.equal(0);
+    expect((await homed(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.match(/built churn-predict/);
+    expect(await readdir(elsewhere)).to.deep.equal([]);
   });
 
   it('exits 2 naming the file and line of every config problem, and builds nothing', async () => {

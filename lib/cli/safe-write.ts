@@ -81,9 +81,10 @@ export async function readExisting(root: string, rel: string): Promise<Existing>
  * Writes content to root/rel atomically: a temporary file created exclusively (O_CREAT|O_EXCL,
  * never through a link) in the same folder, written and synced, then renamed over the target, so
  * a reader sees the old file or the new one and a link at the target is replaced, not followed.
- * An existing file keeps its mode; a new one gets 0644 (0755 when executable).
+ * An existing file keeps its mode; a new one gets 0644 (0755 when executable). Without `sync`, the
+ * file is not flushed to disk first: for a cache, which a crash may lose.
  */
-export async function writeContained(root: string, rel: string, content: string, executable: boolean): Promise<void> {
+export async function writeContained(root: string, rel: string, content: string, executable: boolean, { sync = true } = {}): Promise<void> {
   const before = await readExisting(root, rel);
   if (before.kind === 'link') throw unsafeWrite(rel, `${rel} is a symbolic link (to ${before.target})`);
   const dir = (await checkFolders(root, rel, true))!;
@@ -98,7 +99,7 @@ export async function writeContained(root: string, rel: string, content: string,
       await fh.writeFile(content);
       // Set after creation: the umask must not change the mode a file had.
       await fh.chmod(mode);
-      await fh.sync();
+      if (sync) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -107,6 +108,7 @@ export async function writeContained(root: string, rel: string, content: string,
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
+  if (!sync) return;
   const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
   if (d) await d.sync().catch(() => undefined).finally(() => d.close());
 }

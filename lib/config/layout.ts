@@ -91,6 +91,8 @@ export interface ResolveOptions {
   environmentText?: string;
   /** Folders of the root (relative to it) put first on the import path: a Cortex predictor's python_path. */
   pythonPaths?: string[];
+  /** findImports itself, or the same answers from a cache (lib/cli/build-cache.ts). */
+  findImports?: (source: string) => PythonImport[];
 }
 
 /** Decides the layout of the model in `snap`, or says what more of the tree it needs to. */
@@ -158,7 +160,8 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     if (layout.walk.length || layout.read.length) return more(layout.walk, layout.read);
 
     // What the included code imports, and the entry points' modules, as imports too.
-    const imports = layout.pythonFiles.flatMap((f) => findImports(snap.texts.get(f.abs) ?? '').map((i) => ({ ...i, file: f.abs, strict: f.strict })));
+    const importsOf = options.findImports ?? findImports;
+    const imports = layout.pythonFiles.flatMap((f) => importsOf(snap.texts.get(f.abs) ?? '').map((i) => ({ ...i, file: f.abs, strict: f.strict })));
     const named = [...entryPoints.routes.map((r) => ({ module: r.module, line: r.line, what: 'ROUTES' })), ...(entryPoints.train ? [{ module: entryPoints.train.module, line: entryPoints.train.line, what: 'TRAIN_MODULE' }] : [])];
     if (options.projectDir === undefined) {
       let grown = top;
@@ -305,6 +308,8 @@ function withOverrides(env: S2iEnvironment, extra: Array<{ key: string; value: s
  * when levels[k-1] is that folder (so levels[k-1] must be in the layout); otherwise the k at whose
  * folder it is a module or package beside the way down (so levels[k] must be).
  */
+// What it looks at in the levels above the root, only names that could be modules, is what a
+// rebuild with nothing changed checks there (inputs.ts): keep the two in step.
 function levelNeeded(snap: ProjectSnapshot, first: string): number | undefined {
   const { levels } = snap;
   // One step past the last level too: the top level scanned (a repository's top, say) may itself

@@ -7,7 +7,7 @@ import { compare, toPosix } from '../text.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import { ENVIRONMENT_FILE, resolveProject, type ProjectSource, type ResolveOptions, type SourceFile } from './layout.js';
 import { failed, ok, type Result } from './result.js';
-import { extendScan, scanModel } from './scan.js';
+import { extendScan, scanModel, type ProjectSnapshot } from './scan.js';
 
 export * from './layout.js';
 
@@ -16,6 +16,10 @@ export class SourceDirectoryError extends Error {}
 export interface ReadOptions extends ResolveOptions {
   /** The user's home folder, which the search for a project root never reaches. */
   home?: string;
+  /** The first look at the model (scanModel), when the caller has taken it already. */
+  snapshot?: ProjectSnapshot;
+  /** Told the snapshot the layout was decided from: what a build's inputs are (inputs.ts). */
+  onSnapshot?: (snapshot: ProjectSnapshot) => void;
 }
 
 /**
@@ -25,12 +29,13 @@ export interface ReadOptions extends ResolveOptions {
 export async function readProject(sourceDir: string, projectDir?: string, options: ReadOptions = {}): Promise<Result<ProjectSource>> {
   const modelDir = path.resolve(sourceDir);
   if (!(await stat(modelDir).then((s) => s.isDirectory(), () => false))) throw new SourceDirectoryError(modelDir);
-  let snapshot = await scanModel(modelDir, options.home === undefined ? {} : { home: options.home });
+  let snapshot = options.snapshot ?? (await scanModel(modelDir, options.home === undefined ? {} : { home: options.home }));
   const resolveOptions: ResolveOptions = {
     ...(projectDir === undefined ? {} : { projectDir: path.resolve(projectDir) }),
     ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}),
     ...(options.environmentText !== undefined ? { environmentText: options.environmentText } : {}),
     ...(options.pythonPaths ? { pythonPaths: options.pythonPaths } : {}),
+    ...(options.findImports ? { findImports: options.findImports } : {}),
   };
   // Each round reads what the resolver asked for; it asks only for what it has not seen, and the
   // tree is finite, so the rounds end.
@@ -40,6 +45,7 @@ export async function readProject(sourceDir: string, projectDir?: string, option
       snapshot = await extendScan(snapshot, resolved);
       continue;
     }
+    options.onSnapshot?.(snapshot);
     return resolved.ok ? ok(resolved.value) : failed(resolved.errors);
   }
 }

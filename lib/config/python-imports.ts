@@ -4,7 +4,17 @@
 // errors elsewhere in the file) far more reliably than a line scanner would.
 
 import type { SyntaxNode } from '@lezer/common';
-import { parser } from '@lezer/python';
+import { createRequire } from 'node:module';
+
+// Loaded on the first parse, not with this module: a rebuild that finds every file's imports in
+// its cache (lib/cli/build-cache.ts) never needs the grammar, whose loading is a visible part of
+// the command's start.
+type PythonParser = (typeof import('@lezer/python'))['parser'];
+let parser: PythonParser | undefined;
+function pythonParser(): PythonParser {
+  parser ??= (createRequire(import.meta.url)('@lezer/python') as { parser: PythonParser }).parser;
+  return parser;
+}
 
 export interface PythonImport {
   /** The dotted module imported: `a.b` for `import a.b` and `from a.b import c`; '' for `from . import c`. */
@@ -24,7 +34,7 @@ export interface PythonImport {
 const CATCHES_IMPORT_ERROR = new Set(['ImportError', 'ModuleNotFoundError', 'Exception', 'BaseException']);
 
 export function findImports(source: string): PythonImport[] {
-  const tree = parser.parse(source);
+  const tree = pythonParser().parse(source);
   const lineStarts = [0];
   for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1);
   const lineOf = (offset: number) => {

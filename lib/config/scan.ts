@@ -43,6 +43,12 @@ export interface ProjectSnapshot {
 /** Folder names a walk never enters: their content is never sent, only their presence matters. */
 export const NOT_WALKED = new Set(['data', 'models', '__pycache__', 'node_modules']);
 
+/**
+ * The build cache cortex-s2i keeps in a model's folder (lib/cli/build-cache.ts). The scan passes
+ * over it as if it were not there: it is never sent, and writing it must not look like an edit.
+ */
+export const BUILD_CACHE_DIR = '.cortex-s2i-cache';
+
 /** How far above the model the scan looks for the packages its code imports. */
 export const MAX_LEVELS_UP = 8;
 
@@ -130,6 +136,7 @@ async function list(snapshot: MutableSnapshot, dir: string): Promise<string[]> {
   await Promise.all(
     raw.map(async (bytes) => {
       const name = bytes.toString('utf8');
+      if (name === BUILD_CACHE_DIR) return;
       // A name that does not survive decoding cannot be named in a tar header or a message as is.
       if (!Buffer.from(name, 'utf8').equals(bytes)) {
         snapshot.badNames.push(path.join(dir, escapeBytes(bytes)));

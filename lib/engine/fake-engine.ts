@@ -26,8 +26,8 @@ export class FakeEngine implements Engine {
     for (const ref of baseImages) this.addImage(ref, {});
   }
 
-  addImage(ref: string, labels: Record<string, string>): void {
-    const id = `sha256:${createHash('sha256').update(ref).digest('hex')}`;
+  /** Puts an image on the engine under `ref`; another `id` stands for the same name built again. */
+  addImage(ref: string, labels: Record<string, string>, id = `sha256:${createHash('sha256').update(ref).digest('hex')}`): void {
     this.images.set(id, { id, tags: [], labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
     this.tags.set(ref, id);
   }

@@ -10,7 +10,10 @@ import { packageFile } from '../../lib/package-root.js';
 import { buildStream, FakeHttpEngine, IMAGE_JSON, json, runCli, stall, type Route } from '../support/fake-http-engine.js';
 
 const MODEL = packageFile('fixtures', 'finance_income_prediction', 'randomForest');
-const IMAGE = `${process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test'}-fake:1`;
+// A name of its own for every build: the model folder does not change, so the build cache would
+// answer a second build of one name from the first, and the fake engines all say the image exists.
+let built = 0;
+const image = () => `${process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test'}-fake-${process.pid}-${++built}:1`;
 const BUILT = `sha256:${'b'.repeat(64)}`;
 const INSPECT = /^\/images\/.+\/json$/;
 const OK_BUILD = [{ stream: 'Step 1/1 : FROM builder' }, { stream: '\n' }, { aux: { ID: BUILT } }, { stream: 'Successfully built bbbbbbbbbbbb\n' }];
@@ -31,8 +34,8 @@ describe('an engine that stalls, refuses or answers nonsense', function () {
     return engine;
   }
 
-  function build(engine: FakeHttpEngine, env: Record<string, string> = {}, whileRunning?: Parameters<typeof runCli>[2], model = MODEL) {
-    return runCli(['build', model, 'daemon', IMAGE], { ...BASE_ENV, DOCKER_HOST: engine.host, ...env }, whileRunning);
+  function build(engine: FakeHttpEngine, env: Record<string, string> = {}, whileRunning?: Parameters<typeof runCli>[2], model = MODEL, ref = image()) {
+    return runCli(['build', model, 'daemon', ref], { ...BASE_ENV, DOCKER_HOST: engine.host, ...env }, whileRunning);
   }
 
   const tagged = (engine: FakeHttpEngine) => engine.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/tag'));
@@ -155,9 +158,10 @@ describe('an engine that stalls, refuses or answers nonsense', function () {
       ['POST', /\/tag$/, json(500, { message: 'no space left for tags' })],
       ['DELETE', /^\/images\//, json(200, [])],
     ]);
-    const run = await build(engine);
+    const ref = image();
+    const run = await build(engine, {}, undefined, MODEL, ref);
     expect(run.code, run.err).to.equal(ExitCode.engineFailed);
-    expect(run.err).to.contain(`tagging ${IMAGE} failed: no space left for tags (HTTP 500)`);
+    expect(run.err).to.contain(`tagging ${ref} failed: no space left for tags (HTTP 500)`);
     expect(engine.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).to.deep.equal([`/images/${BUILT}`]);
   });
 

@@ -16,7 +16,10 @@ import { buildStream, FakeHttpEngine, IMAGE_JSON, json, runCli, stall, type CliR
 
 const MODEL = packageFile('fixtures', 'finance_income_prediction', 'randomForest');
 const PREFIX = process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test';
-const IMAGE = `${PREFIX}-status:1`;
+// A name of its own for every build: the model folder does not change, so the build cache would
+// answer a second build of one name from the first, and the fake engines all say the image exists.
+let built = 0;
+const image = () => `${PREFIX}-status-${process.pid}-${++built}:1`;
 const BUILT = `sha256:${'b'.repeat(64)}`;
 const INSPECT = /^\/images\/.+\/json$/;
 const PUSH = /^\/images\/.+\/push$/;
@@ -51,7 +54,7 @@ const signalled = (signal: NodeJS.Signals, status: number): Case => ({
   status,
   async run({ fake, env }) {
     const engine = await fake([['GET', INSPECT, json(200, IMAGE_JSON)], ['POST', /^\/build$/, buildStream([{ stream: 'Step 1/2 : FROM builder\n' }], true)]]);
-    return runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: engine.host }, async (child) => {
+    return runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: engine.host }, async (child) => {
       await engine.received('POST', /^\/build$/);
       child.kill(signal);
     });
@@ -69,15 +72,15 @@ const push = (name: string, status: number, ref: (registry: (s: number) => Promi
 
 const CASES: Case[] = [
   { name: 'a usage error', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon'], env) },
-  { name: 'an unknown option', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', IMAGE, '--progress', 'loud'], env) },
-  { name: 'a source folder that does not exist', status: ExitCode.badInput, run: ({ env }) => runCli(['build', '/nonexistent/model', 'daemon', IMAGE, '--dry-run'], env) },
+  { name: 'an unknown option', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', image(), '--progress', 'loud'], env) },
+  { name: 'a source folder that does not exist', status: ExitCode.badInput, run: ({ env }) => runCli(['build', '/nonexistent/model', 'daemon', image(), '--dry-run'], env) },
   { name: 'an image name the engine would misread', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', 'a:b:c'], env) },
-  { name: 'an out-of-range SOURCE_DATE_EPOCH', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', IMAGE, '--dry-run'], { ...env, SOURCE_DATE_EPOCH: '99999999999999' }) },
-  { name: 'a DOCKER_HOST the tool cannot honour', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: 'ssh://user@host' }) },
+  { name: 'an out-of-range SOURCE_DATE_EPOCH', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', image(), '--dry-run'], { ...env, SOURCE_DATE_EPOCH: '99999999999999' }) },
+  { name: 'a DOCKER_HOST the tool cannot honour', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: 'ssh://user@host' }) },
   {
     name: 'a builder image missing from the engine',
     status: ExitCode.badInput,
-    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: (await fake([])).host }),
+    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([])).host }),
   },
   {
     name: 'a failing build step',
@@ -87,19 +90,19 @@ const CASES: Case[] = [
         ['GET', INSPECT, json(200, IMAGE_JSON)],
         ['POST', /^\/build$/, buildStream([{ stream: 'Step 1/2 : FROM builder\n' }, { stream: 'Step 2/2 : RUN false\n' }, { stream: 'boom\tfailed\n' }, { errorDetail: { code: 1, message: "The command '/bin/sh -c false' returned a non-zero code: 1" }, error: 'x' }])],
       ]);
-      return runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: engine.host });
+      return runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: engine.host });
     },
   },
-  { name: 'no engine answers', status: ExitCode.engineUnreachable, run: ({ env }) => runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: 'tcp://127.0.0.1:1' }) },
+  { name: 'no engine answers', status: ExitCode.engineUnreachable, run: ({ env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: 'tcp://127.0.0.1:1' }) },
   {
     name: 'an engine call that gets no answer in time',
     status: ExitCode.engineUnreachable,
-    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: (await fake([['GET', INSPECT, stall]])).host, CORTEX_S2I_ENGINE_TIMEOUT: '1' }),
+    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([['GET', INSPECT, stall]])).host, CORTEX_S2I_ENGINE_TIMEOUT: '1' }),
   },
   {
     name: 'the engine refuses a request',
     status: ExitCode.engineFailed,
-    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', IMAGE], { ...env, DOCKER_HOST: (await fake([['GET', INSPECT, json(500, { message: 'disk on fire' })]])).host }),
+    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([['GET', INSPECT, json(500, { message: 'disk on fire' })]])).host }),
   },
   push('a registry that refuses for its own reason', ExitCode.registryFailed, async (reg) => `${await reg(200)}/team/model:1`),
   push('a registry that is down', ExitCode.registryDown, async () => '127.0.0.1:1/team/model:1'),
@@ -171,7 +174,7 @@ describe('build output in a CI log', function () {
       ['POST', /\/tag$/, json(201, {})],
     ]);
     engines.push(engine);
-    return runCli(['build', MODEL, 'daemon', IMAGE, ...args], { DOCKER_HOST: engine.host, NO_COLOR: '', ...env });
+    return runCli(['build', MODEL, 'daemon', image(), ...args], { DOCKER_HOST: engine.host, NO_COLOR: '', ...env });
   }
 
   const NOISY = [

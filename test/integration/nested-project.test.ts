@@ -159,9 +159,16 @@ describe('a nested project on a real engine, with no flags', function () {
     }
   });
 
-  it('leaves the hand-written files and the project byte-identical apart from the generated all/', async () => {
+  it('leaves the hand-written files and the project byte-identical apart from the generated all/ and the build caches', async () => {
+    const caches: string[] = [];
     const listing = async (dir: string): Promise<string[]> =>
-      (await readdir(dir, { recursive: true })).filter((p) => !p.startsWith(path.join('scoring', 'insurance', 'all'))).sort();
+      (await readdir(dir, { recursive: true }))
+        .filter((p) => !p.startsWith(path.join('scoring', 'insurance', 'all')))
+        .filter((p) => !p.split(path.sep).includes('.cortex-s2i-cache') || (dir === repo && caches.push(p) < 0))
+        .sort();
     expect(await listing(repo)).to.deep.equal(await listing(packageFile('fixtures', 'nested_repo')));
+    // Each build cache is a folder of its own that git ignores, in a model folder that was built.
+    expect(caches.filter((p) => p.endsWith(`${path.sep}.gitignore`))).not.to.deep.equal([]);
+    for (const p of caches.filter((c) => c.endsWith(`${path.sep}.gitignore`))) expect(await readFile(path.join(repo, p), 'utf8')).to.match(/^\*$/m);
   });
 });

@@ -1,10 +1,11 @@
 // Builds that depend on the source alone: the same files give the same source layer whatever
 // their times on disk, SOURCE_DATE_EPOCH or a clean checkout's commit fixes the creation label,
-// and only non-ignored files are sent to the engine.
+// only non-ignored files are sent to the engine, and a rebuild with nothing changed is answered
+// from the build cache with the same image.
 
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { open, readdir, utimes } from 'node:fs/promises';
+import { appendFile, open, readdir, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../../lib/engine/engine.js';
 import { Cleanup, cliWith, PREFIX, realEngine, startContainer } from './support.js';
@@ -55,15 +56,31 @@ describe('reproducible builds', function () {
     await touchAll(project, new Date('2022-03-04T05:06:07Z'));
     const env = { ...process.env };
     delete env.SOURCE_DATE_EPOCH;
+    const model = path.join(project, 'logisticRegression');
     const ref = cleanup.image(`${PREFIX}-unchanged`);
     const ids: string[] = [];
+    const reports: Array<{ id: string; upToDate?: boolean; bytesSent: number }> = [];
     for (let i = 0; i < 2; i++) {
-      const r = await cliWith(env, 'build', path.join(project, 'logisticRegression'), 'daemon', ref, '--quiet');
+      const r = await cliWith(env, 'build', model, 'daemon', ref, '--json');
       expect(r.code, r.err).to.equal(0);
+      reports.push(JSON.parse(r.out) as (typeof reports)[number]);
       ids.push((await engine.inspectImage(ref))!.id);
     }
     expect(ids[1]).to.equal(ids[0]);
     expect((await engine.inspectImage(ref))!.labels['org.opencontainers.image.created']).to.equal('2022-03-04T05:06:07.000Z');
+    // The second build knew from its cache that nothing changed, and sent nothing.
+    expect(reports[0]!.upToDate).to.equal(undefined);
+    expect(reports[1]).to.include({ id: ids[0], upToDate: true, bytesSent: 0 });
+    // Without its cache the engine builds it again, every step cached: still the same image.
+    await rm(path.join(model, '.cortex-s2i-cache'), { recursive: true });
+    const again = await cliWith(env, 'build', model, 'daemon', ref, '--json');
+    expect(again.code, again.err).to.equal(0);
+    const report = JSON.parse(again.out) as { id: string; upToDate?: boolean; bytesSent: number; steps: Array<{ cached: boolean; instruction: string }> };
+    expect(report.upToDate).to.equal(undefined);
+    expect(report.bytesSent).to.be.greaterThan(0);
+    // FROM is never reported cached: there is nothing to build for it.
+    expect(report.steps.filter((step) => !step.cached && !step.instruction.startsWith('FROM ')), JSON.stringify(report.steps)).to.deep.equal([]);
+    expect(report.id).to.equal(ids[0]);
   });
 
   it("dates a clean checkout by its commit: a rebuild after every file time changed gives the same image id, and clones the same label", async () => {
@@ -103,10 +120,16 @@ describe('reproducible builds', function () {
     expect(before.code, before.err).to.equal(0);
     // The second build takes the tag; the first image is left untagged unless removed.
     cleanup.image((await engine.inspectImage(ref))!.id);
-    // A sparse file: 200 MB to anything that reads it, nothing on disk.
+    // A sparse file: 200 MB to anything that reads it, nothing on disk. data/ is never sent, so
+    // the rebuild knows from its cache that the image is up to date.
     const big = await open(path.join(project, 'data', 'huge.csv'), 'w');
     await big.truncate(200 * 1024 * 1024);
     await big.close();
+    const unchanged = await cliWith(process.env, 'build', path.join(project, 'xgBoost'), 'daemon', ref, '--quiet');
+    expect(unchanged.code, unchanged.err).to.equal(0);
+    expect(unchanged.err).to.contain('is up to date');
+    // An edited notebook is in the model's folder: the build runs, and sends what it sent before.
+    await appendFile(path.join(project, 'xgBoost', 'notebooks', 'tune_xgboost.ipynb'), '\n');
     const after = await cliWith(process.env, 'build', path.join(project, 'xgBoost'), 'daemon', ref, '--quiet');
     expect(after.code, after.err).to.equal(0);
     // Under --quiet the build's lines are on stderr: stdout carries only the image reference.

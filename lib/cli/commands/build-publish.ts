@@ -4,8 +4,6 @@
 
 import { writeFile } from 'node:fs/promises';
 import type { Engine } from '../../engine/engine.js';
-import { formatProblem } from '../../errors.js';
-import type { BuildPlan } from '../../plan/build-plan.js';
 import type { Command } from '../args.js';
 import type { CommandContext, Output } from '../context.js';
 import { pullImage, pushTag, type PushedImage } from './registry-access.js';
@@ -49,7 +47,11 @@ export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd:
 }
 
 export interface BuiltImage {
-  plan: BuildPlan;
+  image: string;
+  /** The source files' bytes in what was sent (0 when nothing was: the image was up to date). */
+  sourceBytes: number;
+  /** The plan's warnings, as printed. */
+  planWarnings: string[];
   imageId: string;
   bytesSent: number;
   seconds: number;
@@ -58,6 +60,8 @@ export interface BuiltImage {
   cacheFrom: string[];
   /** Warnings of the build itself (a cache image not pulled), besides the plan's. */
   warnings: string[];
+  /** Nothing was built: the image was already built from the same inputs (up-to-date.ts). */
+  upToDate?: boolean;
 }
 
 /** The JSON document --json prints: the shape the README documents. */
@@ -73,12 +77,14 @@ export interface BuildReport {
   seconds: number;
   cacheFrom: string[];
   steps: Array<{ step: number; instruction: string; seconds: number; cached: boolean; dependencies: boolean }>;
+  /** Present (true) when the image was already built from the same inputs and nothing was sent. */
+  upToDate?: boolean;
   warnings: string[];
 }
 
 /** Pushes (with --push), writes the digest file, and gives the report --json prints. */
 export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: BuildCommand, built: BuiltImage, log: Output): Promise<{ kind: 'built'; report: BuildReport; pushed: PushedImage[] }> {
-  const tags = [built.plan.image];
+  const tags = [built.image];
   const pushed: PushedImage[] = [];
   if (cmd.push) {
     for (const tag of tags) {
@@ -92,17 +98,18 @@ export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: Bui
 
   const info = await engine.inspectImage(built.imageId);
   const report: BuildReport = {
-    image: built.plan.image,
+    image: built.image,
     id: built.imageId,
     tags,
     ...(pushed[0] ? { digest: pushed[0].digest, pushed } : {}),
     size: info?.size,
     bytesSent: built.bytesSent,
-    sourceBytes: built.plan.sourceBytes,
+    sourceBytes: built.sourceBytes,
     seconds: round(built.seconds),
     cacheFrom: built.cacheFrom,
     steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
-    warnings: [...built.plan.warnings.map(formatProblem), ...built.warnings],
+    ...(built.upToDate ? { upToDate: true } : {}),
+    warnings: [...built.planWarnings, ...built.warnings],
   };
   return { kind: 'built', report, pushed };
 }

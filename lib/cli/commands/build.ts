@@ -2,17 +2,13 @@
 
 import path from 'node:path';
 import { readCommittedFiles, readRevision, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
-import { readProject, SourceDirectoryError, type ProjectSource } from '../../config/project.js';
-import { ENVIRONMENT_FILE } from '../../config/source-tree.js';
-import { ImportCheckReport } from './import-check.js';
-import { requirementsFailure } from './requirements-failure.js';
+import { inputsDigest, readBeyondWalked, relative, walkedBeyondModel } from '../../config/inputs.js';
+import type { ProjectSource } from '../../config/project.js';
+import type { ProjectSnapshot } from '../../config/scan.js';
+import { ENVIRONMENT_FILE, CORTEX_YAML } from '../../config/source-tree.js';
 import { formatProblem, invalidProject, sourceNotFound, unknownBuilder, usageError } from '../../errors.js';
-import { executePlan } from '../../engine/execute-plan.js';
 import type { Engine } from '../../engine/engine.js';
-import { planBuild } from '../../plan/build-plan.js';
-import { planCortexBuild, selectApis } from '../../plan/cortex-plan.js';
 import { readCortexYaml } from '../../config/read-cortex-yaml.js';
-import { CORTEX_YAML } from '../../config/source-tree.js';
 import {
   builderKindOf,
   bundledBuilderImage,
@@ -21,17 +17,15 @@ import {
   S2I_SCRIPTS_URL_LABEL,
   type Builder,
 } from '../../plan/builders.js';
-import { describePlan, formatBytes } from '../../plan/describe.js';
-import { renderDockerfile } from '../../render/dockerfile.js';
-import { DEFAULT_MTIME } from '../../context/tar.js';
 import type { Command } from '../args.js';
+import { BuildCache } from '../build-cache.js';
 import type { CommandContext, Output } from '../context.js';
 import { BuildProgress, resolveProgress, type LiveStream, type ProgressStyle } from '../progress.js';
 import { CortexError, ExitCode } from '../../errors.js';
 import { withEngine } from './engine-access.js';
 import { buildLog, prepareCacheFrom, printResult, publishBuild, type BuildReport } from './build-publish.js';
 import type { PushedImage } from './registry-access.js';
-import { writeAsDockerfile } from './as-dockerfile.js';
+import { buildIdentity, snapshotAsRecorded, upToDateImage } from './up-to-date.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
@@ -64,14 +58,45 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   // quiet: errors and the result only. A dry run and --as-dockerfile print what they were asked for.
   const output: Output = style.mode === 'quiet' && !cmd.dryRun && cmd.asDockerfile === undefined ? { out: () => {}, err: full.err } : full;
   const started = ctx.now().getTime();
+  const engineBuild = !cmd.dryRun && cmd.asDockerfile === undefined;
   // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
   // loading overlaps the waits below (files, git) instead of following them.
-  if (!cmd.dryRun && cmd.asDockerfile === undefined) void import('../../engine/docker-engine.js').catch(() => undefined);
-  // git is asked about the model's folder at once, so that it answers while the project is read;
-  // the files of HEAD only when they can date the image.
+  if (engineBuild) void import('../../engine/docker-engine.js').catch(() => undefined);
+  // git is asked about the model's folder at once, so that it answers while the project is read.
   const modelDir = path.resolve(cmd.source);
   const epoch = ctx.sourceDateEpoch;
-  const fromGit = Promise.all([readRevision(modelDir), epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
+  const revisionRead = readRevision(modelDir);
+  const kind = builderKindOf(cmd.builder);
+  const builderRef = kind ? bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo) : cmd.builder;
+
+  // A rebuild of what the cache says was built from the same inputs ends here, before a source
+  // file is read (up-to-date.ts); its first look at the tree is where the full reading starts.
+  const cache = engineBuild ? await BuildCache.open(modelDir) : undefined;
+  let firstLook: ProjectSnapshot | undefined;
+  const record = cache?.record(cmd.image);
+  if (cache && record && !cmd.noCache) {
+    const looked = await snapshotAsRecorded(modelDir, ctx, record).catch(() => undefined);
+    if (looked) {
+      firstLook = looked.first;
+      const identity = await buildIdentity(cmd, ctx, builderRef, await revisionRead);
+      const answered = await withEngine(ctx, async (engine) => {
+        const found = await upToDateImage(engine, cache, cmd, builderRef, looked.full, identity);
+        return found === undefined ? undefined : answerUpToDate(ctx, engine, cmd, found, output, full, started);
+      });
+      if (answered) return answered;
+    }
+  }
+
+  // The files of HEAD, only when they can date the image; not needed by an image up to date.
+  const fromGit = Promise.all([revisionRead, epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
+  const [{ readProject, SourceDirectoryError }, { planBuild }, { planCortexBuild, selectApis }, { describePlan, formatBytes }, { renderDockerfile }, { DEFAULT_MTIME }] = await Promise.all([
+    import('../../config/project.js'),
+    import('../../plan/build-plan.js'),
+    import('../../plan/cortex-plan.js'),
+    import('../../plan/describe.js'),
+    import('../../render/dockerfile.js'),
+    import('../../context/tar.js'),
+  ]);
   // A folder with cortex.yaml is a Cortex project: its APIs are served, and the folder is the root.
   const allApis = await readCortexYaml(cmd.source).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw sourceNotFound(cmd.source);
@@ -87,18 +112,25 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   const cortexOptions = apis
     ? { environmentText: '', pythonPaths: [...new Set(apis.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))] }
     : {};
-  const project = await readProject(cmd.source, apis ? cmd.source : cmd.project, { ...(ctx.home ? { home: ctx.home } : {}), extraEnv: cmd.env, ...cortexOptions }).catch((err: unknown) => {
+  let inputs: ProjectSnapshot | undefined;
+  const project = await readProject(cmd.source, apis ? cmd.source : cmd.project, {
+    ...(ctx.home ? { home: ctx.home } : {}),
+    extraEnv: cmd.env,
+    ...cortexOptions,
+    ...(firstLook ? { snapshot: firstLook } : {}),
+    ...(cache ? { findImports: cache.findImports } : {}),
+    onSnapshot: (snapshot) => (inputs = snapshot),
+  }).catch((err: unknown) => {
     if (err instanceof SourceDirectoryError) throw sourceNotFound(cmd.source);
     throw err;
   });
   if (!project.ok) throw invalidProject(project.errors);
 
-  const kind = builderKindOf(cmd.builder);
   if (apis && kind !== 'daemon') throw usageError(`${cmd.source} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${cmd.builder}`, `cortex-s2i build ${cmd.source} daemon ${cmd.image}`);
   // A bundled builder is known by name, so a dry run needs no engine; any other image is
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
-    ? { style: 'cortex', image: bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo), kind }
+    ? { style: 'cortex', image: builderRef, kind }
     : await withEngine(ctx, (engine) => inspectBuilder(engine, cmd.builder, cmd.allowRoot));
 
   const [revision, committed] = await fromGit;
@@ -121,6 +153,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
   const dockerfile = renderDockerfile(plan, ctx.toolVersion);
   if (cmd.asDockerfile !== undefined) {
+    const { writeAsDockerfile } = await import('./as-dockerfile.js');
     await writeAsDockerfile(cmd.asDockerfile, plan, dockerfile.text, epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000), output);
     return { kind: 'as-dockerfile', image: plan.image, dir: cmd.asDockerfile, warnings: plan.warnings.map(formatProblem) };
   }
@@ -131,9 +164,15 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     return { kind: 'dry-run', image: plan.image, dockerfile: dockerfile.text, plan: description, warnings: plan.warnings.map(formatProblem) };
   }
 
+  const [{ executePlan }, { ImportCheckReport }, { requirementsFailure }] = await Promise.all([
+    import('../../engine/execute-plan.js'),
+    import('./import-check.js'),
+    import('./requirements-failure.js'),
+  ]);
   return withEngine(ctx, async (engine) => {
-    if (builder.style === 'cortex' && !(await engine.inspectImage(builder.image))) throw unknownBuilder(builder.image);
-    const cache = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
+    const builderInfo = await engine.inspectImage(builder.image);
+    if (!builderInfo) throw unknownBuilder(builder.image);
+    const cacheFrom = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep, { style, ...(live ? { live } : {}) });
     const importCheck = new ImportCheckReport(plan);
@@ -142,7 +181,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
       mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
       noCache: cmd.noCache,
       compress: cmd.compress,
-      ...(cache.sources.length ? { cacheFrom: cache.sources } : {}),
+      ...(cacheFrom.sources.length ? { cacheFrom: cacheFrom.sources } : {}),
       signal: ctx.signal,
       onEvent: (event) => {
         if (event.type === 'log') logLines.push(event.text);
@@ -165,17 +204,51 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
     // The result: printed in quiet mode too.
     full.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
+    if (cache && inputs) {
+      const read = readBeyondWalked(inputs);
+      await cache.save(cmd.image, {
+        inputs: inputsDigest(inputs, await buildIdentity(cmd, ctx, builderRef, revision), read),
+        walked: walkedBeyondModel(inputs),
+        read: [...read].map((file) => relative(modelDir, file)),
+        id: outcome.imageId,
+        builder: builderInfo.id,
+        at: ctx.now().getTime(),
+      });
+    }
     return publishBuild(ctx, engine, cmd, {
-      plan,
+      image: plan.image,
+      sourceBytes: plan.sourceBytes,
+      planWarnings: plan.warnings.map(formatProblem),
       imageId: outcome.imageId,
       bytesSent: outcome.bytesSent,
       seconds: Number(seconds),
       steps: progress.durations,
       dependencyStep: dockerfile.dependencyStep,
-      cacheFrom: cache.sources,
-      warnings: cache.warnings,
+      cacheFrom: cacheFrom.sources,
+      warnings: cacheFrom.warnings,
     }, output);
   });
+}
+
+/** The answer of a build that found its image up to date (up-to-date.ts): the image, as built before. */
+async function answerUpToDate(ctx: CommandContext, engine: Engine, cmd: BuildCommand, imageId: string, output: Output, full: Output, started: number): Promise<BuildOutcome> {
+  const seconds = (ctx.now().getTime() - started) / 1000;
+  output.out(`nothing changed since ${cmd.image} was built: no file, option, commit or builder (to build it anyway: --no-cache)`);
+  // The result: printed in quiet mode too.
+  full.out(`${cmd.image} (${imageId}) is up to date, ${seconds.toFixed(1)}s`);
+  return publishBuild(ctx, engine, cmd, {
+    image: cmd.image,
+    sourceBytes: 0,
+    planWarnings: [],
+    imageId,
+    bytesSent: 0,
+    seconds,
+    steps: [],
+    dependencyStep: undefined,
+    cacheFrom: [],
+    warnings: [],
+    upToDate: true,
+  }, output);
 }
 
 /**
