@@ -1,12 +1,15 @@
 // The Engine interface over a Docker Engine API (Docker, or Podman's compatible socket), through
-// dockerode. The only module that imports dockerode.
+// dockerode, loaded on the first call that needs it (inspecting an image does not: engine-http.ts).
+// The only module that loads dockerode.
 
-import './dockerode-deferred.js';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { createRequire } from 'node:module';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { followBuild } from './build-stream.js';
 import { followRegistryStream } from './registry-stream.js';
 import { EngineAddressError, resolveEngineConnection, type EngineConnection } from './connection.js';
+import { deferDockerodeParts } from './dockerode-deferred.js';
+import { engineGet } from './engine-http.js';
 import {
   BuildError,
   EngineAnswerError,
@@ -70,15 +73,24 @@ export interface DockerEngineOptions {
 export function dockerEngine(target: EngineConnection | string | undefined, options: DockerEngineOptions = {}): Engine {
   const connection = typeof target === 'object' ? target : resolveEngineConnection({ DOCKER_HOST: target, home: '' });
   const limits = { ...DEFAULT_ENGINE_LIMITS, ...options.limits };
-  let docker: Docker;
+  return new DockerEngine(connection, limits, options.interrupt);
+}
+
+let dockerode: typeof Docker | undefined;
+
+/** dockerode's client for `connection`, loading dockerode the first time. */
+function newDocker(connection: EngineConnection): Docker {
+  if (!dockerode) {
+    deferDockerodeParts();
+    dockerode = createRequire(import.meta.url)('dockerode') as typeof Docker;
+  }
   try {
-    docker = new Docker(connectionOptions(connection));
+    return new dockerode(connectionOptions(connection));
   } catch (err) {
     // docker-modem reads DOCKER_CERT_PATH's files on its own whenever DOCKER_HOST is remote,
     // even for plain HTTP, and fails when they are missing.
     throw new EngineAddressError(`cannot set up the connection to ${connection.address}: ${(err as Error).message}`, 'check DOCKER_CERT_PATH: unset it, or make it hold ca.pem, cert.pem and key.pem');
   }
-  return new DockerEngine(docker, connection, limits, options.interrupt);
 }
 
 /**
@@ -94,14 +106,19 @@ function connectionOptions(c: EngineConnection): Docker.DockerOptions {
 
 class DockerEngine implements Engine {
   readonly address: string;
+  private client: Docker | undefined;
 
   constructor(
-    private readonly docker: Docker,
     private readonly connection: EngineConnection,
     private readonly limits: EngineLimits,
     private readonly interrupt: AbortSignal | undefined,
   ) {
     this.address = connection.address;
+  }
+
+  private get docker(): Docker {
+    this.client ??= newDocker(this.connection);
+    return this.client;
   }
 
   async ping(): Promise<EngineInfo> {
@@ -114,7 +131,7 @@ class DockerEngine implements Engine {
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const op = `inspecting image ${ref}`;
     try {
-      const i = this.object(op, await this.call(op, (abortSignal) => this.docker.getImage(ref).inspect({ abortSignal } as object))) as unknown as Docker.ImageInspectInfo;
+      const i = this.object(op, await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/json`, abortSignal))) as unknown as Docker.ImageInspectInfo;
       if (typeof i.Id !== 'string') throw new EngineAnswerError(this.address, op, 'no image id');
       return {
         id: i.Id,

@@ -2,11 +2,16 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** Runs `body` in a fresh Node process after loading the engine adapter; returns what it prints. */
+/**
+ * Runs `body` in a fresh Node process after loading the engine adapter and making one call that
+ * needs dockerode (a version request to a socket that is not there); returns what it prints.
+ */
 function afterLoadingAdapter(body: string): unknown {
   const adapter = fileURLToPath(new URL('./docker-engine.js', import.meta.url));
   const script = [
-    `await import(${JSON.stringify(adapter)});`,
+    `const { dockerEngine } = await import(${JSON.stringify(adapter)});`,
+    "const dockerodeBefore = Object.keys((await import('node:module')).createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/dockerode/'));",
+    "await dockerEngine('unix:///nonexistent/docker.sock').ping().catch(() => undefined);",
     "const { createRequire } = await import('node:module');",
     `const req = createRequire(createRequire(${JSON.stringify(adapter)}).resolve('dockerode'));`,
     "const loaded = () => Object.keys(req.cache).filter((f) => /node_modules\\/(ssh2|@grpc|protobufjs)\\//.test(f)).length;",
@@ -16,8 +21,12 @@ function afterLoadingAdapter(body: string): unknown {
 }
 
 describe('the engine adapter loads dockerode without its unused parts', () => {
-  it('loads neither ssh2 nor gRPC until they are used', () => {
-    expect(afterLoadingAdapter("console.log(JSON.stringify({ loaded: loaded(), dockerode: Boolean(req.cache[req.resolve('dockerode')]) }));")).to.deep.equal({ loaded: 0, dockerode: true });
+  it('loads dockerode on the first call that needs it, and neither ssh2 nor gRPC until they are used', () => {
+    expect(afterLoadingAdapter("console.log(JSON.stringify({ dockerodeBefore, loaded: loaded(), dockerode: Boolean(req.cache[req.resolve('dockerode')]) }));")).to.deep.equal({
+      dockerodeBefore: false,
+      loaded: 0,
+      dockerode: true,
+    });
   });
 
   it('loads the real SSH transport on its first use, and gives what it gives', () => {

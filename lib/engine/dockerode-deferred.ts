@@ -1,7 +1,7 @@
 // Keeps two parts of dockerode from loading until they are used: the SSH transport (ssh2, for
 // ssh:// engines) and the BuildKit session (gRPC and protobuf, for BuildKit builds). Loading them
 // cost more than the rest of dockerode together, on every command that talks to an engine.
-// Imported for its effect, before dockerode, by the engine adapter only.
+// Called by the engine adapter only, before it loads dockerode.
 
 import { createRequire, Module } from 'node:module';
 
@@ -29,5 +29,8 @@ function defer(id: string): void {
   fromDockerode.cache[file] = standIn;
 }
 
-defer('docker-modem/lib/ssh.js');
-defer('dockerode/lib/session.js');
+/** Puts the stand-ins in place; dockerode, loaded after, finds them instead of the real modules. */
+export function deferDockerodeParts(): void {
+  defer('docker-modem/lib/ssh.js');
+  defer('dockerode/lib/session.js');
+}

@@ -1,0 +1,53 @@
+// One GET to the engine's API over node's own http: what inspecting an image takes. A command
+// that only asks (a rebuild found up to date asks two questions) then never loads dockerode,
+// whose loading costs more than the rest of the command's start. Answers and failures come back
+// in dockerode's shape (a parsed body, or an error with statusCode and json, or the socket's
+// error), so that the engine adapter handles both the same way.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { EngineConnection } from './connection.js';
+
+/** An answer that is not 2xx, as docker-modem reports it. */
+export interface EngineHttpError extends Error {
+  statusCode: number;
+  json: unknown;
+}
+
+/** GETs `path`: resolves with the JSON body parsed (a Buffer when it is not JSON). */
+export function engineGet(connection: EngineConnection, path: string, signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const options: https.RequestOptions = { method: 'GET', path, signal, headers: { Accept: 'application/json' } };
+    let request: http.ClientRequest;
+    if (connection.kind === 'unix') {
+      request = http.request({ ...options, socketPath: connection.socketPath });
+    } else if (connection.tls) {
+      const { ca, cert, key } = connection.tls;
+      request = https.request({ ...options, host: connection.host, port: connection.port, ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
+    } else {
+      request = http.request({ ...options, host: connection.host, port: connection.port });
+    }
+    request.on('error', reject);
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        const body = Buffer.concat(chunks);
+        let json: unknown = body;
+        try {
+          json = JSON.parse(body.toString('utf8'));
+        } catch {
+          // Not JSON: the caller says so, with the bytes.
+        }
+        const status = response.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(json);
+        const error = new Error(`(HTTP code ${status})`) as EngineHttpError;
+        error.statusCode = status;
+        error.json = Buffer.isBuffer(json) ? json.toString('utf8') : json;
+        reject(error);
+      });
+    });
+    request.end();
+  });
+}
