@@ -5,7 +5,7 @@ import { appendFile, chmod, readdir, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { main } from '../cli/main.js';
-import { blobId, readRevision } from './git.js';
+import { blobId, readRevision, revisionStamp } from './git.js';
 
 /** The org.opencontainers.image.created label of a dry run of `modelDir`. */
 async function createdLabel(modelDir: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
@@ -190,5 +190,55 @@ describe("an image's creation time in a git checkout", () => {
   it('names blobs as git does', () => {
     expect(blobId('hello\n')).to.equal(execFileSync('git', ['hash-object', '--stdin'], { input: 'hello\n' }).toString().trim());
     expect(blobId('')).to.equal('e69de29bb2d1d6434b8b29ae775ad8c2e48c5391');
+  });
+});
+
+describe('the revision stamp a rebuild compares instead of running git', () => {
+  let root: string;
+  let project: string;
+  const git = (dir: string, ...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', dir, ...args], { env: { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1' } }).toString().trim();
+  beforeEach(async () => {
+    root = await writeTree(sampleProject());
+    project = path.join(root, 'shop');
+    git(project, 'init', '-q', '-b', 'main');
+    git(project, 'add', '.');
+    git(project, 'commit', '-qm', 'first');
+  });
+  afterEach(() => removeTree(root));
+
+  it('changes with a commit, a branch, an amended message and a new remote; not with an edit of a file', async () => {
+    const model = path.join(project, 'churn');
+    const stamps = [await revisionStamp(model)];
+    const again = async (why: string, change: () => unknown, changes = true) => {
+      await change();
+      const stamp = await revisionStamp(model);
+      if (changes) expect(stamps, why).not.to.include(stamp);
+      else expect(stamp, why).to.equal(stamps.at(-1));
+      stamps.push(stamp);
+    };
+    await again('an edit, not committed', () => appendFile(path.join(model, 'predict.py'), '# more\n'), false);
+    await again('a commit', () => git(project, 'commit', '-qam', 'second'));
+    await again('a message amended', () => git(project, 'commit', '-q', '--amend', '-m', 'second, said better'));
+    await again('another branch', () => git(project, 'checkout', '-q', '-b', 'other'));
+    await again('a remote', () => git(project, 'remote', 'add', 'origin', 'https://example.com/shop.git'));
+    await again('refs packed', () => git(project, 'pack-refs', '--all'));
+    await again('a commit onto packed refs', () => git(project, 'commit', '-q', '--allow-empty', '-m', 'third'));
+  });
+
+  it('follows a worktree to its own HEAD, and is "none" outside a repository', async () => {
+    const worktree = path.join(root, 'wt');
+    git(project, 'worktree', 'add', '-q', '-b', 'feature', worktree);
+    const before = await revisionStamp(worktree);
+    expect(before).to.contain('feature');
+    git(worktree, 'commit', '-q', '--allow-empty', '-m', 'in the worktree');
+    expect(await revisionStamp(worktree)).not.to.equal(before);
+    const outside = await writeTree({ 'a.txt': 'x' });
+    try {
+      // A temporary folder can sit inside a repository on a developer's machine; only say none when it is not.
+      if (spawnSync('git', ['-C', outside, 'rev-parse'], { env: { PATH: process.env.PATH } }).status !== 0) expect(await revisionStamp(outside)).to.equal('none');
+    } finally {
+      await removeTree(outside);
+    }
   });
 });

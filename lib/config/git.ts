@@ -3,7 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -165,4 +165,47 @@ export async function unchangedSince(
 
 function algorithmOf(blob: string): 'sha1' | 'sha256' {
   return blob.length === 64 ? 'sha256' : 'sha1';
+}
+
+/**
+ * What readRevision would answer, as the files of the repository show it without running git:
+ * where HEAD points (its text), and the size, time and inode of the branch file it names, of
+ * packed-refs and of config (the remote). A commit, a checkout or a new remote changes one of them;
+ * the commit's author, date and message come with its id. A rebuild found up to date (its build
+ * cache) compares this instead of starting git. 'none' outside a repository.
+ */
+export async function revisionStamp(dir: string): Promise<string> {
+  let top = path.resolve(dir);
+  let dotGit: string | undefined;
+  for (;;) {
+    const candidate = path.join(top, '.git');
+    if (await lstat(candidate).then(() => true, () => false)) {
+      dotGit = candidate;
+      break;
+    }
+    const parent = path.dirname(top);
+    if (parent === top) return 'none';
+    top = parent;
+  }
+  const small = async (file: string) => {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    return text.length > 4096 ? '' : text.trim();
+  };
+  const stamp = async (file: string) => lstat(file).then((s) => `${s.size}:${s.mtimeMs}:${s.ino}`, () => '-');
+  // A worktree or a submodule has a .git file naming its git folder, whose commondir holds the refs.
+  let gitDir = dotGit;
+  const found = await lstat(dotGit);
+  if (found.isFile()) {
+    const named = /^gitdir: (.+)$/m.exec(await small(dotGit))?.[1];
+    if (!named) return `unreadable ${dotGit}`;
+    gitDir = path.resolve(top, named);
+  }
+  const common = await small(path.join(gitDir, 'commondir'));
+  const commonDir = common ? path.resolve(gitDir, common) : gitDir;
+  const head = await small(path.join(gitDir, 'HEAD'));
+  const ref = /^ref: (refs\/[^\0]+)$/.exec(head)?.[1];
+  const refParts = ref && !ref.split('/').includes('..') ? [path.join(gitDir, ref), path.join(commonDir, ref)] : [];
+  const files = [...refParts, path.join(commonDir, 'packed-refs'), path.join(commonDir, 'config')];
+  // git refuses a repository someone else owns (safe.directory): the owner counts too.
+  return JSON.stringify({ dotGit, owner: found.uid, gitDir, head, files: await Promise.all(files.map(async (f) => [f, await stamp(f)])) });
 }

@@ -1,7 +1,7 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
 import path from 'node:path';
-import { readCommittedFiles, readRevision, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
+import { readCommittedFiles, readRevision, revisionStamp, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
 import { inputsDigest, readBeyondWalked, relative, walkedBeyondModel } from '../../config/inputs.js';
 import type { ProjectSource } from '../../config/project.js';
 import type { ProjectSnapshot } from '../../config/scan.js';
@@ -62,10 +62,10 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
   // loading overlaps the waits below (files, git) instead of following them.
   if (engineBuild) void import('../../engine/docker-engine.js').catch(() => undefined);
-  // git is asked about the model's folder at once, so that it answers while the project is read.
   const modelDir = path.resolve(cmd.source);
   const epoch = ctx.sourceDateEpoch;
-  const revisionRead = readRevision(modelDir);
+  // What git would say of the commit, from the repository's files: no git process to start.
+  const revisionStamped = revisionStamp(modelDir).catch(() => 'unreadable');
   const kind = builderKindOf(cmd.builder);
   const builderRef = kind ? bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo) : cmd.builder;
 
@@ -78,7 +78,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     const looked = await snapshotAsRecorded(modelDir, ctx, record).catch(() => undefined);
     if (looked) {
       firstLook = looked.first;
-      const identity = await buildIdentity(cmd, ctx, builderRef, await revisionRead);
+      const identity = await buildIdentity(cmd, ctx, builderRef, await revisionStamped);
       const answered = await withEngine(ctx, async (engine) => {
         const found = await upToDateImage(engine, cache, cmd, builderRef, looked.full, identity);
         return found === undefined ? undefined : answerUpToDate(ctx, engine, cmd, found, output, full, started);
@@ -87,8 +87,9 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     }
   }
 
-  // The files of HEAD, only when they can date the image; not needed by an image up to date.
-  const fromGit = Promise.all([revisionRead, epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
+  // git is asked now (not by a rebuild found up to date), so that it answers while the project is
+  // read: the commit for the labels, and the files of HEAD when they can date the image.
+  const fromGit = Promise.all([readRevision(modelDir), epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
   const [{ readProject, SourceDirectoryError }, { planBuild }, { planCortexBuild, selectApis }, { describePlan, formatBytes }, { renderDockerfile }, { DEFAULT_MTIME }] = await Promise.all([
     import('../../config/project.js'),
     import('../../plan/build-plan.js'),
@@ -207,7 +208,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     if (cache && inputs) {
       const read = readBeyondWalked(inputs);
       await cache.save(cmd.image, {
-        inputs: inputsDigest(inputs, await buildIdentity(cmd, ctx, builderRef, revision), read),
+        inputs: inputsDigest(inputs, await buildIdentity(cmd, ctx, builderRef, await revisionStamped), read),
         walked: walkedBeyondModel(inputs),
         read: [...read].map((file) => relative(modelDir, file)),
         id: outcome.imageId,

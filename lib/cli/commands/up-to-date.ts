@@ -7,7 +7,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SourceRevision } from '../../config/git.js';
 import { inputsDigest } from '../../config/inputs.js';
 import { extendScan, scanModel, type ProjectSnapshot } from '../../config/scan.js';
 import type { Engine } from '../../engine/engine.js';
@@ -20,9 +19,9 @@ type BuildCommand = Extract<Command, { name: 'build' }>;
 /**
  * Everything besides the tree that shapes the image: the tool (its version, and its own files'
  * time, so that a changed cortex-s2i never trusts what an older one built), the options, the
- * builder by name, the commit the labels name, and SOURCE_DATE_EPOCH.
+ * builder by name, the commit the labels name (git.ts revisionStamp), and SOURCE_DATE_EPOCH.
  */
-export async function buildIdentity(cmd: BuildCommand, ctx: CommandContext, builderRef: string, revision: SourceRevision | undefined): Promise<unknown> {
+export async function buildIdentity(cmd: BuildCommand, ctx: CommandContext, builderRef: string, revision: string): Promise<unknown> {
   const tool = await stat(fileURLToPath(import.meta.url)).then((s) => s.mtimeMs, () => 0);
   return {
     tool: [ctx.toolVersion, tool],
@@ -32,7 +31,7 @@ export async function buildIdentity(cmd: BuildCommand, ctx: CommandContext, buil
     api: cmd.api ?? null,
     allowRoot: cmd.allowRoot,
     epoch: ctx.sourceDateEpoch ?? null,
-    revision: revision ?? null,
+    revision,
   };
 }
 
