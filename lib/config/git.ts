@@ -1,11 +1,9 @@
 // Reads the git revision of a source folder, for the image's commit labels. No git, no labels.
 // The repository is untrusted input: its configuration must never make git run a program.
 
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 export interface SourceRevision {
   commit: string;
@@ -18,7 +16,6 @@ export interface SourceRevision {
   remote?: string;
 }
 
-const run = promisify(execFile);
 
 /**
  * Settings that make git run a program, each switched off on the command line, where it wins over
@@ -68,6 +65,10 @@ function gitEnvironment(): NodeJS.ProcessEnv {
 async function safeGit(dir: string, args: string[], maxBuffer?: number): Promise<string> {
   const overrides = NEUTRAL_CONFIG.flatMap((c) => ['-c', c]);
   const options = { timeout: 10_000, env: gitEnvironment(), ...(maxBuffer ? { maxBuffer } : {}) };
+  // Loaded here: a rebuild found up to date starts no process, and need not load the module.
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const run = promisify(execFile);
   return (await run('git', ['--no-pager', ...overrides, '-C', dir, ...args], options)).stdout;
 }
 

@@ -4,9 +4,13 @@
 // in dockerode's shape (a parsed body, or an error with statusCode and json, or the socket's
 // error), so that the engine adapter handles both the same way.
 
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import type { EngineConnection } from './connection.js';
+
+// node:https (and with it tls) only for an engine that speaks TLS: a local socket needs neither.
+const load = createRequire(import.meta.url);
 
 /** An answer that is not 2xx, as docker-modem reports it. */
 export interface EngineHttpError extends Error {
@@ -20,12 +24,12 @@ export function engineGet(connection: EngineConnection, path: string, signal: Ab
     const options: https.RequestOptions = { method: 'GET', path, signal, headers: { Accept: 'application/json' } };
     let request: http.ClientRequest;
     if (connection.kind === 'unix') {
-      request = http.request({ ...options, socketPath: connection.socketPath });
+      request = (load('node:http') as typeof http).request({ ...options, socketPath: connection.socketPath });
     } else if (connection.tls) {
       const { ca, cert, key } = connection.tls;
-      request = https.request({ ...options, host: connection.host, port: connection.port, ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
+      request = (load('node:https') as typeof https).request({ ...options, host: connection.host, port: connection.port, ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
     } else {
-      request = http.request({ ...options, host: connection.host, port: connection.port });
+      request = (load('node:http') as typeof http).request({ ...options, host: connection.host, port: connection.port });
     }
     request.on('error', reject);
     request.on('response', (response) => {

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Engine } from '../../engine/engine.js';
 import type { Command } from '../args.js';
 import type { CommandContext, Output } from '../context.js';
-import { pullImage, pushTag, type PushedImage } from './registry-access.js';
+import type { PushedImage } from './registry-access.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
@@ -28,6 +28,8 @@ export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd:
   const sources: string[] = [];
   const warnings: string[] = [];
   if (!cmd.cacheFrom?.length) return { sources, warnings };
+  // Registry access (credentials, helpers, TLS) loads only for the builds that need it.
+  const { pullImage } = await import('./registry-access.js');
   for (const ref of cmd.cacheFrom) {
     if (!(await engine.inspectImage(ref))) {
       log.out(`pulling ${ref} for its cached layers`);
@@ -87,6 +89,7 @@ export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: Bui
   const tags = [built.image];
   const pushed: PushedImage[] = [];
   if (cmd.push) {
+    const { pushTag } = await import('./registry-access.js');
     for (const tag of tags) {
       log.out(`pushing ${tag}`);
       const p = await pushTag(ctx, engine, tag);
