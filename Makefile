@@ -19,8 +19,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-dist/.built: node_modules/.installed $(TS_SOURCES)
+dist/.built: node_modules/.installed $(TS_SOURCES) scripts/bundle.mjs
 	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs
 	@touch $@
 
 setup: dist/.built
