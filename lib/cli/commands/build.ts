@@ -2,7 +2,6 @@
 
 import path from 'node:path';
 import { readCommittedFiles, readRevision, revisionStamp, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
-import { inputsDigest, readBeyondWalked, relative, walkedBeyondModel } from '../../config/inputs.js';
 import type { ProjectSource } from '../../config/project.js';
 import type { ProjectSnapshot } from '../../config/scan.js';
 import { ENVIRONMENT_FILE, CORTEX_YAML } from '../../config/source-tree.js';
@@ -25,7 +24,7 @@ import { CortexError, ExitCode } from '../../errors.js';
 import { withEngine } from './engine-access.js';
 import { buildLog, prepareCacheFrom, printResult, publishBuild, type BuildReport } from './build-publish.js';
 import type { PushedImage } from './registry-access.js';
-import { buildIdentity, snapshotAsRecorded, upToDateImage } from './up-to-date.js';
+import { buildIdentity, recordBuild, snapshotAsRecorded, upToDateImage } from './up-to-date.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
@@ -205,17 +204,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
     // The result: printed in quiet mode too.
     full.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
-    if (cache && inputs) {
-      const read = readBeyondWalked(inputs);
-      await cache.save(cmd.image, {
-        inputs: inputsDigest(inputs, await buildIdentity(cmd, ctx, builderRef, await revisionStamped), read),
-        walked: walkedBeyondModel(inputs),
-        read: [...read].map((file) => relative(modelDir, file)),
-        id: outcome.imageId,
-        builder: builderInfo.id,
-        at: ctx.now().getTime(),
-      });
-    }
+    if (cache && inputs) await recordBuild(cache, cmd, ctx, await buildIdentity(cmd, ctx, builderRef, await revisionStamped), inputs, outcome.imageId, builderInfo.id);
     return publishBuild(ctx, engine, cmd, {
       image: plan.image,
       sourceBytes: plan.sourceBytes,

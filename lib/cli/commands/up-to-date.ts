@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inputsDigest } from '../../config/inputs.js';
+import { inputsDigest, readBeyondWalked, relative, walkedBeyondModel } from '../../config/inputs.js';
 import { extendScan, scanModel, type ProjectSnapshot } from '../../config/scan.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Command } from '../args.js';
@@ -54,4 +54,20 @@ export async function upToDateImage(engine: Engine, cache: BuildCache, cmd: Buil
   if (inputsDigest(full, identity, read) !== record.inputs) return undefined;
   const [image, builder] = await Promise.all([engine.inspectImage(cmd.image), engine.inspectImage(builderRef)]);
   return image?.id === record.id && builder?.id === record.builder ? record.id : undefined;
+}
+
+/**
+ * Records in the cache what the image `imageId` was built from: the snapshot the build read its
+ * project from (digested as upToDateImage will digest the tree next time), and its builder.
+ */
+export async function recordBuild(cache: BuildCache, cmd: BuildCommand, ctx: CommandContext, identity: unknown, snapshot: ProjectSnapshot, imageId: string, builderId: string): Promise<void> {
+  const read = readBeyondWalked(snapshot);
+  await cache.save(cmd.image, {
+    inputs: inputsDigest(snapshot, identity, read),
+    walked: walkedBeyondModel(snapshot),
+    read: [...read].map((file) => relative(snapshot.modelDir, file)),
+    id: imageId,
+    builder: builderId,
+    at: ctx.now().getTime(),
+  });
 }
