@@ -128,6 +128,36 @@ describe('the predict server on a real engine', function () {
     await engine.removeContainer(c.id);
   });
 
+  it('answers calls past TIMEOUT at the deadline, and replaces a worker whose threads are all stuck without waiting for them', async () => {
+    // GRACEFUL_TIMEOUT far past the check below: the stuck calls must not hold the old worker.
+    const c = await serve(['TIMEOUT=1', 'WEB_CONCURRENCY=1', 'THREADS=2', 'GRACEFUL_TIMEOUT=30']);
+    await waitForReady(c.port);
+    const started = Date.now();
+    const stuck = await Promise.all([1, 2].map(() => post(c.port, 'function/predict', '{"sleep": 60}')));
+    expect((Date.now() - started) / 1000).to.be.below(5);
+    for (const r of stuck) {
+      expect(r.status, r.body).to.equal(504);
+      expect(JSON.parse(r.body).error).to.include({ status: 504 });
+    }
+    // The worker asks for its replacement; the new one answers well before the calls would end.
+    let answered: RawResponse | undefined;
+    while (!answered && Date.now() - started < 20_000) {
+      const r = await post(c.port, 'function/predict', '[1]').catch(() => undefined);
+      if (r?.status === 200) answered = r;
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(answered?.status).to.equal(200);
+    const log = await logOf(c.id);
+    const [first, second] = log.filter((l) => l.event === 'routes_loaded').map((l) => l.pid);
+    expect(second, 'a second worker').to.be.a('number').and.not.equal(first);
+    expect(log.find((l) => l.event === 'worker_restarting')).to.include({ pid: first });
+    expect(log.find((l) => l.event === 'worker_stopped')).to.include({ pid: first, abandoned_calls: 2 });
+    const timedOut = log.filter((l) => l.event === 'request' && l.status === 504);
+    expect(timedOut.map((l) => l.request_id).sort()).to.deep.equal(stuck.map((r) => r.headers['x-request-id']).sort());
+    expect(log.filter((l) => l.event === 'request' && l.pid === second && l.status === 200)).to.not.be.empty;
+    await engine.removeContainer(c.id);
+  });
+
   it('refuses a body over MAX_BODY_BYTES from its Content-Length, before the body is sent', async () => {
     const c = await serve(['MAX_BODY_BYTES=1000']);
     await waitForReady(c.port);
