@@ -128,6 +128,20 @@ describe('the predict server on a real engine', function () {
     await engine.removeContainer(c.id);
   });
 
+  it('writes an answer far larger than the socket buffers in full', async () => {
+    const c = await serve([]);
+    await waitForReady(c.port);
+    // About 8.8 MB each way: the answer's writes find the connection's buffers full many times.
+    const count = 1_100_000;
+    const r = await post(c.port, 'module/predict', `{"x": [${'1234567,'.repeat(count - 1)}1234567]}`);
+    expect(r.status).to.equal(200);
+    expect(Number(r.headers['content-length'])).to.equal(Buffer.byteLength(r.body)).and.above(8_000_000);
+    const values = (JSON.parse(r.body) as { payload: { values: number[] } }).payload.values;
+    expect(values).to.have.length(count);
+    expect(values.every((v) => v === 1234667)).to.equal(true);
+    await engine.removeContainer(c.id);
+  });
+
   it('answers calls past TIMEOUT at the deadline, and replaces a worker whose threads are all stuck without waiting for them', async () => {
     // GRACEFUL_TIMEOUT far past the check below: the stuck calls must not hold the old worker.
     const c = await serve(['TIMEOUT=1', 'WEB_CONCURRENCY=1', 'THREADS=2', 'GRACEFUL_TIMEOUT=30']);

@@ -218,7 +218,7 @@ class Worker(gthread.ThreadWorker):
             if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 return
             raise
-        conn = gthread.TConn(self.cfg, sock, client, server)  # non-blocking
+        conn = gthread.TConn(self.cfg, clients.NonBlockingSocket(sock), client, server)
         self.nr_conns += 1
         self._read_head(conn)
 
@@ -315,7 +315,8 @@ class Worker(gthread.ThreadWorker):
             conn.parser = http.RequestParser(self.cfg, conn.cortex_socket, conn.client)
         conn.parser.unreader.unread(head)
         conn.cortex_socket.start(self.body_timeout)
-        conn.init()  # blocking again; the parser exists, so it is kept
+        # No conn.init(): it would make the socket blocking, which NonBlockingSocket ignores,
+        # and make a parser, which exists.
         future = (self.probe_pool if probe else self.tpool).submit(self.handle, conn)
         future.cortex_prediction = not probe
         self._wrap_future(future, conn)
