@@ -236,6 +236,7 @@ def worker_exit(server, worker):
                 stream.flush()
             except (AttributeError, OSError, ValueError):
                 pass
+        output.flush_lines()
         os._exit(0)
 
 
