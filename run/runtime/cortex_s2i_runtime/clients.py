@@ -16,11 +16,15 @@ library, so that they can be tested on plain sockets:
 """
 
 import errno
+import re
 import select
 import socket
 import time
 
 _HEAD_END = b"\r\n\r\n"
+# A header line (never the request line) naming the body's framing, and its value.
+_FRAMING = re.compile(rb"\r\n[ \t]*(content-length|transfer-encoding)[ \t]*:([^\r\n]*)",
+                      re.IGNORECASE)
 PROBE_PATHS = ("health", "ready", "metrics")
 
 # Lingering close: how much a refused client may still send, and for how long, before the
@@ -54,12 +58,12 @@ def body_framing(head):
     """("length", n) or ("chunked", None) from a request head; None when it has no body or its
     framing is for the HTTP parser to refuse (both headers, or several of one)."""
     lengths, codings = [], []
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
+    # One search over the head rather than a split of every header line: this runs for each
+    # request in the worker's main loop, which every connection waits on.
+    for name, value in _FRAMING.findall(head):
+        if name.lower() == b"content-length":
             lengths.append(value.strip())
-        elif name == b"transfer-encoding":
+        else:
             codings.append(value.strip().lower())
     if lengths and codings or len(lengths) > 1 or len(codings) > 1:
         return None
@@ -169,6 +173,8 @@ def request_target(head):
 
 def is_probe(head):
     """Whether a request head is GET or HEAD of /health, /ready or /metrics."""
+    if not head[:5].upper().startswith((b"GET ", b"HEAD ")):
+        return False  # a prediction, most often: no need to parse its request line
     method, route = request_target(head)
     return method in ("GET", "HEAD") and route in PROBE_PATHS
 
