@@ -16,7 +16,8 @@
 # BENCH_WARMUP requests (500); the container's CPU time per request is measured over the same
 # requests. BENCH_ROUNDS rounds (3) alternate the servers, so that a burst of load from elsewhere
 # on the machine does not decide the comparison; the median round of each counts, and each ratio
-# is also given round by round. Then the time from `docker run` to 200 on /ready (median of
+# is also given round by round. BENCH_SERVERS (every row) names the rows to run, e.g.
+# "bare-gunicorn ours-identity" while working on the server. Then the time from `docker run` to 200 on /ready (median of
 # BENCH_READY_RUNS, 5) and the predict image's size next to its base's. Prints a table with each
 # target and its result, and writes bench/results/serve.json.
 set -euo pipefail
@@ -28,6 +29,8 @@ seconds=${BENCH_SECONDS:-30}
 warmup=${BENCH_WARMUP:-500}
 rounds=${BENCH_ROUNDS:-3}
 ready_runs=${BENCH_READY_RUNS:-5}
+servers=" ${BENCH_SERVERS:-limit-uvicorn bare-gunicorn ours-identity ours-example flask-dev} "
+wanted() { case $servers in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 wrk_threads=2
 # shellcheck source=scripts/quiet-build.sh
 source scripts/quiet-build.sh
@@ -62,11 +65,13 @@ trap cleanup EXIT
 echo "bench: building and training the example's $model model"
 quiet_build "$project/$model" train "$prefix-train"
 quiet_build "$project/$model" daemon "$prefix-predict"
-echo "bench: building the limit row's image (Debian's uvicorn, uvloop, httptools)"
-if ! docker build -q -t "$prefix-limit" --build-arg PREDICT_IMAGE="$prefix-predict" \
-    -f bench/limit.Dockerfile bench/apps >/dev/null 2>"$work/limit-build.log"; then
-  cat "$work/limit-build.log" >&2
-  exit 1
+if wanted limit-uvicorn; then
+  echo "bench: building the limit row's image (Debian's uvicorn, uvloop, httptools)"
+  if ! docker build -q -t "$prefix-limit" --build-arg PREDICT_IMAGE="$prefix-predict" \
+      -f bench/limit.Dockerfile bench/apps >/dev/null 2>"$work/limit-build.log"; then
+    cat "$work/limit-build.log" >&2
+    exit 1
+  fi
 fi
 mkdir -p "$work/models"
 chmod 755 "$work" "$work/models"
@@ -100,6 +105,7 @@ load() { # <requests> <port> <route>
 
 measure() { # <name> <route> [docker run arguments and command...]
   local name=$1 route=$2; shift 2
+  wanted "$name" || return 0
   docker rm -f "$container" >/dev/null 2>&1 || true
   docker run -d --name "$container" -v "$work/models:/action/models:ro" -v "$PWD/bench:/bench:ro" \
     --env-file "$project/.env" -p 127.0.0.1::5000 "$@" >/dev/null
@@ -156,6 +162,7 @@ done >"$work/runs.jsonl"
 # Time to ready: from `docker run` (the client's start) to the first 200 on /ready; each line of
 # the file is "<start> <ready>" in seconds.
 ready_file="$work/ready.txt"
+: >"$ready_file"
 for _ in $(seq "$ready_runs"); do
   docker rm -f "$container" >/dev/null 2>&1 || true
   started=$(date +%s.%N)
@@ -170,7 +177,7 @@ for _ in $(seq "$ready_runs"); do
   [ -n "$ready" ] || { echo "bench: the predict image never became ready" >&2; exit 1; }
   echo "$started $(date +%s.%N)" >>"$ready_file"
 done
-docker rm -f "$container" >/dev/null
+docker rm -f "$container" >/dev/null 2>&1 || true
 
 base=
 for candidate in python:3.11-slim cortex-s2i/python-base:bookworm; do

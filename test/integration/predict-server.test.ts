@@ -128,6 +128,52 @@ describe('the predict server on a real engine', function () {
     await engine.removeContainer(c.id);
   });
 
+  it('writes an answer far larger than the socket buffers in full', async () => {
+    const c = await serve([]);
+    await waitForReady(c.port);
+    // About 8.8 MB each way: the answer's writes find the connection's buffers full many times.
+    const count = 1_100_000;
+    const r = await post(c.port, 'module/predict', `{"x": [${'1234567,'.repeat(count - 1)}1234567]}`);
+    expect(r.status).to.equal(200);
+    expect(Number(r.headers['content-length'])).to.equal(Buffer.byteLength(r.body)).and.above(8_000_000);
+    const values = (JSON.parse(r.body) as { payload: { values: number[] } }).payload.values;
+    expect(values).to.have.length(count);
+    expect(values.every((v) => v === 1234667)).to.equal(true);
+    await engine.removeContainer(c.id);
+  });
+
+  it('answers calls past TIMEOUT at the deadline, and replaces a worker whose threads are all stuck without waiting for them', async () => {
+    // GRACEFUL_TIMEOUT far past the check below: the stuck calls must not hold the old worker.
+    const c = await serve(['TIMEOUT=1', 'WEB_CONCURRENCY=1', 'THREADS=2', 'GRACEFUL_TIMEOUT=30']);
+    await waitForReady(c.port);
+    const started = Date.now();
+    const stuck = await Promise.all([1, 2].map(() => post(c.port, 'function/predict', '{"sleep": 60}')));
+    expect((Date.now() - started) / 1000).to.be.below(5);
+    for (const r of stuck) {
+      expect(r.status, r.body).to.equal(504);
+      expect(JSON.parse(r.body).error).to.include({ status: 504 });
+    }
+    // The worker asks for its replacement, which answers well before the stuck calls would end
+    // (the old worker may still take a request or two before it stops accepting).
+    let log: Log = [];
+    let first: unknown;
+    let second: unknown;
+    while (Date.now() - started < 20_000) {
+      await post(c.port, 'function/predict', '[1]').catch(() => undefined);
+      log = await logOf(c.id);
+      [first, second] = [...new Set(log.filter((l) => l.event === 'routes_loaded').map((l) => l.pid))];
+      if (second !== undefined && log.some((l) => l.event === 'request' && l.pid === second && l.status === 200)) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(second, 'a second worker').to.be.a('number').and.not.equal(first);
+    expect(log.filter((l) => l.event === 'request' && l.pid === second && l.status === 200)).to.have.length.greaterThan(0);
+    expect(log.find((l) => l.event === 'worker_restarting')).to.include({ pid: first });
+    expect(log.find((l) => l.event === 'worker_stopped')).to.include({ pid: first, abandoned_calls: 2 });
+    const timedOut = log.filter((l) => l.event === 'request' && l.status === 504);
+    expect(timedOut.map((l) => l.request_id).sort()).to.deep.equal(stuck.map((r) => r.headers['x-request-id']).sort());
+    await engine.removeContainer(c.id);
+  });
+
   it('refuses a body over MAX_BODY_BYTES from its Content-Length, before the body is sent', async () => {
     const c = await serve(['MAX_BODY_BYTES=1000']);
     await waitForReady(c.port);

@@ -188,7 +188,13 @@ describe('the predict server under abuse, on a real engine', function () {
     const offLog = (await logsOf(off.id)).stderr;
     expect(JSON.stringify(offLog)).not.to.contain(secret);
     expect(offLog.filter((l) => l.event === 'debug_logging_off')).to.have.length(1);
-    const onLog = (await logsOf(on.id)).stderr;
+    // The engine stores a container's output a moment after the server writes it: give the
+    // last request's lines that moment.
+    let onLog = (await logsOf(on.id)).stderr;
+    for (let tries = 0; tries < 20 && onLog.filter((l) => l.event === 'request').length < 2; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      onLog = (await logsOf(on.id)).stderr;
+    }
     const debug = onLog.filter((l) => l.event === 'debug_request');
     expect(debug).to.have.length(2);
     expect(debug[0]).to.include({ body: body.slice(0, 20), body_bytes: body.length, truncated: true });

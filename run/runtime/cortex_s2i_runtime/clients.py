@@ -6,6 +6,8 @@ library, so that they can be tested on plain sockets:
 - `RequestReader` collects a request's head (request line and headers), then its body, without
   blocking and each within a total deadline, so that a client trickling bytes holds no thread;
 - `DeadlineSocket` gives the body one total deadline across every read (`ClientTimeout`);
+- `NonBlockingSocket` keeps a connection non-blocking for its whole life, writing answers in
+  full all the same;
 - `request_target` tells from the head whether a request is a probe (GET /health, /ready,
   /metrics), which must never wait behind predictions;
 - `Linger` reads and discards what a client still sends after its request was refused, so that
@@ -14,11 +16,15 @@ library, so that they can be tested on plain sockets:
 """
 
 import errno
+import re
 import select
 import socket
 import time
 
 _HEAD_END = b"\r\n\r\n"
+# A header line (never the request line) naming the body's framing, and its value.
+_FRAMING = re.compile(rb"\r\n[ \t]*(content-length|transfer-encoding)[ \t]*:([^\r\n]*)",
+                      re.IGNORECASE)
 PROBE_PATHS = ("health", "ready", "metrics")
 
 # Lingering close: how much a refused client may still send, and for how long, before the
@@ -52,12 +58,12 @@ def body_framing(head):
     """("length", n) or ("chunked", None) from a request head; None when it has no body or its
     framing is for the HTTP parser to refuse (both headers, or several of one)."""
     lengths, codings = [], []
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
+    # One search over the head rather than a split of every header line: this runs for each
+    # request in the worker's main loop, which every connection waits on.
+    for name, value in _FRAMING.findall(head):
+        if name.lower() == b"content-length":
             lengths.append(value.strip())
-        elif name == b"transfer-encoding":
+        else:
             codings.append(value.strip().lower())
     if lengths and codings or len(lengths) > 1 or len(codings) > 1:
         return None
@@ -167,6 +173,8 @@ def request_target(head):
 
 def is_probe(head):
     """Whether a request head is GET or HEAD of /health, /ready or /metrics."""
+    if not head[:5].upper().startswith((b"GET ", b"HEAD ")):
+        return False  # a prediction, most often: no need to parse its request line
     method, route = request_target(head)
     return method in ("GET", "HEAD") and route in PROBE_PATHS
 
@@ -188,14 +196,60 @@ class DeadlineSocket:
         self.deadline = (time.monotonic() if now is None else now) + seconds
 
     def recv(self, size):
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
+        while True:
+            timeout = None
+            if self.deadline is not None:
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ClientTimeout(self.seconds)
+                timeout = remaining * 1000
             poller = select.poll()
             poller.register(self.sock, select.POLLIN | select.POLLPRI)
             # poll, not a socket timeout: a timeout would also bound the answer's writes.
-            if remaining <= 0 or not poller.poll(remaining * 1000):
+            if not poller.poll(timeout):
                 raise ClientTimeout(self.seconds)
-        return self.sock.recv(size)
+            try:
+                return self.sock.recv(size)
+            except OSError as error:
+                if not _would_block(error):  # the socket may be non-blocking: poll again
+                    raise
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+class NonBlockingSocket:
+    """A connection's socket, non-blocking for its whole life; `sendall` waits for room.
+
+    gunicorn makes a connection blocking while a thread answers it and non-blocking while it
+    waits for the next request: two system calls a request, each of which lets another thread
+    take the interpreter lock. The predict server's worker needs no blocking reads (its main
+    loop reads requests as they arrive, and DeadlineSocket polls before every read), so the
+    mode never changes and only writes wait, here. Everything else is the socket's own.
+    """
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock):
+        sock.setblocking(False)
+        self.sock = sock
+
+    def setblocking(self, flag):
+        pass  # stays non-blocking
+
+    def sendall(self, data):
+        view = memoryview(data).cast("B")
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except OSError as error:
+                if not _would_block(error):
+                    raise
+                poller = select.poll()
+                poller.register(self.sock, select.POLLOUT)
+                poller.poll()
+                continue
+            view = view[sent:]
 
     def __getattr__(self, name):
         return getattr(self.sock, name)

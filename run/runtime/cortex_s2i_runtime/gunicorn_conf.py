@@ -222,8 +222,22 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    """In the worker, as it exits: after SIGTERM, once its requests in flight are answered."""
-    jsonlog.log_event(_server_log, "worker_stopped", pid=os.getpid())
+    """In the worker, as it exits: after SIGTERM, once its requests in flight are answered.
+
+    Calls abandoned past their deadline may never return, and they hold request threads that
+    the interpreter would join at exit: a worker holding any ends here, without waiting.
+    """
+    abandoned = getattr(worker, "abandoned_calls", 0)
+    jsonlog.log_event(_server_log, "worker_stopped", pid=os.getpid(),
+                      **({"abandoned_calls": abandoned} if abandoned else {}))
+    if abandoned:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+        output.flush_lines()
+        os._exit(0)
 
 
 def child_exit(server, worker):

@@ -17,6 +17,7 @@ import os
 import select
 import sys
 import threading
+from collections import deque
 
 from . import jsonlog
 
@@ -33,27 +34,74 @@ def _write_all(fd, data):
         data = data[written:]
 
 
+# Lines waiting for the writer, in order. A thread with a line to write appends it, and writes
+# every waiting line itself unless another thread is writing: that one looks again before it
+# stops. Under load a write then carries the lines of several requests, up to PIPE_BUF bytes:
+# no write of several lines can be split by the pipe among other processes' lines (gunicorn's
+# workers share stderr), while a line longer than that goes out alone, as it always did.
+_pending: "deque[bytes]" = deque()
+_writing = threading.Lock()
+_PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
+
+
+def _new_writer_state():
+    global _pending, _writing
+    _pending = deque()
+    _writing = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_writer_state)
+
+
+def _send(data):
+    pending = _pending
+    if data is not None:
+        pending.append(data)
+    while pending:
+        if not _writing.acquire(False):
+            return  # the writing thread writes this line too
+        try:
+            _write_pending(pending)
+        finally:
+            _writing.release()
+
+
+def _write_pending(pending):
+    while pending:
+        batch = [pending.popleft()]
+        size = len(batch[0])
+        while pending and size + len(pending[0]) <= _PIPE_BUF:
+            size += len(pending[0])
+            batch.append(pending.popleft())
+        try:
+            _write_all(_log_fd, batch[0] if len(batch) == 1 else b"".join(batch))
+        except OSError:
+            pass  # as emit's handleError does with logging.raiseExceptions off: the line is lost
+
+
+def flush_lines():
+    """Waits for the writing thread, then writes what is left (before os._exit)."""
+    with _writing:
+        _write_pending(_pending)
+
+
 class LogHandler(logging.Handler):
-    """Writes each formatted record as one line, in one write, to the real stderr."""
+    """Writes each formatted record as one line, never split, to the real stderr."""
 
     def emit(self, record):
         try:
-            _write_all(_log_fd, (self.format(record) + "\n").encode("utf-8", "replace"))
+            data = (self.format(record) + "\n").encode("utf-8", "replace")
         except Exception:
             self.handleError(record)
+            return
+        _send(data)
 
     def write_line(self, text):
         """Writes a line already formatted (jsonlog.log_event's path around LogRecords)."""
-        data = (text + "\n").encode("utf-8", "replace")
-        # Always under the handler's lock: a line longer than PIPE_BUF goes out in pieces, and an
-        # unlocked short write from another thread, atomic as it is, can land between them.
-        self.acquire()
-        try:
-            _write_all(_log_fd, data)
-        except OSError:
-            pass  # as emit's handleError does with logging.raiseExceptions off: the line is lost
-        finally:
-            self.release()
+        _send((text + "\n").encode("utf-8", "replace"))
+
+    def flush(self):
+        flush_lines()
 
 
 def _line(stream, raw):
@@ -125,6 +173,7 @@ def capture():
 def release(seconds=1.0):
     """Puts descriptors 1 and 2 back and writes what the relays still hold (at exit)."""
     global _log_fd
+    flush_lines()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -28,7 +28,9 @@ HTTP contract (every response carries X-Request-Id; every error is JSON
        message, the log gets the traceback under the request id
   503  /ready before loading is done; a prediction when loading outlasts TIMEOUT; a prediction
        when MAX_PENDING are already running or queued in the worker (server_worker.py)
-  504  the function did not return within TIMEOUT seconds (deadline.py: the call is abandoned)
+  504  the function did not return within TIMEOUT seconds (deadline.py: the call is abandoned);
+       under the predict server's worker, which passes SEND_NOW in the environ, the call runs
+       in the request thread and the worker's watchdog thread sends the 504 on the connection
 Requests that gunicorn itself rejects as malformed HTTP get the same JSON from the worker
 (server_worker.py): 400, 414 (request line too long), 431 (headers too large), 501 (a
 Transfer-Encoding other than chunked).
@@ -47,6 +49,7 @@ import signal
 import threading
 import time
 import urllib.parse
+from functools import partial
 
 from . import clients, deadline, jsonlog, metrics as metrics_module, routes as routes_module
 from . import cortex_api
@@ -69,6 +72,9 @@ STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not
                504: "Gateway Timeout"}
 _MAX_ECHOED_PATH = 200
 _JSON = "application/json"
+# The environ key of the server's callable sending a whole answer from another thread:
+# send_now(status line, headers, body); the connection then closes.
+SEND_NOW = "cortex_s2i.send_now"
 
 log = logging.getLogger("cortex_s2i.predict")
 
@@ -128,10 +134,16 @@ class PredictApp:
         self.metrics = metrics or metrics_module.Metrics(
             self.route_paths + list(SERVICE_PATHS) + [metrics_module.UNMATCHED])
         self._loaded = threading.Event()
-        self._runner = None
+        self.threads = threads
+        self._on_saturated = on_saturated or self._saturated
+        # Told +1/-1 as calls are abandoned and return (the server adds a request thread).
+        self.on_abandoned = None
+        self._watchdog = None
+        self._runner = None  # made on first use: only servers without SEND_NOW need it
+        self._runner_lock = threading.Lock()
         if timeout > 0:
-            self._runner = deadline.CallRunner(timeout, threads, self._late_finish,
-                                               on_saturated or self._saturated)
+            self._watchdog = deadline.Watchdog(timeout, threads, self._late_finish,
+                                               self._on_saturated, self._abandoned_changed)
         self._health = jsonlog.dumps({"status": "ok", "routes": self.route_paths}).encode()
 
     # Loading
@@ -192,11 +204,14 @@ class PredictApp:
                     raise HttpError(405, "use GET /%s" % route, [("Allow", "GET, HEAD")])
                 status, body, content_type = self._service(route, request_id)
             elif route in self.route_paths:
-                status, body = 200, self._predict(environ, method, route, request_id, debug)
+                status, body = 200, self._predict(environ, method, route, request_id,
+                                                    debug, started)
             else:
                 shown = path if len(path) <= _MAX_ECHOED_PATH else path[:_MAX_ECHOED_PATH] + "..."
                 raise HttpError(404, "no route %s %s; GET /health lists the routes"
                                 % (method, shown))
+        except deadline.Abandoned:
+            raise  # answered already, by the watchdog (_answer_late); the server drops this one
         except HttpError as exc:
             status, body = exc.status, self._error_body(exc.status, exc.message, request_id)
             content_type = _JSON
@@ -273,7 +288,7 @@ class PredictApp:
                               "workers_ready": count, "workers": expected}).encode()
         return 200, body, _JSON
 
-    def _predict(self, environ, method, route, request_id, debug):
+    def _predict(self, environ, method, route, request_id, debug, started):
         if method != "POST":
             raise HttpError(405, "use POST /%s with a JSON body" % route, [("Allow", "POST")])
         content_type = environ.get("CONTENT_TYPE", "").strip()
@@ -304,16 +319,20 @@ class PredictApp:
             raise HttpError(400, "the request body must be a JSON object or array, not %s"
                             % _json_type(payload))
         target = self.targets[route]
-        if self._runner is None:
+        send_now = environ.get(SEND_NOW)
+        if self._watchdog is None:
             result = deadline.call_directly(target, payload)
+        elif send_now is not None:
+            result = self._watchdog.call(
+                target, payload,
+                partial(self._answer_late, send_now, request_id, route, method, started),
+                (request_id, route))
         else:
             try:
-                result = self._runner.call(target, payload, (request_id, route))
+                result = self._call_runner().call(target, payload, (request_id, route))
             except deadline.DeadlineExceeded as exc:
-                self._log("request_timeout", request_id, route, method, level=logging.WARNING,
-                          timeout_seconds=self.timeout, abandoned_calls=exc.abandoned)
-                raise HttpError(504, "the prediction did not finish within %d seconds (TIMEOUT)"
-                                % self.timeout)
+                self._timed_out(request_id, route, method, exc.abandoned)
+                raise HttpError(504, self._timeout_message())
         body = jsonlog.dumps({"payload": result} if self.cortex_apis is None else result).encode()
         if debug:
             encoded = jsonlog.dumps_or_repr(result)
@@ -323,6 +342,43 @@ class PredictApp:
                 self._log("debug_result", request_id, route, method,
                           result=self._clip(encoded)[0], truncated=True)
         return body
+
+    def _timeout_message(self):
+        return "the prediction did not finish within %d seconds (TIMEOUT)" % self.timeout
+
+    def _timed_out(self, request_id, route, method, abandoned):
+        self._log("request_timeout", request_id, route, method, level=logging.WARNING,
+                  timeout_seconds=self.timeout, abandoned_calls=abandoned)
+
+    def _answer_late(self, send_now, request_id, route, method, started, abandoned):
+        """The 504 of a call past its deadline, from the watchdog thread: logged, counted and
+        sent as __call__ would have, while the call goes on in its request thread."""
+        self._timed_out(request_id, route, method, abandoned)
+        body = self._error_body(504, self._timeout_message(), request_id)
+        seconds = time.monotonic() - started
+        self.metrics.observe(route, 504, seconds)
+        self._log("request", request_id, route, method, status=504,
+                  duration_ms=round(seconds * 1000, 3))
+        send_now("504 " + STATUS_TEXT[504], [("Content-Type", _JSON),
+                                             ("Content-Length", str(len(body))),
+                                             ("X-Request-Id", request_id)], body)
+
+    def _call_runner(self):
+        with self._runner_lock:
+            if self._runner is None:
+                self._runner = deadline.CallRunner(self.timeout, self.threads, self._late_finish,
+                                                   self._on_saturated)
+            return self._runner
+
+    def _abandoned_changed(self, change):
+        if self.on_abandoned is not None:
+            self.on_abandoned(change)
+
+    @property
+    def abandoned_calls(self):
+        """Calls past their deadline still running in this process."""
+        return ((self._watchdog.abandoned if self._watchdog else 0)
+                + (self._runner.abandoned if self._runner else 0))
 
     def _read_body(self, environ):
         try:

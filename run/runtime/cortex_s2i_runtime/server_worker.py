@@ -16,6 +16,10 @@ thread, and GET /health waits behind predictions like any request. This worker:
 - answers HTTP that gunicorn's parser rejects with the app's JSON errors, not gunicorn's HTML;
 - ends a connection whose request body was not read in full (a 413, any answer decided before
   the body) with a lingering close (clients.Linger), so that the client reads the answer.
+- lets the app's watchdog answer a prediction past TIMEOUT from its own thread (SEND_NOW in the
+  environ: a 504 that closes the connection) while the call goes on in its request thread; the
+  pool gets a thread in its place, a graceful stop does not wait for it, and the worker ends
+  without joining it (gunicorn_conf.worker_exit).
 The socket-level parts live in clients.py, where they are tested without gunicorn.
 """
 
@@ -25,6 +29,7 @@ import io
 import logging
 import os
 import selectors
+import socket
 import threading
 import time
 from collections import deque
@@ -34,7 +39,8 @@ from gunicorn import glogging, http, util
 from gunicorn.http import body as http_body, errors as http_errors, wsgi as http_wsgi
 from gunicorn.workers import gthread
 
-from . import clients, jsonlog, settings
+from . import clients, deadline, jsonlog, settings
+from .predict_server import SEND_NOW
 
 # Probes are cheap and few; two threads let one slow /metrics scrape not delay a /health.
 PROBE_THREADS = 2
@@ -95,6 +101,34 @@ def error_status(exc):
     return None
 
 
+class ThreadPool(futures.ThreadPoolExecutor):
+    """gunicorn's request thread pool, which can take a thread more for each abandoned call.
+
+    A call past its deadline keeps its request thread (deadline.Watchdog); without a thread in
+    its place, each would take one from the requests that follow.
+    """
+
+    def resize(self, change):
+        # _max_workers is the executor's own bound: submit() starts a thread while fewer run and
+        # none is idle. Threads never end before shutdown, so a shrink only stops new ones.
+        with self._shutdown_lock:
+            self._max_workers = max(1, self._max_workers + change)
+
+
+class Futures(deque):
+    """gunicorn's list of requests in flight, leaving out those abandoned past their deadline
+    until they end: the worker's graceful stop waits for requests in flight, and a call that
+    may never return must not hold it for GRACEFUL_TIMEOUT."""
+
+    abandoned = 0  # calls abandoned and still running: none, and it is a plain deque
+
+    def __iter__(self):
+        if not self.abandoned:
+            return super().__iter__()
+        return (future for future in super().__iter__()
+                if future.done() or not getattr(future.conn, "cortex_answered", False))
+
+
 class Logger(glogging.Logger):
     """gunicorn's logger, building an access line only when the access logger would write it.
 
@@ -130,14 +164,29 @@ class Worker(gthread.ThreadWorker):
         self._lingering = deque()  # (Linger, conn)
         self._local = threading.local()
         self.app_object = None
+        self.futures = Futures()
         super().init_process()
+
+    def get_thread_pool(self):
+        return ThreadPool(max_workers=self.cfg.threads)
+
+    @property
+    def abandoned_calls(self):
+        """Calls past their deadline still running in this worker's request threads."""
+        return getattr(self.app_object, "abandoned_calls", 0)
 
     def load_wsgi(self):
         super().load_wsgi()
         self.app_object = inner = self.wsgi
         local = self._local
 
+        if hasattr(inner, "on_abandoned"):
+            inner.on_abandoned = self._abandoned_changed
+        send_now = self._send_now
+
         def app(environ, start_response):
+            environ[SEND_NOW] = partial(send_now, local.conn)
+
             def start(status, headers, exc_info=None):
                 # An answer given before the body was read ends the connection: say so in the
                 # answer's Connection header, and linger (handle() below).
@@ -169,7 +218,7 @@ class Worker(gthread.ThreadWorker):
             if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 return
             raise
-        conn = gthread.TConn(self.cfg, sock, client, server)  # non-blocking
+        conn = gthread.TConn(self.cfg, clients.NonBlockingSocket(sock), client, server)
         self.nr_conns += 1
         self._read_head(conn)
 
@@ -266,7 +315,8 @@ class Worker(gthread.ThreadWorker):
             conn.parser = http.RequestParser(self.cfg, conn.cortex_socket, conn.client)
         conn.parser.unreader.unread(head)
         conn.cortex_socket.start(self.body_timeout)
-        conn.init()  # blocking again; the parser exists, so it is kept
+        # No conn.init(): it would make the socket blocking, which NonBlockingSocket ignores,
+        # and make a parser, which exists.
         future = (self.probe_pool if probe else self.tpool).submit(self.handle, conn)
         future.cortex_prediction = not probe
         self._wrap_future(future, conn)
@@ -277,7 +327,7 @@ class Worker(gthread.ThreadWorker):
         conn.cortex_req = None
         self._local.req = None
         keepalive, conn = super().handle(conn)
-        self._local.req = None
+        self._local.req = self._local.conn = None
         if conn.cortex_req is None or not body_consumed(conn.cortex_req):
             conn.cortex_linger = True
             return False, conn
@@ -286,9 +336,29 @@ class Worker(gthread.ThreadWorker):
     def handle_request(self, req, conn):
         conn.cortex_req = req
         self._local.req = req
+        self._local.conn = conn
         return super().handle_request(req, conn)
 
+    def _abandoned_changed(self, change):
+        """+1 from the watchdog thread, -1 from a request thread when the call returns."""
+        self.tpool.resize(change)
+        with self._pending_lock:
+            self.futures.abandoned += change
+
+    def _send_now(self, conn, status_line, headers, body):
+        """The whole answer to the connection's request, from another thread (SEND_NOW): the
+        request thread, still busy with the request, will find it answered and say nothing."""
+        conn.cortex_answered = True
+        try:
+            # Never blocks: the answer is small, and nothing else is being written.
+            conn.sock.send(clients.http_response(status_line, headers, body), socket.MSG_DONTWAIT)
+            conn.sock.shutdown(socket.SHUT_WR)  # the client sees the answer end now
+        except OSError:
+            pass
+
     def handle_error(self, req, client, addr, exc):
+        if isinstance(exc, deadline.Abandoned):
+            return  # answered already (_send_now); the connection closes
         found = error_status(exc)
         if found is None:
             self.log.exception("Error handling request %s", getattr(req, "uri", ""))

@@ -130,6 +130,40 @@ class DeadlineSocketTest(unittest.TestCase):
         self.assertEqual(clients.DeadlineSocket(server).recv(10), b"abc")
 
 
+class NonBlockingSocketTest(unittest.TestCase):
+    def test_stays_non_blocking_and_writes_an_answer_larger_than_the_buffers_in_full(self):
+        server, client = pair(self)
+        wrapped = clients.NonBlockingSocket(server)
+        wrapped.setblocking(True)  # what gunicorn asks before answering: ignored
+        self.assertEqual(server.gettimeout(), 0.0)
+        with self.assertRaises(BlockingIOError):
+            wrapped.recv(10)  # nothing sent yet: the main loop's reads never wait
+        answer = bytes(range(256)) * 40000  # 10 MB, far past a socket pair's buffers
+        received = bytearray()
+
+        def read_slowly():
+            time.sleep(0.2)  # the writer finds the buffers full first
+            while len(received) < len(answer):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                received.extend(chunk)
+        reader = threading.Thread(target=read_slowly)
+        reader.start()
+        wrapped.sendall(answer)
+        reader.join(10)
+        self.assertEqual(bytes(received), answer)
+
+    def test_a_deadline_read_on_it_waits_for_the_bytes(self):
+        server, client = pair(self)
+        reads = clients.DeadlineSocket(clients.NonBlockingSocket(server))
+        reads.start(5)
+        timer = threading.Timer(0.2, client.send, (b"late",))
+        timer.start()
+        self.addCleanup(timer.join)
+        self.assertEqual(reads.recv(10), b"late")
+
+
 class LingerTest(unittest.TestCase):
     def test_the_client_reads_the_answer_and_its_end_while_the_rest_is_discarded(self):
         server, client = pair(self)

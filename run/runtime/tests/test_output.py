@@ -76,6 +76,27 @@ class OutputTest(unittest.TestCase):
         self.assertEqual("".join(long_pieces), "y" * 100000)
         self.assertGreater(len(long_pieces), 1)  # cut, never one unbounded line
 
+    def test_waiting_lines_go_out_together_in_order_never_past_pipe_buf_in_one_write(self):
+        from cortex_s2i_runtime import output
+        writes = []
+        original = output._write_all
+        output._write_all = lambda fd, data: writes.append(bytes(data))
+        self.addCleanup(setattr, output, "_write_all", original)
+        lines = [b"%d %s\n" % (n, b"x" * (6000 if n == 5 else 300)) for n in range(20)]
+        # Held by "another thread": the lines wait, then one flush writes them all.
+        with output._writing:
+            for line in lines:
+                output._send(line)
+            self.assertEqual(writes, [])
+        output.flush_lines()
+        self.assertEqual(b"".join(writes), b"".join(lines))
+        self.assertLess(len(writes), len(lines))
+        for data in writes:
+            # Several lines only within PIPE_BUF; the long line alone.
+            self.assertTrue(len(data) <= output._PIPE_BUF or data.count(b"\n") == 1, data[:20])
+        output._send(b"alone\n")  # nobody writing: written at once
+        self.assertEqual(writes[-1], b"alone\n")
+
     def test_without_capture_the_handler_writes_to_stderr(self):
         script = ("import logging\nfrom cortex_s2i_runtime import output\n"
                   "h = output.LogHandler()\nlogging.getLogger('x').addHandler(h)\n"

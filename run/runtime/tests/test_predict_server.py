@@ -14,7 +14,7 @@ import unittest
 import wsgiref.util
 import wsgiref.validate
 
-from cortex_s2i_runtime import clients, metrics, predict_server, routes
+from cortex_s2i_runtime import clients, deadline, metrics, predict_server, routes
 from cortex_s2i_runtime.workers import WorkerSet
 
 from tests.support import RUNTIME_DIR, LogCapture, UserCode
@@ -457,7 +457,7 @@ class DeadlineTest(unittest.TestCase):
         """Let abandoned calls finish while their log lines are still captured."""
         self.release.set()
         until = time.monotonic() + 10
-        while self.app._runner.abandoned and time.monotonic() < until:
+        while self.app.abandoned_calls and time.monotonic() < until:
             time.sleep(0.01)
 
     def test_a_call_past_the_deadline_is_a_504_and_the_app_keeps_serving(self):
@@ -490,6 +490,58 @@ class DeadlineTest(unittest.TestCase):
         self.assertIn("2 timed-out calls", restarting["reason"])
         # Until that worker is replaced, it still answers.
         self.assertEqual(call(self.app, "POST", "/echo", b"[1]")[0], 200)
+
+    def test_under_a_server_sending_answers_the_call_runs_in_the_request_thread(self):
+        # The predict server's worker passes SEND_NOW: the watchdog, not the request thread,
+        # answers a call past its deadline, with the same JSON, log line and count.
+        sent, seen = [], []
+        app = loaded_app({"stuck": lambda msg: seen.append(threading.current_thread())
+                          or self.release.wait(30) and "late",
+                          "echo": lambda msg: seen.append(threading.current_thread()) or msg},
+                         timeout=0.2, threads=2)
+        self.app = app  # drained at cleanup
+        environ_extra = {predict_server.SEND_NOW: lambda *answer: sent.append(
+            answer + (threading.current_thread(),))}
+
+        def post(path):
+            environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_LENGTH": "2",
+                       "wsgi.input": io.BytesIO(b"{}")}
+            environ.update(environ_extra)
+            outcome = []
+            try:
+                outcome.append(app(environ, lambda status, headers: outcome.append(status)))
+            except deadline.Abandoned:
+                outcome.append("abandoned")
+            return outcome
+
+        self.assertEqual(post("/echo")[0], "200 OK")
+        self.assertIs(seen.pop(), threading.current_thread())
+        self.assertEqual(sent, [])
+        outcome = []
+        thread = threading.Thread(target=lambda: outcome.extend(post("/stuck")), daemon=True)
+        started = time.monotonic()
+        thread.start()
+        until = time.monotonic() + 5
+        while not sent and time.monotonic() < until:
+            time.sleep(0.01)
+        self.assertLess(time.monotonic() - started, 2)
+        [(status, headers, body, sender)] = sent
+        self.assertIsNot(sender, thread)
+        self.assertIs(seen[0], thread)
+        error = json.loads(body)["error"]
+        self.assertEqual((status, error["status"]), ("504 Gateway Timeout", 504))
+        self.assertIn("did not finish within", error["message"])
+        self.assertEqual(dict(headers)["X-Request-Id"], error["request_id"])
+        self.assertEqual(outcome, [])  # the call goes on
+        self.release.set()
+        thread.join(5)
+        self.assertEqual(outcome, ["abandoned"])  # and its answer is dropped
+        self.assertEqual([line["status"] for line in self.logs.events("request")
+                          if line["route"] == "stuck"], [504])
+        [timeout] = self.logs.events("request_timeout")
+        self.assertEqual(timeout["request_id"], error["request_id"])
+        self.assertIn('cortex_s2i_requests_total{route="stuck",status="504"} 1',
+                      app.metrics.render())
 
     def test_timeout_0_calls_the_function_in_the_request_thread(self):
         seen = []
@@ -638,7 +690,7 @@ class CreateAppTest(unittest.TestCase):
         good = self.code.module("def f(msg):\n    return msg\n")
         app = predict_server.create_app({"ROUTES": "a:%s:f" % good, "TIMEOUT": "7",
                                          "THREADS": "3", "MAX_BODY_BYTES": "99"})
-        self.assertEqual((app.timeout, app.max_body_bytes, app._runner.size), (7, 99, 3))
+        self.assertEqual((app.timeout, app.max_body_bytes, app.threads), (7, 99, 3))
         for name, value in (("TIMEOUT", "soon"), ("THREADS", "0")):
             with self.subTest(name=name), self.assertRaisesRegex(ValueError, name):
                 predict_server.create_app({"ROUTES": "a:%s:f" % good, name: value})
