@@ -33,7 +33,7 @@ import {
   floorDockerfile,
   generateLargeProject,
   placeDependencies,
-  placeModelFolder,
+  placeProjectForS2i,
   placeSource,
   prepareBenchProject,
   s2iDockerfile,
@@ -226,7 +226,7 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
     // other (the legacy builder's cache key is the files' content), and whichever went second would
     // skip its COPY. The floor and the s2i way start from other parents, so they never share one.
     await appendFile(path.join(oursDir, 'src', 'opt', 'program', project.name, BENCH_MODEL, 'predict.py'), `# the same edit, built by docker build ${token}\n`);
-    await placeModelFolder(project, s2iDir);
+    await placeProjectForS2i(project, s2iDir);
   };
   await sync(`${prefix}-warm`);
   await dockerBuild(ctx, floorDir, `${prefix}-a-floor:warm`);

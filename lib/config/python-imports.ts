@@ -34,6 +34,9 @@ export interface PythonImport {
 const CATCHES_IMPORT_ERROR = new Set(['ImportError', 'ModuleNotFoundError', 'Exception', 'BaseException']);
 
 export function findImports(source: string): PythonImport[] {
+  // Without the keyword there is no import statement to find: such a file (an empty __init__.py,
+  // a module of constants) costs no parse, nor the grammar's loading.
+  if (!source.includes('import')) return [];
   const tree = pythonParser().parse(source);
   const lineStarts = [0];
   for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1);
