@@ -84,9 +84,12 @@ export class DockerCli {
     return (await this.run(args)).stdout.trim();
   }
 
-  /** Timed `docker build`, tagged, as a user types it. */
+  /**
+   * Timed `docker build`, tagged, as a user types it; --force-rm so that a failed step leaves no
+   * container behind (a successful build removes its containers either way).
+   */
   build(context: string, tag: string, extra: string[] = []): Promise<Finished> {
-    return this.run(['build', ...extra, '-t', tag, context]);
+    return this.run(['build', '--force-rm', ...extra, '-t', tag, context]);
   }
 
   async imageId(ref: string): Promise<string | undefined> {
