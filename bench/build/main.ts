@@ -197,9 +197,12 @@ async function main(): Promise<number> {
 async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<string, unknown>): Promise<{ rebuild: number[]; source: SourceFile[]; floorDir: string }> {
   const { prefix, work, project } = ctx;
   log('warming up: a first cortex-s2i build installs the dependencies (setup.sh: apt-get install jq; pip) into the engine cache');
-  const warm = await cortexBuild(ctx, `${prefix}-warm`);
+  // Every rebuild of ours goes to the same name, as `make build-predict` does: a rebuild knows the
+  // image it builds again (the build cache in the model's folder), not merely the engine's cache.
+  const oursTag = `${prefix}-a-ours`;
+  const warm = await cortexBuild(ctx, oursTag);
   log(`  ${warm.seconds.toFixed(1)} s`);
-  const source = await sourceFiles(ctx, `${prefix}-warm`);
+  const source = await sourceFiles(ctx, oursTag);
   const dryRun = await must(process.execPath, [path.join(packageRoot(), 'bin', 'cortex-s2i.js'), 'build', project.modelDir, ctx.builder, `${prefix}-dry`, '--dry-run'], { env: ctx.env });
   const ourDockerfile = dockerfileOf(dryRun.stdout);
 
@@ -242,7 +245,7 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
     await sync(`${prefix}-${i}`);
     const steps: Array<[keyof typeof samples, () => Promise<Finished>]> = [];
     if (i <= RUNS) {
-      steps.push(['ours', () => cortexBuild(ctx, `${prefix}-a-ours:${i}`)]);
+      steps.push(['ours', () => cortexBuild(ctx, oursTag)]);
       steps.push(['floor', () => dockerBuild(ctx, floorDir, `${prefix}-a-floor:${i}`)]);
       steps.push(['dockerfile', () => dockerBuild(ctx, oursDir, `${prefix}-a-dockerfile:${i}`)]);
     }
@@ -260,13 +263,13 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
       for (const [name, step] of overhead) overheadSamples[name]!.push((await step()).seconds);
       // One more rebuild, after an edit of its own, through the proxy: when each engine call went out.
       await editPredict(project, `${prefix}-${i}-timeline`);
-      const phases = await timeline(ctx, `${prefix}-a-timeline:${i}`);
+      const phases = await timeline(ctx, oursTag);
       for (const [k, v] of Object.entries(phases)) (timelineSamples[k] ??= []).push(v);
     }
   }
   diagnostics.timeline = Object.fromEntries(Object.entries(timelineSamples).map(([k, v]) => [k, measured(TIMELINE_WHAT[k]!, 's', v)]));
   for (const [name, values] of Object.entries(overheadSamples)) diagnostics[name] = measured(OVERHEAD_WHAT[name]!, 's', values);
-  await verifyBuilt(ctx, `${prefix}-a-ours:${RUNS}`, `${prefix}-${RUNS}`);
+  await verifyBuilt(ctx, oursTag, `${prefix}-${RUNS}-timeline`);
 
   const ours = measured('cortex-s2i build', 's', samples.ours);
   rows.push(row('a', 'rebuild after editing predict.py, vs the floor', ours, measured('docker build: COPY onto an image with the deps', 's', samples.floor), { kind: 'ratio-max', value: 1.5 }));
@@ -455,8 +458,8 @@ async function benchCli(ctx: Context, rows: Row[], diagnostics: Record<string, u
 const TIMELINE_WHAT: Record<string, string> = {
   total: 'cortex-s2i build through the proxy, end to end',
   beforeEngine: 'before its first engine request: Node start, loading modules, reading the project, git, planning, rendering',
-  engineChecks: 'from the first engine request to the build request: engine version, builder inspect',
-  build: 'from the build request to the tag request: context upload and every step of the build',
+  engineChecks: 'from the first engine request to the build or load request: the builder, and the image built before',
+  build: 'from the build request (or the image archive of a source-only rebuild) to the tag request',
   tagAndExit: 'from the tag request to the exit',
 };
 
@@ -465,7 +468,7 @@ async function timeline(ctx: Context, tag: string): Promise<Record<string, numbe
   ctx.proxy.requests.length = 0;
   const r = await cortexBuild(ctx, tag, [], { ...ctx.env, DOCKER_HOST: ctx.proxy.dockerHost });
   const requests = [...ctx.proxy.requests].sort((a, b) => a.at - b.at);
-  const build = requests.find((q) => q.method === 'POST' && /\/build(\?|$)/.test(q.path));
+  const build = requests.find((q) => q.method === 'POST' && /\/(build|images\/load)(\?|$)/.test(q.path));
   const tagRequest = requests.find((q) => q.method === 'POST' && /\/tag(\?|$)/.test(q.path));
   if (!requests[0] || !build || !tagRequest) throw new Error(`the rebuild's engine requests were not all seen: ${requests.map((q) => `${q.method} ${q.path}`).join(', ')}`);
   return {
@@ -513,8 +516,8 @@ function explain(d: Record<string, unknown>): string[] {
     `where a rebuild (a) goes: medians of ${RUNS} more rebuilds, each cut into phases by when its engine requests went out (through the proxy):`,
     `  ${s(total)}  cortex-s2i build, end to end (${ours!.toFixed(2)} s without the proxy)`,
     `  ${s(before)}  before the first engine request: Node start, loading modules, reading the project, git, planning`,
-    `  ${s(checks)}  engine version and builder inspect`,
-    `  ${s(building)}  the build request: context upload and the engine's steps`,
+    `  ${s(checks)}  engine checks: builder, and the image built before`,
+    `  ${s(building)}  the build request (context upload and the engine's steps), or the load of a source-only image`,
     `  ${s(after)}  tag and exit`,
     `and, in separate processes: docker build of cortex-s2i's own Dockerfile and context ${viaDocker!.toFixed(2)} s (the floor ${floor!.toFixed(2)} s);`,
     `  node -e 0 ${node!.toFixed(2)} s; importing the build command's modules +${(build! - node!).toFixed(2)} s; importing the engine adapter (dockerode) +${(engine! - node!).toFixed(2)} s;`,

@@ -65,4 +65,17 @@ describe('BuildCache', () => {
       await removeTree(elsewhere);
     }
   });
+
+  it("keeps a record's source base only when every part of it has its shape", async () => {
+    const base = { key: 'sha256:k', id: 'sha256:b', emptyLayers: [false, true], layer: 'sha256:l' };
+    const cache = await BuildCache.open(dir);
+    await cache.save('x:1', { ...record, base });
+    expect((await BuildCache.open(dir)).record('x:1')).to.deep.equal({ ...record, base });
+    const cacheDir = path.join(dir, '.cortex-s2i-cache');
+    for (const bad of [{ ...base, emptyLayers: [1] }, { ...base, id: 7 }, { ...base, layer: undefined }, 'sha256:b']) {
+      await writeFile(path.join(cacheDir, 'state.json'), JSON.stringify({ format: 1, images: { 'x:1': { ...record, base: bad } }, imports: {} }));
+      // The record stays (it still answers "up to date"); the base it named is dropped.
+      expect((await BuildCache.open(dir)).record('x:1'), JSON.stringify(bad)).to.deep.equal(record);
+    }
+  });
 });

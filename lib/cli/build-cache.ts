@@ -32,6 +32,18 @@ export interface BuildRecord {
   builder: string;
   /** When it was built (ms since 1970): the oldest records go first. */
   at: number;
+  /** The image its source step went on, for a rebuild of the source alone (source-rebuild.ts). */
+  base?: SourceBase;
+}
+
+/** The image a source step went on, and what made it (source-rebuild.ts sourceBaseKey). */
+export interface SourceBase {
+  key: string;
+  id: string;
+  /** For each step of its history, oldest first: whether it made no layer. */
+  emptyLayers: boolean[];
+  /** The digest of the source layer's tar as source-rebuild.ts packs it, for the image recorded. */
+  layer: string;
 }
 
 interface State {
@@ -111,7 +123,12 @@ function checkState(raw: unknown): State | undefined {
   for (const [ref, r] of Object.entries(raw.images)) {
     if (!isObject(r) || typeof r.inputs !== 'string' || typeof r.id !== 'string' || typeof r.builder !== 'string' || typeof r.at !== 'number') continue;
     if (!isStrings(r.walked) || !isStrings(r.read)) continue;
-    images[ref] = { inputs: r.inputs, walked: r.walked, read: r.read, id: r.id, builder: r.builder, at: r.at };
+    const b = r.base;
+    const base =
+      isObject(b) && typeof b.key === 'string' && typeof b.id === 'string' && typeof b.layer === 'string' && Array.isArray(b.emptyLayers) && b.emptyLayers.every((e) => typeof e === 'boolean')
+        ? { key: b.key, id: b.id, emptyLayers: b.emptyLayers as boolean[], layer: b.layer }
+        : undefined;
+    images[ref] = { inputs: r.inputs, walked: r.walked, read: r.read, id: r.id, builder: r.builder, at: r.at, ...(base ? { base } : {}) };
   }
   const imports: Record<string, PythonImport[]> = Object.create(null) as Record<string, PythonImport[]>;
   for (const [key, list] of Object.entries(raw.imports)) {

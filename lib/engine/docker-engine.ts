@@ -9,7 +9,7 @@ import { followBuild } from './build-stream.js';
 import { followRegistryStream } from './registry-stream.js';
 import { EngineAddressError, resolveEngineConnection, type EngineConnection } from './connection.js';
 import { deferDockerodeParts } from './dockerode-deferred.js';
-import { engineGet } from './engine-http.js';
+import { engineGet, enginePost } from './engine-http.js';
 import {
   BuildError,
   EngineAnswerError,
@@ -23,6 +23,8 @@ import {
   type ContainerState,
   type Engine,
   type EngineInfo,
+  type HistoryItem,
+  type ImageConfig,
   type ImageInfo,
   type PushResult,
   type RegistryAuth,
@@ -210,14 +212,66 @@ class DockerEngine implements Engine {
 
   async tagImage(imageId: string, ref: string): Promise<void> {
     const { repo, tag } = splitReference(ref);
-    await this.call(`tagging ${imageId} as ${ref}`, (abortSignal) => this.docker.getImage(imageId).tag({ repo, tag, abortSignal }));
+    const query = new URLSearchParams({ repo, tag });
+    await this.call(`tagging ${imageId} as ${ref}`, (abortSignal) => enginePost(this.connection, `/images/${encodeURIComponent(imageId)}/tag?${query}`, abortSignal));
   }
 
-  async imageHistory(ref: string): Promise<string[]> {
+  async imageConfig(ref: string): Promise<ImageConfig | undefined> {
+    const op = `inspecting image ${ref}`;
+    try {
+      const i = this.object(op, await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/json`, abortSignal)));
+      const config = i.Config;
+      const layers = (i.RootFS as { Layers?: unknown } | undefined)?.Layers ?? [];
+      if (typeof i.Id !== 'string' || typeof config !== 'object' || config === null || !Array.isArray(layers) || !layers.every((l) => typeof l === 'string')) {
+        throw new EngineAnswerError(this.address, op, 'no image id, configuration or layers');
+      }
+      return {
+        id: i.Id,
+        architecture: typeof i.Architecture === 'string' ? i.Architecture : '',
+        os: typeof i.Os === 'string' ? i.Os : '',
+        variant: typeof i.Variant === 'string' && i.Variant !== '' ? i.Variant : undefined,
+        config: config as Record<string, unknown>,
+        layers,
+        parent: typeof i.Parent === 'string' ? i.Parent : '',
+      };
+    } catch (err) {
+      if (err instanceof EngineError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async imageHistory(ref: string): Promise<HistoryItem[]> {
     const op = `reading the history of ${ref}`;
-    const history = await this.call(op, () => this.docker.getImage(ref).history());
+    const history = await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/history`, abortSignal));
     if (!Array.isArray(history)) throw new EngineAnswerError(this.address, op, 'something other than a list');
-    return (history as Array<{ CreatedBy: string }>).map((h) => h.CreatedBy);
+    return history.map((h: { Id?: unknown; Created?: unknown; CreatedBy?: unknown; Comment?: unknown; Size?: unknown }) => ({
+      id: typeof h.Id === 'string' && h.Id.startsWith('sha256:') ? h.Id : undefined,
+      created: typeof h.Created === 'number' ? h.Created : 0,
+      createdBy: typeof h.CreatedBy === 'string' ? h.CreatedBy : '',
+      comment: typeof h.Comment === 'string' ? h.Comment : '',
+      size: typeof h.Size === 'number' ? h.Size : 0,
+    }));
+  }
+
+  async loadImage(archive: Buffer, signal?: AbortSignal): Promise<string> {
+    const op = 'loading an image';
+    const answer = await this.call(op, (abortSignal) => enginePost(this.connection, '/images/load?quiet=1', abortSignal, archive), { signal });
+    // A stream of JSON lines: {"stream": "Loaded image ID: sha256:…"}, or an error line.
+    const text = Buffer.isBuffer(answer) ? answer.toString('utf8') : JSON.stringify(answer);
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      let message: { stream?: unknown; error?: unknown; errorDetail?: { message?: unknown } };
+      try {
+        message = JSON.parse(line) as typeof message;
+      } catch {
+        throw new EngineAnswerError(this.address, op, `a line that is not JSON: ${line.slice(0, 200)}`);
+      }
+      const error = message.errorDetail?.message ?? message.error;
+      if (error !== undefined) throw new EngineError(String(error).trim(), undefined, op);
+      const loaded = typeof message.stream === 'string' ? /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(message.stream) : null;
+      if (loaded) return loaded[1]!;
+    }
+    throw new EngineAnswerError(this.address, op, 'no image id');
   }
 
   async removeImage(ref: string): Promise<void> {

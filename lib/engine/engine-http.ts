@@ -1,6 +1,7 @@
-// One GET to the engine's API over node's own http: what inspecting an image takes. A command
-// that only asks (a rebuild found up to date asks two questions) then never loads dockerode,
-// whose loading costs more than the rest of the command's start. Answers and failures come back
+// Single requests to the engine's API over node's own http: inspecting an image, its history,
+// tagging it, loading an image archive. A command that needs only these (a rebuild found up to
+// date, a rebuild of the source layer alone) then never loads dockerode, whose loading costs more
+// than the rest of the command's start. Answers and failures come back
 // in dockerode's shape (a parsed body, or an error with statusCode and json, or the socket's
 // error), so that the engine adapter handles both the same way.
 
@@ -20,8 +21,22 @@ export interface EngineHttpError extends Error {
 
 /** GETs `path`: resolves with the JSON body parsed (a Buffer when it is not JSON). */
 export function engineGet(connection: EngineConnection, path: string, signal: AbortSignal): Promise<unknown> {
+  return engineRequest(connection, 'GET', path, signal);
+}
+
+/**
+ * POSTs `body` (a tar when given, else nothing) to `path`: resolves with the JSON body parsed (a
+ * Buffer when it is not JSON, as a stream of JSON lines is).
+ */
+export function enginePost(connection: EngineConnection, path: string, signal: AbortSignal, body?: Buffer): Promise<unknown> {
+  return engineRequest(connection, 'POST', path, signal, body);
+}
+
+function engineRequest(connection: EngineConnection, method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: Buffer): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const options: https.RequestOptions = { method: 'GET', path, signal, headers: { Accept: 'application/json' } };
+    const headers: Record<string, string | number> = { Accept: 'application/json' };
+    if (body) Object.assign(headers, { 'Content-Type': 'application/x-tar', 'Content-Length': body.length });
+    const options: https.RequestOptions = { method, path, signal, headers };
     let request: http.ClientRequest;
     if (connection.kind === 'unix') {
       request = (load('node:http') as typeof http).request({ ...options, socketPath: connection.socketPath });
@@ -52,6 +67,6 @@ export function engineGet(connection: EngineConnection, path: string, signal: Ab
         reject(error);
       });
     });
-    request.end();
+    request.end(body);
   });
 }

@@ -22,6 +22,35 @@ export interface ImageInfo {
   size: number;
 }
 
+/**
+ * What a new image on top of an image starts from: the image's configuration as its config JSON
+ * has it (rather than the few fields ImageInfo names), and its layers.
+ */
+export interface ImageConfig {
+  id: string;
+  architecture: string;
+  os: string;
+  variant: string | undefined;
+  /** Env, Cmd, User, Labels, ... as the engine keeps them. */
+  config: Record<string, unknown>;
+  /** Layer digests, lowest first. */
+  layers: string[];
+  /** The image this one was built on, when the engine knows it locally ('' otherwise). */
+  parent: string;
+}
+
+/** One entry of an image's history, as `docker history` shows it. */
+export interface HistoryItem {
+  /** The local image this step made; undefined when the engine does not have it ("<missing>"). */
+  id: string | undefined;
+  /** Seconds since 1970. */
+  created: number;
+  createdBy: string;
+  comment: string;
+  /** Bytes of the step's layer; 0 for a step that made none, and for a layer of empty files. */
+  size: number;
+}
+
 /** What the engine reports while it builds, already parsed. */
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; instruction: string }
@@ -80,8 +109,16 @@ export interface Engine {
   /** Builds without tagging; resolves with the image id, rejects with the engine's error. */
   build(options: BuildOptions): Promise<{ imageId: string }>;
   tagImage(imageId: string, ref: string): Promise<void>;
-  /** The commands that made each layer, newest first, as `docker history` shows them. */
-  imageHistory(ref: string): Promise<string[]>;
+  /** The image's configuration and layers; undefined when there is no such image. */
+  imageConfig(ref: string): Promise<ImageConfig | undefined>;
+  /** The steps that made the image, newest first, as `docker history` shows them. */
+  imageHistory(ref: string): Promise<HistoryItem[]>;
+  /**
+   * Loads an image archive (the format of `docker save`) and resolves with the id of the image
+   * it held. An archive may leave out layers the engine has; an engine that needs every layer
+   * rejects it with an EngineError.
+   */
+  loadImage(archive: Buffer, signal?: AbortSignal): Promise<string>;
   removeImage(ref: string): Promise<void>;
   runContainer(spec: ContainerSpec): Promise<StartedContainer>;
   /** Waits for the container to exit and returns its exit status. */

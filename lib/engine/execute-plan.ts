@@ -85,7 +85,7 @@ function createdImagesOf(err: unknown): string[] {
  * behind; an image some tag already names existed before this build and is kept. Reports
  * whether the image is gone.
  */
-async function removeBuilt(engine: Engine, imageId: string): Promise<boolean> {
+export async function removeBuilt(engine: Engine, imageId: string): Promise<boolean> {
   try {
     const info = await engine.inspectImage(imageId);
     if (!info) return true;

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { extract } from 'tar-stream';
-import { BuildError, EngineError, RegistryError, type BuildOptions, type ContainerSpec, type ContainerState, type Engine, type ImageInfo, type PushResult, type StartedContainer } from './engine.js';
+import { BuildError, EngineError, RegistryError, type BuildOptions, type ContainerSpec, type ContainerState, type Engine, type HistoryItem, type ImageConfig, type ImageInfo, type PushResult, type StartedContainer } from './engine.js';
 
 interface FakeImage extends ImageInfo {
   /** Cache keys of the steps that made it. */
@@ -88,9 +88,19 @@ export class FakeEngine implements Engine {
     this.tags.set(ref, imageId);
   }
 
-  async imageHistory(ref: string): Promise<string[]> {
+  async imageConfig(ref: string): Promise<ImageConfig | undefined> {
+    const image = await this.inspectImage(ref);
+    return image && { id: image.id, architecture: 'amd64', os: 'linux', variant: undefined, config: { Labels: image.labels }, layers: image.layers, parent: '' };
+  }
+
+  async imageHistory(ref: string): Promise<HistoryItem[]> {
     if (!(await this.inspectImage(ref))) throw new EngineError(`No such image: ${ref}`, 404);
     return [];
+  }
+
+  /** Refused, as by an engine that needs every layer in an archive: the caller builds instead. */
+  async loadImage(): Promise<string> {
+    throw new EngineError('the fake engine loads no image archives', 501);
   }
 
   async removeImage(ref: string): Promise<void> {

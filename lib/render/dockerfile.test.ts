@@ -55,4 +55,12 @@ describe('renderDockerfile', () => {
     expect(renderDockerfile(plan(), '1').text).to.contain('ENV GREETING="say \\"hi\\" for \\$5 \\\\o/"');
     expect(() => dockerfileQuote('two\nlines')).to.throw('cannot span lines');
   });
+
+  it('gives the text before the source step when only the labels follow it, and none for an s2i builder', () => {
+    const r = renderDockerfile(plan(), '1.0.0');
+    expect(r.beforeSource).to.equal(r.text.slice(0, r.text.indexOf('COPY src/ /\n')));
+    expect(r.beforeSource).to.contain('CMD ["/usr/libexec/s2i/run"]').and.not.contain('LABEL');
+    const s2i = renderDockerfile(plan({ builder: { style: 's2i', image: 'b', scriptsDir: '/s2i', destination: '/tmp', user: '1001' } }), '1.0.0');
+    expect(s2i.beforeSource).to.equal(undefined);
+  });
 });

@@ -64,6 +64,8 @@ export interface BuiltImage {
   warnings: string[];
   /** Nothing was built: the image was already built from the same inputs (up-to-date.ts). */
   upToDate?: boolean;
+  /** Only the source layer was made, on the image the last build put the source on (source-rebuild.ts). */
+  sourceOnly?: boolean;
 }
 
 /** The JSON document --json prints: the shape the README documents. */
@@ -81,6 +83,8 @@ export interface BuildReport {
   steps: Array<{ step: number; instruction: string; seconds: number; cached: boolean; dependencies: boolean }>;
   /** Present (true) when the image was already built from the same inputs and nothing was sent. */
   upToDate?: boolean;
+  /** Present (true) when only the source layer was made, without a build (source-rebuild.ts). */
+  sourceOnly?: boolean;
   warnings: string[];
 }
 
@@ -112,6 +116,7 @@ export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: Bui
     cacheFrom: built.cacheFrom,
     steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
     ...(built.upToDate ? { upToDate: true } : {}),
+    ...(built.sourceOnly ? { sourceOnly: true } : {}),
     warnings: [...built.planWarnings, ...built.warnings],
   };
   return { kind: 'built', report, pushed };

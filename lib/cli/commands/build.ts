@@ -164,21 +164,54 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     return { kind: 'dry-run', image: plan.image, dockerfile: dockerfile.text, plan: description, warnings: plan.warnings.map(formatProblem) };
   }
 
-  const [{ executePlan }, { ImportCheckReport }, { requirementsFailure }] = await Promise.all([
+  const [{ executePlan }, { ImportCheckReport }, { requirementsFailure }, { describeSourceBase, rebuildSource, sourceBaseKey }] = await Promise.all([
     import('../../engine/execute-plan.js'),
     import('./import-check.js'),
     import('./requirements-failure.js'),
+    import('./source-rebuild.js'),
   ]);
+  const mtime = epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000);
   return withEngine(ctx, async (engine) => {
     const builderInfo = await engine.inspectImage(builder.image);
     if (!builderInfo) throw unknownBuilder(builder.image);
+    const baseKey = cache ? sourceBaseKey(dockerfile, plan, builderInfo.id) : undefined;
+    const identity = async () => buildIdentity(cmd, ctx, builderRef, await revisionStamped);
+    // Only the source changed since the last build: its image gets a new source layer, unbuilt.
+    if (cache && inputs && record?.base && baseKey === record.base.key && !cmd.noCache && !cmd.cacheFrom?.length) {
+      const rebuilt = await rebuildSource(engine, plan, dockerfile, record, record.base, { mtime, compress: cmd.compress, signal: ctx.signal });
+      if (rebuilt?.unchanged) {
+        await recordBuild(cache, cmd, ctx, await identity(), inputs, rebuilt.imageId, builderInfo.id, rebuilt.recorded);
+        return answerUpToDate(ctx, engine, cmd, rebuilt.imageId, output, full, started, 'what goes into the image is what it has: the same source layer and labels');
+      }
+      if (rebuilt) {
+        output.out(`building ${plan.image}`);
+        output.out(`  source        ${plan.source.length} files onto ${rebuilt.base.slice(0, 19)}, as the last build's source step: nothing before it changed`);
+        const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
+        output.out(`sent ${formatBytes(rebuilt.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
+        full.out(`built ${plan.image} (${rebuilt.imageId}) in ${seconds}s`);
+        await recordBuild(cache, cmd, ctx, await identity(), inputs, rebuilt.imageId, builderInfo.id, rebuilt.recorded);
+        return publishBuild(ctx, engine, cmd, {
+          image: plan.image,
+          sourceBytes: plan.sourceBytes,
+          planWarnings: plan.warnings.map(formatProblem),
+          imageId: rebuilt.imageId,
+          bytesSent: rebuilt.bytesSent,
+          seconds: Number(seconds),
+          steps: [],
+          dependencyStep: undefined,
+          cacheFrom: [],
+          warnings: [],
+          sourceOnly: true,
+        }, output);
+      }
+    }
     const cacheFrom = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
     const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep, { style, ...(live ? { live } : {}) });
     const importCheck = new ImportCheckReport(plan);
     const logLines: string[] = [];
     const outcome = await executePlan(plan, dockerfile, engine, {
-      mtime: epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
+      mtime,
       noCache: cmd.noCache,
       compress: cmd.compress,
       ...(cacheFrom.sources.length ? { cacheFrom: cacheFrom.sources } : {}),
@@ -204,7 +237,10 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     output.out(`sent ${formatBytes(outcome.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
     // The result: printed in quiet mode too.
     full.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
-    if (cache && inputs) await recordBuild(cache, cmd, ctx, await buildIdentity(cmd, ctx, builderRef, await revisionStamped), inputs, outcome.imageId, builderInfo.id);
+    if (cache && inputs) {
+      const base = baseKey === undefined ? undefined : await describeSourceBase(engine, outcome.imageId, baseKey, plan, mtime).catch(() => undefined);
+      await recordBuild(cache, cmd, ctx, await identity(), inputs, outcome.imageId, builderInfo.id, base);
+    }
     return publishBuild(ctx, engine, cmd, {
       image: plan.image,
       sourceBytes: plan.sourceBytes,
@@ -221,9 +257,9 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
 }
 
 /** The answer of a build that found its image up to date (up-to-date.ts): the image, as built before. */
-async function answerUpToDate(ctx: CommandContext, engine: Engine, cmd: BuildCommand, imageId: string, output: Output, full: Output, started: number): Promise<BuildOutcome> {
+async function answerUpToDate(ctx: CommandContext, engine: Engine, cmd: BuildCommand, imageId: string, output: Output, full: Output, started: number, why?: string): Promise<BuildOutcome> {
   const seconds = (ctx.now().getTime() - started) / 1000;
-  output.out(`nothing changed since ${cmd.image} was built: no file, option, commit or builder (to build it anyway: --no-cache)`);
+  output.out(`${why ?? `nothing changed since ${cmd.image} was built: no file, option, commit or builder`} (to build it anyway: --no-cache)`);
   // The result: printed in quiet mode too.
   full.out(`${cmd.image} (${imageId}) is up to date, ${seconds.toFixed(1)}s`);
   return publishBuild(ctx, engine, cmd, {

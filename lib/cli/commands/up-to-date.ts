@@ -11,7 +11,7 @@ import { inputsDigest, readBeyondWalked, relative, walkedBeyondModel } from '../
 import { extendScan, scanModel, type ProjectSnapshot } from '../../config/scan.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Command } from '../args.js';
-import type { BuildCache, BuildRecord } from '../build-cache.js';
+import type { BuildCache, BuildRecord, SourceBase } from '../build-cache.js';
 import type { CommandContext } from '../context.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
@@ -58,9 +58,10 @@ export async function upToDateImage(engine: Engine, cache: BuildCache, cmd: Buil
 
 /**
  * Records in the cache what the image `imageId` was built from: the snapshot the build read its
- * project from (digested as upToDateImage will digest the tree next time), and its builder.
+ * project from (digested as upToDateImage will digest the tree next time), its builder, and the
+ * image its source step went on (source-rebuild.ts).
  */
-export async function recordBuild(cache: BuildCache, cmd: BuildCommand, ctx: CommandContext, identity: unknown, snapshot: ProjectSnapshot, imageId: string, builderId: string): Promise<void> {
+export async function recordBuild(cache: BuildCache, cmd: BuildCommand, ctx: CommandContext, identity: unknown, snapshot: ProjectSnapshot, imageId: string, builderId: string, base?: SourceBase): Promise<void> {
   const read = readBeyondWalked(snapshot);
   await cache.save(cmd.image, {
     inputs: inputsDigest(snapshot, identity, read),
@@ -69,5 +70,6 @@ export async function recordBuild(cache: BuildCache, cmd: BuildCommand, ctx: Com
     id: imageId,
     builder: builderId,
     at: ctx.now().getTime(),
+    ...(base ? { base } : {}),
   });
 }
