@@ -164,7 +164,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     return { kind: 'dry-run', image: plan.image, dockerfile: dockerfile.text, plan: description, warnings: plan.warnings.map(formatProblem) };
   }
 
-  const [{ executePlan }, { ImportCheckReport }, { requirementsFailure }, { describeSourceBase, rebuildSource, sourceBaseKey }] = await Promise.all([
+  const [{ executePlan }, { ImportCheckReport }, { requirementsFailure }, { describeSourceBase, lookAtBase, rebuildSource, sourceBaseKey }] = await Promise.all([
     import('../../engine/execute-plan.js'),
     import('./import-check.js'),
     import('./requirements-failure.js'),
@@ -172,13 +172,15 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   ]);
   const mtime = epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000);
   return withEngine(ctx, async (engine) => {
+    const sourceOnly = cache && inputs && record?.base && !cmd.noCache && !cmd.cacheFrom?.length ? record.base : undefined;
+    const seen = sourceOnly && lookAtBase(engine, plan.image, sourceOnly).catch(() => undefined);
     const builderInfo = await engine.inspectImage(builder.image);
     if (!builderInfo) throw unknownBuilder(builder.image);
     const baseKey = cache ? sourceBaseKey(dockerfile, plan, builderInfo.id) : undefined;
     const identity = async () => buildIdentity(cmd, ctx, builderRef, await revisionStamped);
     // Only the source changed since the last build: its image gets a new source layer, unbuilt.
-    if (cache && inputs && record?.base && baseKey === record.base.key && !cmd.noCache && !cmd.cacheFrom?.length) {
-      const rebuilt = await rebuildSource(engine, plan, dockerfile, record, record.base, { mtime, compress: cmd.compress, signal: ctx.signal });
+    if (cache && inputs && record && sourceOnly && baseKey === sourceOnly.key) {
+      const rebuilt = await rebuildSource(engine, plan, dockerfile, record, sourceOnly, await seen, { mtime, compress: cmd.compress, signal: ctx.signal });
       if (rebuilt?.unchanged) {
         await recordBuild(cache, cmd, ctx, await identity(), inputs, rebuilt.imageId, builderInfo.id, rebuilt.recorded);
         return answerUpToDate(ctx, engine, cmd, rebuilt.imageId, output, full, started, 'what goes into the image is what it has: the same source layer and labels');
@@ -238,7 +240,7 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     // The result: printed in quiet mode too.
     full.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
     if (cache && inputs) {
-      const base = baseKey === undefined ? undefined : await describeSourceBase(engine, outcome.imageId, baseKey, plan, mtime).catch(() => undefined);
+      const base = baseKey === undefined ? undefined : await describeSourceBase(engine, outcome.imageId, baseKey, plan, mtime, record?.base).catch(() => undefined);
       await recordBuild(cache, cmd, ctx, await identity(), inputs, outcome.imageId, builderInfo.id, base);
     }
     return publishBuild(ctx, engine, cmd, {

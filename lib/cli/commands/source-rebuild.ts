@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { BuildRecord, SourceBase } from '../build-cache.js';
 import { packContext } from '../../context/tar.js';
-import { EngineError, type Engine, type ImageConfig } from '../../engine/engine.js';
+import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
 import { contextEntries, removeBuilt } from '../../engine/execute-plan.js';
 import { historySteps, imageArchive, newLayer, stepsToCount } from '../../engine/image-archive.js';
 import { contextUnreadable, interrupted, tagFailed } from '../../errors.js';
@@ -32,10 +32,12 @@ const MAX_LAYER_BYTES = 64 * 1024 * 1024;
 /**
  * The digest of everything that makes the image the source goes on: the Dockerfile's lines
  * before the source step, the files those lines copy (setup.sh, requirements), the builder image.
- * Undefined for a Dockerfile that does not end with the source step and the labels.
+ * Undefined for a Dockerfile that does not end with the source step and the labels, and when
+ * the requirements carry index credentials.
  */
 export function sourceBaseKey(dockerfile: RenderedDockerfile, plan: BuildPlan, builderId: string): string | undefined {
-  if (dockerfile.beforeSource === undefined) return undefined;
+  // A requirements file with index credentials is never digested into the cache, not even hashed.
+  if (dockerfile.beforeSource === undefined || plan.dependencies.indexStage) return undefined;
   const hash = createHash('sha256').update(builderId).update('\0').update(dockerfile.beforeSource);
   for (const e of contextEntries(plan, '')) {
     if (e.name === 'Dockerfile' || e.name.startsWith(`${plan.sourceDir}/`)) continue;
@@ -49,17 +51,23 @@ export function sourceBaseKey(dockerfile: RenderedDockerfile, plan: BuildPlan, b
  * After a build of the whole Dockerfile: the image its source step went on, for the next rebuild
  * of the source alone. Undefined when the engine does not show it for certain.
  */
-export async function describeSourceBase(engine: Engine, imageId: string, key: string, plan: BuildPlan, mtime: Date): Promise<SourceBase | undefined> {
+export async function describeSourceBase(engine: Engine, imageId: string, key: string, plan: BuildPlan, mtime: Date, previous: SourceBase | undefined): Promise<SourceBase | undefined> {
   const labelled = await engine.imageConfig(imageId);
   const copied = labelled?.parent ? await engine.imageConfig(labelled.parent) : undefined;
   const base = copied?.parent ? await engine.imageConfig(copied.parent) : undefined;
   if (!labelled || !copied || !base || !addsOneLayer(base, copied) || labelled.layers.length !== copied.layers.length) return undefined;
-  const history = (await engine.imageHistory(base.id)).reverse();
+  // The same base as recorded (the engine's cache gave the same image): its history is known.
+  const emptyLayers = previous?.id === base.id && previous.key === key ? previous.emptyLayers : await emptyLayersOf(engine, base);
+  const layer = emptyLayers && (await packSourceLayer(plan, mtime));
+  return emptyLayers && layer && { key, id: base.id, emptyLayers, layer: newLayer(layer).diffId };
+}
+
+/** For each step of the image's history, oldest first, whether it made no layer (image-archive.ts historySteps). */
+async function emptyLayersOf(engine: Engine, image: ImageConfig): Promise<boolean[] | undefined> {
+  const history = (await engine.imageHistory(image.id)).reverse();
   const counted = await Promise.all(stepsToCount(history).map(async (id) => [id, (await engine.imageConfig(id))?.layers.length] as const));
   const layersOf = new Map(counted.filter((c): c is readonly [string, number] => c[1] !== undefined));
-  const steps = historySteps(history, base.layers.length, layersOf);
-  const layer = steps && (await packSourceLayer(plan, mtime));
-  return steps && layer && { key, id: base.id, emptyLayers: steps.map((s) => s.emptyLayer), layer: newLayer(layer).diffId };
+  return historySteps(history, image.layers.length, layersOf)?.map((s) => s.emptyLayer);
 }
 
 export interface SourceRebuild {
@@ -77,6 +85,19 @@ export interface SourceRebuild {
   recorded: SourceBase;
 }
 
+/** What the engine has under the image's name, and the recorded base with its history. */
+export interface SeenBase {
+  named: ImageConfig | undefined;
+  parent: ImageConfig | undefined;
+  history: HistoryItem[] | undefined;
+}
+
+/** Asks the engine for what rebuildSource checks, at once: asked early, the answers overlap other work. */
+export async function lookAtBase(engine: Engine, image: string, base: SourceBase): Promise<SeenBase> {
+  const [named, parent, history] = await Promise.all([engine.imageConfig(image), engine.imageConfig(base.id), engine.imageHistory(base.id).catch(() => undefined)]);
+  return { named, parent, history };
+}
+
 /**
  * Makes the image `plan.image` from the recorded base and the plan's source, and tags it.
  * Undefined when the base is not what the last build left, or the engine will not load the
@@ -88,9 +109,10 @@ export async function rebuildSource(
   dockerfile: RenderedDockerfile,
   record: BuildRecord,
   base: SourceBase,
+  seen: SeenBase | undefined,
   options: { mtime: Date; compress: boolean; signal?: AbortSignal | undefined },
 ): Promise<SourceRebuild | undefined> {
-  const [named, parent, history] = await Promise.all([engine.imageConfig(plan.image), engine.imageConfig(base.id), engine.imageHistory(base.id).catch(() => undefined)]);
+  const { named, parent, history } = seen ?? {};
   if (!named || !parent || !history || named.id !== record.id || !addsOneLayer(parent, named) || !sameRuntime(parent, named)) return undefined;
   if (history.length !== base.emptyLayers.length) return undefined;
   const baseHistory = history.reverse().map((h, i) => ({ created: h.created, createdBy: h.createdBy, comment: h.comment, emptyLayer: base.emptyLayers[i]! }));
