@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { Engine, StartedContainer } from '../../lib/engine/engine.js';
-import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, ROUTE_STYLES, startContainer, waitForHealth, waitForReady, type RawResponse } from './support.js';
+import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, ROUTE_STYLES, startContainer, stderrLinesUntil, waitForHealth, waitForReady, type RawResponse } from './support.js';
 
 const IMAGE = `${PREFIX}-route-styles-predict`;
 const SECRET = 'route-styles-secret-never-in-an-image';
@@ -118,7 +118,7 @@ describe('the predict server on a real engine', function () {
       expect(after.status, `after the ${status}`).to.equal(200);
     }
 
-    const log = await logOf(c.id);
+    const log = await stderrLinesUntil(engine, c.id, (lines) => lines.filter((l) => l.event === 'request').length >= 2 * cases.length);
     const failed = log.find((l) => l.event === 'request_failed')!;
     expect(failed.traceback).to.contain('ValueError: asked to fail: card 4242');
     expect(log.find((l) => l.event === 'request_timeout')).to.include({ route: 'function/predict', timeout_seconds: 1 });
@@ -233,7 +233,8 @@ describe('the predict server on a real engine', function () {
         }
       }),
     );
-    const served = (await logOf(c.id)).filter((l) => l.event === 'request' && l.route === 'function/predict');
+    const isServed = (l: Record<string, unknown>): boolean => l.event === 'request' && l.route === 'function/predict';
+    const served = (await stderrLinesUntil(engine, c.id, (lines) => lines.filter(isServed).length >= total)).filter(isServed);
     expect(served).to.have.length(total);
     expect(new Set(served.map((l) => l.pid)).size, 'both workers served requests').to.equal(2);
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Engine, StartedContainer } from '../../lib/engine/engine.js';
 import { packageFile } from '../../lib/package-root.js';
-import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, startContainer, waitForReady, type RawResponse } from './support.js';
+import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, startContainer, stderrLinesUntil, waitForReady, type RawResponse } from './support.js';
 
 const FIXTURE = packageFile('fixtures', 'server_abuse');
 const IMAGE = `${PREFIX}-server-abuse-predict`;
@@ -166,8 +166,9 @@ describe('the predict server under abuse, on a real engine', function () {
       expect(error.message).to.contain(message);
       expect((await post(c.port, '[1]')).status, `after the ${status}`).to.equal(200);
     }
-    const log = (await logsOf(c.id)).stderr;
-    expect(log.filter((l) => l.event === 'request').map((l) => l.status)).to.include.members([400, 431, 501]);
+    const statuses = (lines: Log): unknown[] => lines.filter((l) => l.event === 'request').map((l) => l.status);
+    const log = await stderrLinesUntil(engine, c.id, (lines) => [400, 431, 501].every((s) => statuses(lines).includes(s)));
+    expect(statuses(log)).to.include.members([400, 431, 501]);
     expect(log.filter((l) => l.level === 'error')).to.deep.equal([]);
     await engine.removeContainer(c.id);
   });

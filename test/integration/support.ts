@@ -209,6 +209,25 @@ export function rawRequest(
   });
 }
 
+/**
+ * A container's stderr JSON lines once `until` holds of them (or after `seconds`, as they are):
+ * the predict server may hold a request's line up to ACCESS_LOG_FLUSH seconds (0.5 by default)
+ * to write it together with others.
+ */
+export async function stderrLinesUntil(
+  engine: Engine,
+  id: string,
+  until: (lines: Array<Record<string, unknown>>) => boolean,
+  seconds = 5,
+): Promise<Array<Record<string, unknown>>> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const lines = jsonLines((await engine.containerLogs(id)).stderr);
+    if (until(lines) || Date.now() > deadline) return lines;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** The JSON lines of a log, each parsed; a line that is not JSON fails the test with the line. */
 export function jsonLines(text: string): Array<Record<string, unknown>> {
   return text

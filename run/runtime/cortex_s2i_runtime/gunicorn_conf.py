@@ -5,7 +5,8 @@ threads per worker, 4), TIMEOUT (seconds a prediction may take before a 504, 60;
 GRACEFUL_TIMEOUT (seconds in-flight requests get after SIGTERM, 8), MAX_BODY_BYTES (10 MiB),
 HEADER_TIMEOUT (10) and BODY_TIMEOUT (30) (seconds a request's headers, then its body, may take
 to arrive), MAX_PENDING (predictions per worker running or waiting, 16 x THREADS), DEBUG_LOGGING
-(off) and DEBUG_LOG_BYTES (4096), LOG_LEVEL (info). Every log line, gunicorn's own included, is
+(off) and DEBUG_LOG_BYTES (4096), ACCESS_LOG_FLUSH (seconds a request's line may wait to share a
+write, 0.5; 0: at once), LOG_LEVEL (info). Every log line, gunicorn's own included, is
 JSON on stderr; gunicorn's plain access log is off because the app logs one JSON line per request.
 The worker class is gunicorn's gthread with the defences of server_worker.py.
 
@@ -87,6 +88,7 @@ def settings_from(environ, cpus=None):
     settings.header_timeout(environ)
     settings.body_timeout(environ)
     settings.max_pending(environ)
+    settings.access_log_flush(environ)
     request_timeout = settings.request_timeout(environ)
     return {
         "bind": ["0.0.0.0:%d" % settings.whole_number(environ, "PORT", 5000, 1, 65535)],
@@ -179,8 +181,10 @@ def on_starting(server):
                           level=logging.ERROR, error=str(error))
         raise SystemExit(2)
     server.cortex_s2i_routes = paths
-    # Before the fork: every worker's descriptors 1 and 2 are then the relays.
+    # Before the fork: every worker's descriptors 1 and 2 are then the relays, and every worker
+    # holds its access lines as ACCESS_LOG_FLUSH says.
     output.capture()
+    output.configure(settings.access_log_flush(os.environ))
     # Set before the fork, so every worker inherits them.
     os.environ[workers_module.STATE_DIR_VARIABLE] = workers_module.create_state_dir()
     os.environ[workers_module.WORKERS_VARIABLE] = str(workers)
@@ -194,6 +198,7 @@ def when_ready(server):
                       header_timeout=settings.header_timeout(os.environ),
                       body_timeout=settings.body_timeout(os.environ),
                       max_pending=settings.max_pending(os.environ),
+                      access_log_flush=settings.access_log_flush(os.environ),
                       routes=getattr(server, "cortex_s2i_routes", None))
 
 
@@ -228,6 +233,7 @@ def worker_exit(server, worker):
     the interpreter would join at exit: a worker holding any ends here, without waiting.
     """
     abandoned = getattr(worker, "abandoned_calls", 0)
+    # After the worker's last access lines (a line that is not one sends them first).
     jsonlog.log_event(_server_log, "worker_stopped", pid=os.getpid(),
                       **({"abandoned_calls": abandoned} if abandoned else {}))
     if abandoned:
@@ -236,7 +242,9 @@ def worker_exit(server, worker):
                 stream.flush()
             except (AttributeError, OSError, ValueError):
                 pass
-        output.flush_lines()
+    # Nothing may wait past here: the process ends without the timed flush.
+    output.flush_lines()
+    if abandoned:
         os._exit(0)
 
 

@@ -157,6 +157,16 @@ def log_event(logger, event, level=logging.INFO, exc_info=None, **fields):
     server's: output.LogHandler), the same line is written without a LogRecord, whose making
     was most of the cost of the server's line per request.
     """
+    _log(logger, event, level, exc_info, False, fields)
+
+
+def log_access(logger, event, **fields):
+    """log_event at info for the access line of an answered request: the server's handler may
+    hold it a moment to write it with others (output.configure, ACCESS_LOG_FLUSH)."""
+    _log(logger, event, logging.INFO, None, True, fields)
+
+
+def _log(logger, event, level, exc_info, access, fields):
     if exc_info is None and logger.isEnabledFor(level):
         handler = _direct_handler(logger, level)
         if handler is not None:
@@ -164,7 +174,10 @@ def log_event(logger, event, level=logging.INFO, exc_info=None, **fields):
                     "logger": logger.name, "pid": _pid, "message": event, "event": event}
             for key, value in fields.items():
                 line.setdefault(key, value)
-            handler.write_line(_render(line))
+            if access:
+                handler.write_line(_render(line), access=True)
+            else:
+                handler.write_line(_render(line))
             return
     logger.log(level, event, exc_info=exc_info, extra={"fields": dict(event=event, **fields)})
 

@@ -9,6 +9,14 @@ stdout or stderr, while the log handler (`LogHandler`) writes the server's own l
 the real stderr, one whole line per write. A line without its newline is written once the writer
 has been quiet for FLUSH_SECONDS, and a very long one in pieces of MAX_LINE bytes. A line that
 is already a JSON object (a model logging JSON itself) passes through unchanged.
+
+The access line of each answered request (jsonlog.log_access) may wait in a buffer of this
+process, as nginx's `access_log ... buffer= flush=` does: `configure(access_flush)` (the server's
+ACCESS_LOG_FLUSH) holds them until the next would pass PIPE_BUF or the oldest has waited that
+long, then writes them in one write. Each write to the engine's log pipe costs far more than the
+line itself (the container runtime reads it, the engine's logger stores it), and was most of a
+small prediction's cost. Any other line first sends the waiting access lines, so the lines of a
+process keep the order of its events.
 """
 
 import json
@@ -17,6 +25,7 @@ import os
 import select
 import sys
 import threading
+import time
 from collections import deque
 
 from . import jsonlog
@@ -44,19 +53,54 @@ _writing = threading.Lock()
 _PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
 
 
+# Access lines waiting in this process (ACCESS_LOG_FLUSH), their size, and when the oldest came.
+# `_order` guards them, and their move to `_pending` as one write, so that no other line can
+# pass them; a line of another kind that finds access lines waiting takes them first.
+_access_flush = 0.0
+_access: "list[bytes]" = []
+_access_bytes = 0
+_access_since = 0.0
+# Reentrant: gunicorn's signal handlers may log while the main thread holds it.
+_order = threading.RLock()
+_due = threading.Condition(_order)
+_flusher: "threading.Thread | None" = None
+_flusher_idle = False  # waiting for a first line, not for a deadline: it needs a notify
+
+
 def _new_writer_state():
-    global _pending, _writing
+    global _pending, _writing, _access, _access_bytes, _order, _due, _flusher, _flusher_idle
     _pending = deque()
     _writing = threading.Lock()
+    # A forked worker starts empty: the parent's waiting lines are the parent's to write.
+    _access = []
+    _access_bytes = 0
+    _order = threading.RLock()
+    _due = threading.Condition(_order)
+    _flusher = None
+    _flusher_idle = False
 
 
 os.register_at_fork(after_in_child=_new_writer_state)
 
 
+def configure(access_flush):
+    """Seconds an access line may wait to share a write (ACCESS_LOG_FLUSH); 0: written at once."""
+    global _access_flush
+    flush_lines()  # what waits under the previous setting goes first
+    with _order:
+        _access_flush = float(access_flush)
+        _due.notify()  # a flush thread waiting for the previous deadline computes it again
+
+
 def _send(data):
     pending = _pending
     if data is not None:
-        pending.append(data)
+        if _access:
+            with _order:
+                _hand_over_access()
+                pending.append(data)
+        else:
+            pending.append(data)
     while pending:
         if not _writing.acquire(False):
             return  # the writing thread writes this line too
@@ -64,6 +108,65 @@ def _send(data):
             _write_pending(pending)
         finally:
             _writing.release()
+
+
+def _hand_over_access():
+    """Queues the waiting access lines as one write (they fit PIPE_BUF). Holding _order."""
+    global _access_bytes
+    if _access:
+        # Appended before the list empties: a thread that sees no access line waiting finds
+        # them in _pending already.
+        _pending.append(_access[0] if len(_access) == 1 else b"".join(_access))
+        _access.clear()
+        _access_bytes = 0
+
+
+def _send_access(data):
+    """An access line: written at once without ACCESS_LOG_FLUSH, else held (see the module)."""
+    global _access_bytes, _access_since, _flusher, _flusher_idle
+    if _access_flush <= 0:
+        _send(data)
+        return
+    with _order:
+        full = _access_bytes + len(data) > _PIPE_BUF
+        if full:
+            _hand_over_access()
+        if len(data) > _PIPE_BUF:
+            _pending.append(data)  # never fits a shared write: alone, at once
+        else:
+            if not _access:
+                _access_since = time.monotonic()
+                if _flusher is None:
+                    _flusher = threading.Thread(target=_flush_when_due, daemon=True,
+                                                name="cortex-s2i-access-log")
+                    _flusher.start()
+                elif _flusher_idle:
+                    _flusher_idle = False
+                    _due.notify()
+            _access.append(data)
+            _access_bytes += len(data)
+            if not full:
+                return
+    _send(None)
+
+
+def _flush_when_due():
+    """The timed flush: asleep while no access line waits, so idle it costs nothing."""
+    global _flusher_idle
+    while True:
+        with _order:
+            while True:
+                if not _access:
+                    _flusher_idle = True
+                    _due.wait()
+                    continue
+                left = _access_since + _access_flush - time.monotonic()
+                if left <= 0:
+                    break
+                # Lines written meanwhile leave the deadline as it is: no wake-up per line.
+                _due.wait(left)
+            _hand_over_access()
+        _send(None)
 
 
 def _write_pending(pending):
@@ -80,7 +183,11 @@ def _write_pending(pending):
 
 
 def flush_lines():
-    """Waits for the writing thread, then writes what is left (before os._exit)."""
+    """Writes the waiting access lines, waits for the writing thread, then writes what is left
+    (at exit, before os._exit)."""
+    if _access:
+        with _order:
+            _hand_over_access()
     with _writing:
         _write_pending(_pending)
 
@@ -96,9 +203,14 @@ class LogHandler(logging.Handler):
             return
         _send(data)
 
-    def write_line(self, text):
-        """Writes a line already formatted (jsonlog.log_event's path around LogRecords)."""
-        _send((text + "\n").encode("utf-8", "replace"))
+    def write_line(self, text, access=False):
+        """Writes a line already formatted (jsonlog.log_event's path around LogRecords); an
+        access line may wait to share a write with others (configure)."""
+        data = (text + "\n").encode("utf-8", "replace")
+        if access:
+            _send_access(data)
+        else:
+            _send(data)
 
     def flush(self):
         flush_lines()

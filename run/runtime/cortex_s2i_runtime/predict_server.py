@@ -231,9 +231,9 @@ class PredictApp:
         start_response("%d %s" % (status, STATUS_TEXT.get(status, "")), headers)
         seconds = time.monotonic() - started
         self.metrics.observe(route if known else metrics_module.UNMATCHED, status, seconds)
-        self._log("request", request_id, route if known else None, method, status=status,
-                  duration_ms=round(seconds * 1000, 3),
-                  **({} if known else {"path": path[:_MAX_ECHOED_PATH]}))
+        self._access_line(request_id, route if known else None, method, status=status,
+                          duration_ms=round(seconds * 1000, 3),
+                          **({} if known else {"path": path[:_MAX_ECHOED_PATH]}))
         return [b"" if method == "HEAD" else body]
 
     def _debug_allowed(self, environ, request_id):
@@ -266,8 +266,8 @@ class PredictApp:
         request_id = new_request_id()
         body = self._error_body(status, message, request_id)
         self.metrics.observe(metrics_module.UNMATCHED, status, 0.0)
-        self._log("request", request_id, None, method, status=status, error=message,
-                  **({"path": path[:_MAX_ECHOED_PATH]} if path else {}))
+        self._access_line(request_id, None, method, status=status, error=message,
+                          **({"path": path[:_MAX_ECHOED_PATH]} if path else {}))
         return ("%d %s" % (status, STATUS_TEXT.get(status, "")),
                 [("Content-Type", _JSON), ("Content-Length", str(len(body))),
                  ("X-Request-Id", request_id)] + list(headers), body)
@@ -357,8 +357,8 @@ class PredictApp:
         body = self._error_body(504, self._timeout_message(), request_id)
         seconds = time.monotonic() - started
         self.metrics.observe(route, 504, seconds)
-        self._log("request", request_id, route, method, status=504,
-                  duration_ms=round(seconds * 1000, 3))
+        self._access_line(request_id, route, method, status=504,
+                          duration_ms=round(seconds * 1000, 3))
         send_now("504 " + STATUS_TEXT[504], [("Content-Type", _JSON),
                                              ("Content-Length", str(len(body))),
                                              ("X-Request-Id", request_id)], body)
@@ -429,6 +429,11 @@ class PredictApp:
     def _error_body(status, message, request_id):
         return jsonlog.dumps({"error": {"status": status, "message": message,
                                         "request_id": request_id}}).encode()
+
+    def _access_line(self, request_id, route, method, **fields):
+        """The line of an answered request, which may wait to share a write (ACCESS_LOG_FLUSH)."""
+        jsonlog.log_access(self.log, "request", request_id=request_id, route=route,
+                           method=method, **fields)
 
     def _log(self, event, request_id, route, method, level=logging.INFO, exc_info=None, **fields):
         jsonlog.log_event(self.log, event, level=level, exc_info=exc_info,

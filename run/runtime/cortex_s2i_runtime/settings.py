@@ -11,6 +11,12 @@ DEFAULT_THREADS = 4
 # SIGKILL; raise it together with the orchestrator's grace period (docker stop -t,
 # Kubernetes terminationGracePeriodSeconds).
 DEFAULT_GRACEFUL_TIMEOUT = 8
+# Access lines wait at most this long to share a write. Under load a write fills up (PIPE_BUF,
+# about 17 lines) long before: measured, 4,000 requests at 3,000 a second took 236 writes, so the
+# value makes no difference there. A quiet server makes at most two timed writes a second per
+# worker, and its lines reach `docker logs` within half a second.
+DEFAULT_ACCESS_LOG_FLUSH = 0.5
+MAX_ACCESS_LOG_FLUSH = 60
 
 
 def whole_number(environ, name, default, minimum, maximum=None):
@@ -46,6 +52,22 @@ def threads(environ):
 def graceful_timeout(environ):
     """GRACEFUL_TIMEOUT: seconds in-flight requests get to finish after SIGTERM (default 8)."""
     return whole_number(environ, "GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT, 1)
+
+
+def access_log_flush(environ):
+    """ACCESS_LOG_FLUSH: seconds a request's log line may wait to be written with others
+    (default 0.5); 0: each line at once."""
+    raw = environ.get("ACCESS_LOG_FLUSH", "").strip()
+    if not raw:
+        return DEFAULT_ACCESS_LOG_FLUSH
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_ACCESS_LOG_FLUSH:  # also refuses nan
+        raise ValueError("ACCESS_LOG_FLUSH must be a number of seconds from 0 to %d, got %r"
+                         % (MAX_ACCESS_LOG_FLUSH, raw))
+    return seconds
 
 
 # Slow clients: a request's headers must arrive within HEADER_TIMEOUT seconds of its first byte

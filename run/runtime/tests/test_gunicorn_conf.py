@@ -89,6 +89,10 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual((settings.header_timeout({"HEADER_TIMEOUT": "3"}),
                           settings.max_pending({"MAX_PENDING": "5"}),
                           settings.debug_logging({"DEBUG_LOGGING": "on"})), (3, 5, True))
+        self.assertEqual((settings.access_log_flush({}),
+                          settings.access_log_flush({"ACCESS_LOG_FLUSH": "0"}),
+                          settings.access_log_flush({"ACCESS_LOG_FLUSH": " 1.5 "})),
+                         (0.5, 0.0, 1.5))
 
     def test_gunicorn_kills_a_frozen_worker_only_well_past_the_request_deadline(self):
         self.assertEqual(gunicorn_conf.settings_from({"TIMEOUT": "5"}, cpus=2)["timeout"], 65)
@@ -100,7 +104,9 @@ class SettingsTest(unittest.TestCase):
                             ("LOG_LEVEL", "loud"), ("MAX_BODY_BYTES", "10MB"),
                             ("HEADER_TIMEOUT", "0"), ("BODY_TIMEOUT", "soon"),
                             ("MAX_PENDING", "0"), ("DEBUG_LOGGING", "maybe"),
-                            ("DEBUG_LOG_BYTES", "-5")]:
+                            ("DEBUG_LOG_BYTES", "-5"), ("ACCESS_LOG_FLUSH", "-1"),
+                            ("ACCESS_LOG_FLUSH", "soon"), ("ACCESS_LOG_FLUSH", "nan"),
+                            ("ACCESS_LOG_FLUSH", "61")]:
             with self.subTest(name=name, value=value):
                 with self.assertRaisesRegex(ValueError, name):
                     gunicorn_conf.settings_from({name: value}, cpus=2)
@@ -165,10 +171,13 @@ class HooksTest(unittest.TestCase):
         class Server:
             pass
         server = Server()
-        with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g"}), \
-                mock.patch.object(gunicorn_conf.output, "capture") as capture:
+        with mock.patch.dict(os.environ, {"ROUTES": "a/predict:mod:f, b:mod:g",
+                                          "ACCESS_LOG_FLUSH": "0.25"}), \
+                mock.patch.object(gunicorn_conf.output, "capture") as capture, \
+                mock.patch.object(gunicorn_conf.output, "configure") as configure:
             gunicorn_conf.on_starting(server)
             capture.assert_called_once_with()
+            configure.assert_called_once_with(0.25)
             self.addCleanup(workers.remove_state_dir, os.environ[workers.STATE_DIR_VARIABLE])
         gunicorn_conf.when_ready(server)
         [started] = logs.events("server_started")
