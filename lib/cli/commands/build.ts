@@ -25,6 +25,8 @@ import { withEngine } from './engine-access.js';
 import { buildLog, prepareCacheFrom, printResult, publishBuild, type BuildReport } from './build-publish.js';
 import type { PushedImage } from './registry-access.js';
 import { buildIdentity, recordBuild, snapshotAsRecorded, upToDateImage } from './up-to-date.js';
+import type { SourceRebuild } from './source-rebuild.js';
+import type { BuildPlan } from '../../plan/build-plan.js';
 
 type BuildCommand = Extract<Command, { name: 'build' }>;
 
@@ -181,30 +183,10 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     // Only the source changed since the last build: its image gets a new source layer, unbuilt.
     if (cache && inputs && record && sourceOnly && baseKey === sourceOnly.key) {
       const rebuilt = await rebuildSource(engine, plan, dockerfile, record, sourceOnly, await seen, { mtime, compress: cmd.compress, signal: ctx.signal });
-      if (rebuilt?.unchanged) {
-        await recordBuild(cache, cmd, ctx, await identity(), inputs, rebuilt.imageId, builderInfo.id, rebuilt.recorded);
-        return answerUpToDate(ctx, engine, cmd, rebuilt.imageId, output, full, started, 'what goes into the image is what it has: the same source layer and labels');
-      }
       if (rebuilt) {
-        output.out(`building ${plan.image}`);
-        output.out(`  source        ${plan.source.length} files onto ${rebuilt.base.slice(0, 19)}, as the last build's source step: nothing before it changed`);
-        const seconds = ((ctx.now().getTime() - started) / 1000).toFixed(1);
-        output.out(`sent ${formatBytes(rebuilt.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
-        full.out(`built ${plan.image} (${rebuilt.imageId}) in ${seconds}s`);
         await recordBuild(cache, cmd, ctx, await identity(), inputs, rebuilt.imageId, builderInfo.id, rebuilt.recorded);
-        return publishBuild(ctx, engine, cmd, {
-          image: plan.image,
-          sourceBytes: plan.sourceBytes,
-          planWarnings: plan.warnings.map(formatProblem),
-          imageId: rebuilt.imageId,
-          bytesSent: rebuilt.bytesSent,
-          seconds: Number(seconds),
-          steps: [],
-          dependencyStep: undefined,
-          cacheFrom: [],
-          warnings: [],
-          sourceOnly: true,
-        }, output);
+        if (rebuilt.unchanged) return answerUpToDate(ctx, engine, cmd, rebuilt.imageId, output, full, started, 'what goes into the image is what it has: the same source layer and labels');
+        return answerSourceOnly(ctx, engine, cmd, plan, rebuilt, output, full, started);
       }
     }
     const cacheFrom = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
@@ -276,6 +258,30 @@ async function answerUpToDate(ctx: CommandContext, engine: Engine, cmd: BuildCom
     cacheFrom: [],
     warnings: [],
     upToDate: true,
+  }, output);
+}
+
+/** The answer of a rebuild that made only the source layer (source-rebuild.ts). */
+async function answerSourceOnly(ctx: CommandContext, engine: Engine, cmd: BuildCommand, plan: BuildPlan, rebuilt: SourceRebuild, output: Output, full: Output, started: number): Promise<BuildOutcome> {
+  const { formatBytes } = await import('../../plan/describe.js');
+  const seconds = (ctx.now().getTime() - started) / 1000;
+  output.out(`building ${plan.image}`);
+  output.out(`  source        ${plan.source.length} files onto ${rebuilt.base.slice(0, 19)}, as the last build's source step: nothing before it changed`);
+  output.out(`sent ${formatBytes(rebuilt.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
+  // The result: printed in quiet mode too.
+  full.out(`built ${plan.image} (${rebuilt.imageId}) in ${seconds.toFixed(1)}s`);
+  return publishBuild(ctx, engine, cmd, {
+    image: plan.image,
+    sourceBytes: plan.sourceBytes,
+    planWarnings: plan.warnings.map(formatProblem),
+    imageId: rebuilt.imageId,
+    bytesSent: rebuilt.bytesSent,
+    seconds,
+    steps: [],
+    dependencyStep: undefined,
+    cacheFrom: [],
+    warnings: [],
+    sourceOnly: true,
   }, output);
 }
 
