@@ -63,15 +63,20 @@ export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfil
     await removeBuilt(engine, imageId);
     throw interrupted(options.signal.reason);
   }
+  await tagBuilt(engine, imageId, plan.image, options.signal);
+  return { imageId, bytesSent: context.bytes() };
+}
+
+/** Tags the image a build made; when that fails, the image goes too (removeBuilt), and the error says so. */
+export async function tagBuilt(engine: Engine, imageId: string, image: string, signal: AbortSignal | undefined): Promise<void> {
   try {
-    await engine.tagImage(imageId, plan.image);
+    await engine.tagImage(imageId, image);
   } catch (err) {
     const removed = await removeBuilt(engine, imageId);
-    if (options.signal?.aborted) throw interrupted(options.signal.reason);
-    if (err instanceof EngineError) throw tagFailed(plan.image, imageId, `${err.message}${err.statusCode === undefined ? '' : ` (HTTP ${err.statusCode})`}`, removed);
+    if (signal?.aborted) throw interrupted(signal.reason);
+    if (err instanceof EngineError) throw tagFailed(image, imageId, `${err.message}${err.statusCode === undefined ? '' : ` (HTTP ${err.statusCode})`}`, removed);
     throw engineUserError(err) ?? err;
   }
-  return { imageId, bytesSent: context.bytes() };
 }
 
 /** Step images the engine committed for a build that did not finish, whichever way it ended. */
@@ -85,7 +90,7 @@ function createdImagesOf(err: unknown): string[] {
  * behind; an image some tag already names existed before this build and is kept. Reports
  * whether the image is gone.
  */
-export async function removeBuilt(engine: Engine, imageId: string): Promise<boolean> {
+async function removeBuilt(engine: Engine, imageId: string): Promise<boolean> {
   try {
     const info = await engine.inspectImage(imageId);
     if (!info) return true;

@@ -17,9 +17,9 @@ import { gzipSync } from 'node:zlib';
 import type { BuildRecord, SourceBase } from '../build-cache.js';
 import { packContext } from '../../context/tar.js';
 import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
-import { contextEntries, removeBuilt } from '../../engine/execute-plan.js';
+import { contextEntries, tagBuilt } from '../../engine/execute-plan.js';
 import { historySteps, imageArchive, newLayer, stepsToCount } from '../../engine/image-archive.js';
-import { contextUnreadable, interrupted, tagFailed } from '../../errors.js';
+import { contextUnreadable, interrupted } from '../../errors.js';
 import type { BuildPlan } from '../../plan/build-plan.js';
 import type { RenderedDockerfile } from '../../render/dockerfile.js';
 
@@ -148,14 +148,7 @@ export async function rebuildSource(
     if (err instanceof EngineError) return undefined;
     throw err;
   }
-  try {
-    await engine.tagImage(imageId, plan.image);
-  } catch (err) {
-    const removed = await removeBuilt(engine, imageId);
-    if (options.signal?.aborted) throw interrupted(options.signal.reason);
-    if (err instanceof EngineError) throw tagFailed(plan.image, imageId, `${err.message}${err.statusCode === undefined ? '' : ` (HTTP ${err.statusCode})`}`, removed);
-    throw err;
-  }
+  await tagBuilt(engine, imageId, plan.image, options.signal);
   return { imageId, bytesSent: body.length, base: parent.id, unchanged: false, recorded };
 }
 
