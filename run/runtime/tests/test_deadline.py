@@ -173,7 +173,10 @@ class WatchdogTest(unittest.TestCase):
         self.assertEqual(self.saturated, [])
         threads = [self.call_in_thread(self.stuck, tag)[0] for tag in ("two", "three")]
         self.wait_for(lambda: len(self.answers) == 3)
-        self.assertEqual(self.saturated, [2])
+        # Once, with the count when it was reached: 2, or 3 when "two" and "three" came due in
+        # the same turn of the watchdog (they start a moment apart).
+        self.assertEqual(len(self.saturated), 1, self.saturated)
+        self.assertIn(self.saturated[0], (2, 3))
         self.release.set()
         for thread in threads:
             thread.join(5)
@@ -182,7 +185,7 @@ class WatchdogTest(unittest.TestCase):
         for tag in ("four", "five"):
             self.call_in_thread(self.stuck, tag)
         self.wait_for(lambda: len(self.answers) == 5)
-        self.assertEqual(self.saturated, [2, 2])
+        self.assertEqual(self.saturated[1:], [2])
         self.release.set()
 
     def test_a_timeout_of_zero_is_refused(self):
