@@ -22,6 +22,7 @@ import { historySteps, imageArchive, newLayer, stepsToCount } from '../../engine
 import { contextUnreadable, interrupted } from '../../errors.js';
 import type { BuildPlan } from '../../plan/build-plan.js';
 import type { RenderedDockerfile } from '../../render/dockerfile.js';
+import { compare } from '../../text.js';
 
 /**
  * A bigger source layer goes through a build: the archive needs the layer's digest before the
@@ -115,7 +116,7 @@ export async function rebuildSource(
   const { named, parent, history } = seen ?? {};
   if (!named || !parent || !history || named.id !== record.id || !addsOneLayer(parent, named) || !sameRuntime(parent, named)) return undefined;
   if (history.length !== base.emptyLayers.length) return undefined;
-  const baseHistory = history.reverse().map((h, i) => ({ created: h.created, createdBy: h.createdBy, comment: h.comment, emptyLayer: base.emptyLayers[i]! }));
+  const baseHistory = [...history].reverse().map((h, i) => ({ created: h.created, createdBy: h.createdBy, comment: h.comment, emptyLayer: base.emptyLayers[i]! }));
   if (baseHistory.filter((h) => !h.emptyLayer).length !== parent.layers.length) return undefined;
 
   const layerTar = await packSourceLayer(plan, options.mtime).catch((err: unknown) => {
@@ -164,7 +165,7 @@ function labelsOf(image: ImageConfig): Record<string, unknown> {
 }
 
 function sameLabels(image: ImageConfig, labels: Record<string, unknown>): boolean {
-  const sorted = (l: Record<string, unknown>) => JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const sorted = (l: Record<string, unknown>) => JSON.stringify(Object.entries(l).sort(([a], [b]) => compare(a, b)));
   return sorted(labelsOf(image)) === sorted(labels);
 }
 
