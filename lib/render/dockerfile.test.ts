@@ -1,37 +1,7 @@
 import { expect } from 'chai';
-import type { BuildPlan } from '../plan/build-plan.js';
+import { testPlan as plan } from '../../test/support/plan.js';
 import { renderDockerfile } from './dockerfile.js';
 import { dockerfileQuote } from './templates.js';
-
-function plan(overrides: Partial<BuildPlan> = {}): BuildPlan {
-  return {
-    image: 'm',
-    builder: { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' },
-    project: { root: '/p', name: 'p', standalone: false, why: '' },
-    model: { path: 'm', name: 'm' },
-    pythonPath: ['/opt/program/p/m', '/opt/program/p', '/opt/program'],
-    sharedFolders: [],
-    skippedFolders: [],
-    includedModels: [],
-    leftOut: [],
-    links: [],
-    importCheck: { strict: [], lenient: [], where: {} },
-    ignoreFiles: [],
-    ignored: [],
-    dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/p/m/requirements.txt', size: 1, executable: false } },
-    sourceDir: 'src',
-    source: [],
-    sourceBytes: 0,
-    env: [{ key: 'GREETING', value: 'say "hi" for $5 \\o/', from: 'x' }],
-    labels: [['org.opencontainers.image.title', 'm']],
-    user: '1001',
-    routes: [],
-    train: undefined,
-    runtimeVariables: undefined,
-    warnings: [],
-    ...overrides,
-  };
-}
 
 describe('renderDockerfile', () => {
   it('orders the steps by how often they change: dependencies, settings, source, labels', () => {

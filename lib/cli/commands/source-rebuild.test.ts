@@ -2,27 +2,15 @@ import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
-import type { BuildPlan } from '../../plan/build-plan.js';
+import { testPlan } from '../../../test/support/plan.js';
 import { renderDockerfile } from '../../render/dockerfile.js';
 import type { BuildRecord, SourceBase } from '../build-cache.js';
 import { lookAtBase, rebuildSource, sourceBaseKey } from './source-rebuild.js';
 
-const plan: BuildPlan = {
+const plan = testPlan({
   image: 'm:1',
-  builder: { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' },
-  project: { root: '/p', name: 'p', standalone: false, why: '' },
-  model: { path: 'm', name: 'm' },
-  pythonPath: ['/opt/program/p/m', '/opt/program/p', '/opt/program'],
-  sharedFolders: [],
-  skippedFolders: [],
-  includedModels: [],
-  leftOut: [],
   links: [{ name: 'src/opt/program/p/m/models', target: '/opt/cortex-s2i/models' }],
-  importCheck: { strict: [], lenient: [], where: {} },
-  ignoreFiles: [],
-  ignored: [],
   dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/nowhere', size: 6, executable: false, content: Buffer.from('numpy\n') } },
-  sourceDir: 'src',
   source: [{ name: 'src/opt/program/p/m/predict.py', from: '/nowhere', size: 4, executable: false, content: Buffer.from('x=1\n') }],
   sourceBytes: 4,
   env: [{ key: 'ROUTES', value: 'r', from: 'x' }],
@@ -30,12 +18,7 @@ const plan: BuildPlan = {
     ['org.opencontainers.image.created', '2022-03-04T05:06:07.000Z'],
     ['io.cortex-s2i.routes', 'r'],
   ],
-  user: '1001',
-  routes: [],
-  train: undefined,
-  runtimeVariables: undefined,
-  warnings: [],
-};
+});
 const dockerfile = renderDockerfile(plan, '1.0.0');
 
 const runtime = { Env: ['ROUTES=r'], Cmd: ['/usr/libexec/s2i/run'], User: '1001' };
