@@ -255,7 +255,8 @@ class DockerEngine implements Engine {
 
   async loadImage(archive: Buffer, signal?: AbortSignal): Promise<string> {
     const op = 'loading an image';
-    const answer = await this.call(op, (abortSignal) => enginePost(this.connection, '/images/load?quiet=1', abortSignal, archive), { signal });
+    // The load stands for a build, and gets a build's time: a layer to a remote engine is not quick.
+    const answer = await this.call(op, (abortSignal) => enginePost(this.connection, '/images/load?quiet=1', abortSignal, archive), { signal, seconds: this.limits.buildSilenceSeconds });
     // A stream of JSON lines: {"stream": "Loaded image ID: sha256:…"}, or an error line.
     const text = Buffer.isBuffer(answer) ? answer.toString('utf8') : JSON.stringify(answer);
     for (const line of text.split('\n')) {
