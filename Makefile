@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -44,10 +44,12 @@ demo: builders
 	bash scripts/demo.sh
 
 test-python:
-	PYTHONPATH=run/runtime python3 -m unittest discover -s run/runtime/tests -t run/runtime
+	PYTHONPATH=builder-image/runtime python3 -m unittest discover -s builder-image/runtime/tests -t builder-image/runtime
 
-# ESLint for the TypeScript sources, mypy for the Python runtime (run/runtime/pyproject.toml).
+# Prettier's formatting and ESLint for the TypeScript sources, mypy for the Python runtime
+# (builder-image/runtime/pyproject.toml). `make format` rewrites the sources in Prettier's format.
 lint: setup
+	npx prettier --check --log-level warn .
 	npx eslint lib test bench
 	bash scripts/mypy.sh
 
@@ -92,6 +94,9 @@ bench-job: setup
 generated: setup
 	for m in $(EXAMPLE_MODELS); do rm -f $(EXAMPLE)/$$m/Makefile; $(CLI) init $(EXAMPLE)/$$m; done
 	$(CLI) all $(EXAMPLE)
+
+format: node_modules/.installed
+	npx prettier --write --log-level warn .
 
 clean:
 	rm -rf dist

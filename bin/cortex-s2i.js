@@ -9,7 +9,9 @@ const compiled = new URL('../dist/lib/cli/main.js', import.meta.url);
 const time = (url) => (existsSync(url) ? statSync(url).mtimeMs : -1);
 const entry = time(bundled) >= time(compiled) && existsSync(bundled) ? bundled : compiled;
 if (!existsSync(entry)) {
-  process.stderr.write("error: cortex-s2i is not compiled yet\nhint: run 'npm run build' (or 'make setup') in its folder\n");
+  process.stderr.write(
+    "error: cortex-s2i is not compiled yet\nhint: run 'npm run build' (or 'make setup') in its folder\n",
+  );
   process.exit(1);
 }
 const { run } = await import(entry.href);

@@ -47,7 +47,11 @@ export class CortexError extends Error {
 
 /** The same error without its evidence lines, for when the user has just seen them. */
 CortexError.prototype.withoutDetails = function withoutDetails(this: CortexError): CortexError {
-  return new CortexError(this.message, { exitCode: this.exitCode, ...(this.hint ? { hint: this.hint } : {}), cause: this });
+  return new CortexError(this.message, {
+    exitCode: this.exitCode,
+    ...(this.hint ? { hint: this.hint } : {}),
+    cause: this,
+  });
 };
 declare module './errors.js' {
   interface CortexError {
@@ -125,12 +129,20 @@ export function engineStalled(message: string, silence: boolean, cause?: unknown
 }
 
 /** The engine refused a request outside the build log, with its HTTP status and its message. */
-export function engineRefused(operation: string, statusCode: number | undefined, message: string, cause?: unknown): CortexError {
-  return new CortexError(`the engine refused ${operation}: ${message}${statusCode === undefined ? '' : ` (HTTP ${statusCode})`}`, {
-    exitCode: ExitCode.engineFailed,
-    cause,
-    hint: 'the message above is the engine\'s own; nothing was tagged',
-  });
+export function engineRefused(
+  operation: string,
+  statusCode: number | undefined,
+  message: string,
+  cause?: unknown,
+): CortexError {
+  return new CortexError(
+    `the engine refused ${operation}: ${message}${statusCode === undefined ? '' : ` (HTTP ${statusCode})`}`,
+    {
+      exitCode: ExitCode.engineFailed,
+      cause,
+      hint: "the message above is the engine's own; nothing was tagged",
+    },
+  );
 }
 
 /** The engine's answer is not what the Docker Engine API promises: not an engine, or a broken one. */
@@ -145,7 +157,9 @@ export function engineAnswerMalformed(message: string, cause?: unknown): CortexE
 export function tagFailed(image: string, imageId: string, reason: string, removed: boolean): CortexError {
   return new CortexError(`tagging ${image} failed: ${reason}`, {
     exitCode: ExitCode.engineFailed,
-    hint: removed ? `nothing was tagged, and the built image ${imageId} was removed` : `nothing was tagged; the built image ${imageId} was kept, as it existed before this build`,
+    hint: removed
+      ? `nothing was tagged, and the built image ${imageId} was removed`
+      : `nothing was tagged; the built image ${imageId} was kept, as it existed before this build`,
   });
 }
 
@@ -174,7 +188,11 @@ export function contextUnreadable(image: string, cause: Error): CortexError {
   });
 }
 
-const SIGNAL_EXIT: Record<string, ExitCode> = { SIGINT: ExitCode.interrupted, SIGTERM: ExitCode.terminated, SIGHUP: ExitCode.hangup };
+const SIGNAL_EXIT: Record<string, ExitCode> = {
+  SIGINT: ExitCode.interrupted,
+  SIGTERM: ExitCode.terminated,
+  SIGHUP: ExitCode.hangup,
+};
 
 /** Stopped by `signal` (SIGINT when not said): the exit status says which, as 128 + its number. */
 export function interrupted(signal?: unknown): CortexError {
@@ -192,10 +210,13 @@ export function registryDown(registry: string, ref: string): CortexError {
 }
 
 export function registryUnknown(registry: string, ref: string): CortexError {
-  return new CortexError(`registry host ${registry} is unknown (the name does not resolve); ${ref} was not transferred`, {
-    exitCode: ExitCode.registryUnknown,
-    hint: 'check the registry part of the image name (an image name without one means Docker Hub)',
-  });
+  return new CortexError(
+    `registry host ${registry} is unknown (the name does not resolve); ${ref} was not transferred`,
+    {
+      exitCode: ExitCode.registryUnknown,
+      hint: 'check the registry part of the image name (an image name without one means Docker Hub)',
+    },
+  );
 }
 
 export function registryRefusedCredentials(registry: string, source: string): CortexError {
@@ -230,7 +251,7 @@ export function dockerConfigInvalid(problems: Problem[]): CortexError {
 export function registryFailed(ref: string, reason: string): CortexError {
   return new CortexError(`the registry refused ${ref}: ${reason}`, {
     exitCode: ExitCode.registryFailed,
-    hint: 'the message above is the engine\'s; check the image name and your rights on the repository',
+    hint: "the message above is the engine's; check the image name and your rights on the repository",
   });
 }
 
@@ -294,10 +315,13 @@ export function deployInterrupted(stack: string): CortexError {
 }
 
 export function tooFewNodes(api: string, replicas: number, nodes: number): CortexError {
-  return new CortexError(`API ${api} asks for ${replicas} replicas, but with --host-ports each of the swarm's ${nodes} ready node${nodes === 1 ? '' : 's'} runs at most one`, {
-    exitCode: ExitCode.badInput,
-    hint: 'lower init_replicas (and min_replicas) in cortex.yaml, add nodes, or publish through the ingress mesh (no --host-ports)',
-  });
+  return new CortexError(
+    `API ${api} asks for ${replicas} replicas, but with --host-ports each of the swarm's ${nodes} ready node${nodes === 1 ? '' : 's'} runs at most one`,
+    {
+      exitCode: ExitCode.badInput,
+      hint: 'lower init_replicas (and min_replicas) in cortex.yaml, add nodes, or publish through the ingress mesh (no --host-ports)',
+    },
+  );
 }
 
 export function invalidJob(file: string, problems: Problem[]): CortexError {
@@ -310,11 +334,17 @@ export function invalidJob(file: string, problems: Problem[]): CortexError {
 }
 
 export function jobExists(id: string, file: string): CortexError {
-  return new CortexError(`job ${id} already exists (${file})`, { exitCode: ExitCode.badInput, hint: 'give another --id, or leave --id out for a new random one' });
+  return new CortexError(`job ${id} already exists (${file})`, {
+    exitCode: ExitCode.badInput,
+    hint: 'give another --id, or leave --id out for a new random one',
+  });
 }
 
 export function jobNotFound(id: string, file: string): CortexError {
-  return new CortexError(`no job ${id} here: ${file} does not exist`, { exitCode: ExitCode.badInput, hint: "run 'cortex-s2i job status' in the folder where 'job run' ran" });
+  return new CortexError(`no job ${id} here: ${file} does not exist`, {
+    exitCode: ExitCode.badInput,
+    hint: "run 'cortex-s2i job status' in the folder where 'job run' ran",
+  });
 }
 
 export function splitTooLarge(bytes: number, limit: number): CortexError {

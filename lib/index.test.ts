@@ -42,10 +42,21 @@ describe("the library API (import { build } from 'cortex-s2i')", () => {
     const events: Api.BuildEvent[] = [];
     const writes: string[] = [];
     const [out, err] = [process.stdout.write, process.stderr.write];
-    process.stdout.write = process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stdout.write;
+    process.stdout.write = process.stderr.write = ((chunk: string) => (
+      writes.push(String(chunk)),
+      true
+    )) as typeof process.stdout.write;
     let report: Api.BuildResult;
     try {
-      report = await api.build({ source: model, builder: 'daemon', image: 'churn-predict:1', env: { LOG_LEVEL: 'debug' }, environment, engine: () => engine, onEvent: (e) => events.push(e) });
+      report = await api.build({
+        source: model,
+        builder: 'daemon',
+        image: 'churn-predict:1',
+        env: { LOG_LEVEL: 'debug' },
+        environment,
+        engine: () => engine,
+        onEvent: (e) => events.push(e),
+      });
     } finally {
       process.stdout.write = out;
       process.stderr.write = err;
@@ -55,15 +66,34 @@ describe("the library API (import { build } from 'cortex-s2i')", () => {
     expect(report.id).to.equal(engine.tags.get('churn-predict:1'));
     expect(report.tags).to.deep.equal(['churn-predict:1']);
     expect(report.steps.filter((s) => s.dependencies)).to.have.length(1);
-    expect(Object.keys(report)).to.include.members(['image', 'id', 'tags', 'size', 'bytesSent', 'sourceBytes', 'seconds', 'cacheFrom', 'steps', 'warnings']);
+    expect(Object.keys(report)).to.include.members([
+      'image',
+      'id',
+      'tags',
+      'size',
+      'bytesSent',
+      'sourceBytes',
+      'seconds',
+      'cacheFrom',
+      'steps',
+      'warnings',
+    ]);
     expect(events.some((e) => e.type === 'step')).to.equal(true);
-    expect(events.some((e) => e.type === 'output' && e.stream === 'out' && /^built churn-predict:1 /.test(e.text))).to.equal(true);
+    expect(
+      events.some((e) => e.type === 'output' && e.stream === 'out' && /^built churn-predict:1 /.test(e.text)),
+    ).to.equal(true);
     // -e reached the image: the Dockerfile sent carries it.
     expect(engine.contexts.at(-1)!.get('Dockerfile')!.toString()).to.contain('LOG_LEVEL');
   });
 
   it('plan() gives the Dockerfile and the plan without building anything', async () => {
-    const planned = await api.plan({ source: model, builder: 'daemon', image: 'churn-predict:1', environment, engine: () => engine });
+    const planned = await api.plan({
+      source: model,
+      builder: 'daemon',
+      image: 'churn-predict:1',
+      environment,
+      engine: () => engine,
+    });
     expect(planned.image).to.equal('churn-predict:1');
     expect(planned.dockerfile).to.match(/^FROM /m);
     expect(planned.plan.join('\n')).to.contain('churn-predict:1');
@@ -99,7 +129,13 @@ describe("the library API (import { build } from 'cortex-s2i')", () => {
     engine.removeImage(builder);
     const noBuilder = await rejection({ source: model, builder: 'daemon', image: 'x:1' });
     expect(noBuilder.message).to.contain('is not on the engine');
-    const unreachable = await rejection({ source: model, builder: 'daemon', image: 'x:1', engine: undefined, environment: { ...environment, DOCKER_HOST: 'tcp://127.0.0.1:1' } });
+    const unreachable = await rejection({
+      source: model,
+      builder: 'daemon',
+      image: 'x:1',
+      engine: undefined,
+      environment: { ...environment, DOCKER_HOST: 'tcp://127.0.0.1:1' },
+    });
     expect(unreachable.exitCode).to.equal(ExitCode.engineUnreachable);
   });
 });

@@ -66,10 +66,30 @@ export interface PlanResult {
   warnings: string[];
 }
 
-const KNOWN = new Set(['source', 'builder', 'image', 'env', 'project', 'noCache', 'compress', 'allowRoot', 'push', 'digestFile', 'cacheFrom', 'progress', 'environment', 'signal', 'onEvent', 'engine']);
+const KNOWN = new Set([
+  'source',
+  'builder',
+  'image',
+  'env',
+  'project',
+  'noCache',
+  'compress',
+  'allowRoot',
+  'push',
+  'digestFile',
+  'cacheFrom',
+  'progress',
+  'environment',
+  'signal',
+  'onEvent',
+  'engine',
+]);
 
 function invalid(message: string): CortexError {
-  return new CortexError(`build options: ${message}`, { exitCode: ExitCode.badInput, hint: 'see the BuildOptions type of cortex-s2i' });
+  return new CortexError(`build options: ${message}`, {
+    exitCode: ExitCode.badInput,
+    hint: 'see the BuildOptions type of cortex-s2i',
+  });
 }
 
 /**
@@ -88,9 +108,15 @@ function buildCommandOf(options: BuildOptions, extra: string[] = []): Extract<Co
   for (const key of ['noCache', 'compress', 'allowRoot', 'push'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw invalid(`${key} must be true or false`);
   }
-  if (options.progress !== undefined && options.progress !== 'plain' && options.progress !== 'quiet') throw invalid('progress must be "plain" or "quiet"');
-  if (options.cacheFrom !== undefined && (!Array.isArray(options.cacheFrom) || options.cacheFrom.some((c) => typeof c !== 'string'))) throw invalid('cacheFrom must be an array of image references');
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw invalid('onEvent must be a function');
+  if (options.progress !== undefined && options.progress !== 'plain' && options.progress !== 'quiet')
+    throw invalid('progress must be "plain" or "quiet"');
+  if (
+    options.cacheFrom !== undefined &&
+    (!Array.isArray(options.cacheFrom) || options.cacheFrom.some((c) => typeof c !== 'string'))
+  )
+    throw invalid('cacheFrom must be an array of image references');
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function')
+    throw invalid('onEvent must be a function');
   const args: string[] = [];
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (typeof v !== 'string') throw invalid(`env.${k} must be a string`);
@@ -110,10 +136,17 @@ function buildCommandOf(options: BuildOptions, extra: string[] = []): Extract<Co
   return cmd;
 }
 
-async function run<T>(options: BuildOptions, extra: string[], pick: (outcome: Awaited<ReturnType<typeof import('./cli/commands/build.js').runBuild>>) => T): Promise<T> {
+async function run<T>(
+  options: BuildOptions,
+  extra: string[],
+  pick: (outcome: Awaited<ReturnType<typeof import('./cli/commands/build.js').runBuild>>) => T,
+): Promise<T> {
   const cmd = buildCommandOf(options, extra);
   const emit = options.onEvent;
-  const output: Output = { out: (text) => emit?.({ type: 'output', stream: 'out', text }), err: (text) => emit?.({ type: 'output', stream: 'err', text }) };
+  const output: Output = {
+    out: (text) => emit?.({ type: 'output', stream: 'out', text }),
+    err: (text) => emit?.({ type: 'output', stream: 'err', text }),
+  };
   try {
     const ctx = commandContext({
       env: options.environment ?? process.env,

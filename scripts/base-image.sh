@@ -11,9 +11,11 @@ mirror=${CORTEX_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 recipe_label=io.cortex-s2i.base.recipe
 # Debian's builds of the scientific stack, so that pip finds the usual requirements already
-# satisfied when no package index can be reached. gunicorn serves predictions; flask is only for
-# comparing against the development server that older tooling ran.
-packages=ca-certificates,python3,python3-venv,python3-pip,python-is-python3,python3-numpy,python3-pandas,python3-sklearn,python3-xgboost,python3-gunicorn,python3-flask
+# satisfied when no package index can be reached. The predict server's parts: uvicorn (with uvloop
+# and httptools) serves, gunicorn manages its worker processes, prometheus_client counts; boto3
+# reads and writes models in object storage (and Cortex projects import it, as Cortex's images had
+# it). flask is only for comparing against the development server that older tooling ran.
+packages=ca-certificates,python3,python3-venv,python3-pip,python-is-python3,python3-numpy,python3-pandas,python3-sklearn,python3-xgboost,python3-gunicorn,python3-uvicorn,python3-uvloop,python3-httptools,python3-prometheus-client,python3-boto3,python3-flask
 
 here=$(cd "$(dirname "$0")" && pwd)
 recipe=$(sha256sum "$here/base-image.sh" | cut -c1-16)

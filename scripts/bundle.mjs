@@ -24,6 +24,8 @@ await build({
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
   // CommonJS packages in an ES module bundle call require for node's own modules.
-  banner: { js: "import { createRequire as __cortexS2iRequire } from 'node:module'; const require = __cortexS2iRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cortexS2iRequire } from 'node:module'; const require = __cortexS2iRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });

@@ -24,11 +24,13 @@ function commands(line: string): string[][] {
   const out: string[][] = [];
   for (const part of line.split(/\s*(?:&&|\|\||[;|]|\bdo\b|\bthen\b)\s*/)) {
     const words = [...part.replace(/\s[12]?>.*$/, '').matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g)].map((m) =>
-      m[2] !== undefined ? m[2] : (m[1] ?? m[3]!).replace(/\$(\w+)|\$\{(\w+)\}/g, (all, a: string | undefined, b: string | undefined) => {
-        const name = (a ?? b)!;
-        if (all.startsWith('$(') || !(name in VARIABLES)) return all;
-        return VARIABLES[name]!;
-      }),
+      m[2] !== undefined
+        ? m[2]
+        : (m[1] ?? m[3]!).replace(/\$(\w+)|\$\{(\w+)\}/g, (all, a: string | undefined, b: string | undefined) => {
+            const name = (a ?? b)!;
+            if (all.startsWith('$(') || !(name in VARIABLES)) return all;
+            return VARIABLES[name]!;
+          }),
     );
     if (words.length) out.push(words);
   }
@@ -70,7 +72,10 @@ describe('the CI examples in docs/ci.md', () => {
     expect(names).to.include.members(['builders', 'build', 'push']);
     expect(calls.some((a) => a.includes('--digest-file'))).to.equal(true);
     const all = scripts.join('\n');
-    expect(all).to.match(/docker run /).and.match(/curl [^\n]*\/ready/).and.match(/curl [^\n]*-X POST[^\n]*test_instances\.json/);
+    expect(all)
+      .to.match(/docker run /)
+      .and.match(/curl [^\n]*\/ready/)
+      .and.match(/curl [^\n]*-X POST[^\n]*test_instances\.json/);
   });
 
   it('GitLab: the buildah job builds what --as-dockerfile wrote and pushes with --digestfile', () => {
@@ -93,12 +98,24 @@ describe('the CI examples in docs/ci.md', () => {
     expect(bud!.at(-1)).to.equal(contextDir);
     expect(words.some((w) => w[0] === 'buildah' && w[1] === 'push' && w.includes('--digestfile'))).to.equal(true);
     const all = scripts.join('\n');
-    expect(all).to.match(/curl [^\n]*\/ready/).and.match(/curl [^\n]*-X POST[^\n]*test_instances\.json/);
+    expect(all)
+      .to.match(/curl [^\n]*\/ready/)
+      .and.match(/curl [^\n]*-X POST[^\n]*test_instances\.json/);
   });
 
   it('reads shell lines as the examples need: quotes, variables, redirections and lists', () => {
-    expect(commands('npx cortex-s2i build churn daemon "$IMAGE:$GITHUB_SHA" --json > build.json && echo "$(cat x)"')).to.deep.equal([
-      ['npx', 'cortex-s2i', 'build', 'churn', 'daemon', 'registry.example.com/team/churn-predict:0123456789abcdef', '--json'],
+    expect(
+      commands('npx cortex-s2i build churn daemon "$IMAGE:$GITHUB_SHA" --json > build.json && echo "$(cat x)"'),
+    ).to.deep.equal([
+      [
+        'npx',
+        'cortex-s2i',
+        'build',
+        'churn',
+        'daemon',
+        'registry.example.com/team/churn-predict:0123456789abcdef',
+        '--json',
+      ],
       ['echo', '$(cat x)'],
     ]);
   });

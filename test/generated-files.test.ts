@@ -10,9 +10,16 @@ import { packageFile } from '../lib/package-root.js';
 
 const EXAMPLE = packageFile('fixtures', 'finance_income_prediction');
 const MODELS = ['logisticRegression', 'randomForest', 'xgBoost'];
-const GENERATED = ['all/.s2i/environment', 'all/predict.py', 'all/requirements.txt', 'all/setup.sh', 'all/Makefile', ...MODELS.map((m) => `${m}/Makefile`)];
+const GENERATED = [
+  'all/.s2i/environment',
+  'all/predict.py',
+  'all/requirements.txt',
+  'all/setup.sh',
+  'all/Makefile',
+  ...MODELS.map((m) => `${m}/Makefile`),
+];
 
-describe('the example project\'s generated files', () => {
+describe("the example project's generated files", () => {
   let copy: string;
   before(async function () {
     // Three inits and an all, each asking git and python3: slow on a loaded machine.

@@ -60,7 +60,11 @@ export async function must(cmd: string, args: string[], options: RunOptions): Pr
 export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 /** Runs a command under GNU time: wall time as run() measures it, and the peak RSS in bytes. */
-export async function runMeasured(cmd: string, args: string[], options: RunOptions & { scratch: string }): Promise<Finished & { peakBytes: number | undefined }> {
+export async function runMeasured(
+  cmd: string,
+  args: string[],
+  options: RunOptions & { scratch: string },
+): Promise<Finished & { peakBytes: number | undefined }> {
   if (!GNU_TIME) return { ...(await must(cmd, args, options)), peakBytes: undefined };
   rmSync(options.scratch, { force: true });
   const result = await must(GNU_TIME, ['-f', '%M', '-o', options.scratch, cmd, ...args], options);
@@ -103,7 +107,14 @@ export class DockerCli {
 
   /** Each layer's instruction and size in bytes, newest first, as `docker history` shows them. */
   async history(ref: string): Promise<Array<{ createdBy: string; size: number }>> {
-    const out = await this.text(['history', '--no-trunc', '--human=false', '--format', '{{.Size}}\t{{.CreatedBy}}', ref]);
+    const out = await this.text([
+      'history',
+      '--no-trunc',
+      '--human=false',
+      '--format',
+      '{{.Size}}\t{{.CreatedBy}}',
+      ref,
+    ]);
     return out.split('\n').map((line) => {
       const tab = line.indexOf('\t');
       return { size: Number(line.slice(0, tab)), createdBy: line.slice(tab + 1) };
@@ -112,7 +123,22 @@ export class DockerCli {
 
   /** Regular files under `dir` in an image, with their sizes, read by a throwaway container. */
   async filesIn(image: string, dir: string, container: string): Promise<Array<{ path: string; size: number }>> {
-    const out = await this.text(['run', '--rm', '--name', container, '--network', 'none', '--entrypoint', 'find', image, dir, '-type', 'f', '-printf', '%s\\t%P\\n']);
+    const out = await this.text([
+      'run',
+      '--rm',
+      '--name',
+      container,
+      '--network',
+      'none',
+      '--entrypoint',
+      'find',
+      image,
+      dir,
+      '-type',
+      'f',
+      '-printf',
+      '%s\\t%P\\n',
+    ]);
     return out
       .split('\n')
       .filter(Boolean)

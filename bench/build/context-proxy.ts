@@ -39,14 +39,21 @@ export function engineAddress(dockerHost: string | undefined): EngineAddress {
 }
 
 /** `keepBodies`: keep each build request's body (the context), for a look inside it. */
-export async function startCountingProxy(listenPath: string, engine: EngineAddress, keepBodies = false): Promise<CountingProxy> {
+export async function startCountingProxy(
+  listenPath: string,
+  engine: EngineAddress,
+  keepBodies = false,
+): Promise<CountingProxy> {
   const requests: CountedRequest[] = [];
   const unparsed: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(engine);
     sockets.add(client).add(upstream);
-    const parser = new RequestParser((r) => requests.push(r), keepBodies ? (r) => /\/build(\?|$)/.test(r.path) : () => false);
+    const parser = new RequestParser(
+      (r) => requests.push(r),
+      keepBodies ? (r) => /\/build(\?|$)/.test(r.path) : () => false,
+    );
     // A stream the parser cannot follow is still passed on untouched; it is only not counted.
     let following = true;
     client.on('data', (chunk: Buffer) => {
@@ -174,7 +181,13 @@ export class RequestParser {
     const headers = new Map(
       headerLines.map((l) => {
         const colon = l.indexOf(':');
-        return [l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim().toLowerCase()] as const;
+        return [
+          l.slice(0, colon).trim().toLowerCase(),
+          l
+            .slice(colon + 1)
+            .trim()
+            .toLowerCase(),
+        ] as const;
       }),
     );
     this.current = { method, path, bodyBytes: 0, wireBytes: headBytes, at: Number(process.hrtime.bigint()) / 1e6 };

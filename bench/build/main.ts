@@ -25,7 +25,13 @@ import path from 'node:path';
 import { packageRoot, packageVersion } from '../../lib/package-root.js';
 import { bundledBuilderImage } from '../../lib/plan/builders.js';
 import { DockerCli, GNU_TIME, must, run, runMeasured, type Finished } from './commands.js';
-import { engineAddress, startCountingProxy, tarComposition, type CountedRequest, type CountingProxy } from './context-proxy.js';
+import {
+  engineAddress,
+  startCountingProxy,
+  tarComposition,
+  type CountedRequest,
+  type CountingProxy,
+} from './context-proxy.js';
 import {
   BENCH_MODEL,
   dependenciesDockerfile,
@@ -55,7 +61,9 @@ const SLOW_RUNS = runs('BENCH_SLOW_RUNS', 3);
 const COLD_RUNS = runs('BENCH_COLD_RUNS', 5);
 const ALL_ROWS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 const ROWS = new Set((process.env.BENCH_ROWS || ALL_ROWS.join(',')).split(',').map((r) => r.trim()));
-for (const r of ROWS) if (!ALL_ROWS.includes(r)) throw new Error(`BENCH_ROWS=${process.env.BENCH_ROWS}: no row ${JSON.stringify(r)} (rows: ${ALL_ROWS.join(',')})`);
+for (const r of ROWS)
+  if (!ALL_ROWS.includes(r))
+    throw new Error(`BENCH_ROWS=${process.env.BENCH_ROWS}: no row ${JSON.stringify(r)} (rows: ${ALL_ROWS.join(',')})`);
 const LARGE_PROJECT_FILES = 10_000;
 const BIG_FILE_BYTES = 200_000_000;
 
@@ -79,10 +87,12 @@ class Leftovers {
 
   private async removeAll(): Promise<string[]> {
     await this.proxy?.close();
-    for (const c of this.containers) await run('docker', ['rm', '-f', c], { env: this.docker.env }).catch(() => undefined);
+    for (const c of this.containers)
+      await run('docker', ['rm', '-f', c], { env: this.docker.env }).catch(() => undefined);
     // Removing a tag removes the image and its untagged parents (the build's intermediate
     // images), unless another image still needs them.
-    if (this.images.length) await run('docker', ['rmi', ...[...this.images].reverse()], { env: this.docker.env }).catch(() => undefined);
+    if (this.images.length)
+      await run('docker', ['rmi', ...[...this.images].reverse()], { env: this.docker.env }).catch(() => undefined);
     const left: string[] = [];
     for (const image of this.images) if (await this.docker.imageId(image)) left.push(image);
     for (const d of this.dirs) await rm(d, { recursive: true, force: true });
@@ -104,9 +114,18 @@ interface Context {
 }
 
 /** `cortex-s2i build` as a user runs it, timed from start to exit. */
-async function cortexBuild(ctx: Context, tag: string, flags: string[] = [], env: NodeJS.ProcessEnv = ctx.env): Promise<Finished> {
+async function cortexBuild(
+  ctx: Context,
+  tag: string,
+  flags: string[] = [],
+  env: NodeJS.ProcessEnv = ctx.env,
+): Promise<Finished> {
   ctx.leftovers.images.push(tag);
-  return must(process.execPath, [path.join(packageRoot(), 'bin', 'cortex-s2i.js'), 'build', ctx.project.modelDir, ctx.builder, tag, ...flags], { env });
+  return must(
+    process.execPath,
+    [path.join(packageRoot(), 'bin', 'cortex-s2i.js'), 'build', ctx.project.modelDir, ctx.builder, tag, ...flags],
+    { env },
+  );
 }
 
 async function dockerBuild(ctx: Context, dir: string, tag: string, extra: string[] = []): Promise<Finished> {
@@ -145,14 +164,23 @@ async function main(): Promise<number> {
     await docker.run(['tag', builderId, builder]);
     leftovers.images.push(builder);
 
-    log(`cortex-s2i build benchmark, run ${runId}: ${RUNS} runs per row (${SLOW_RUNS} for the s2i way, ${COLD_RUNS} cold), in ${work}`);
-    const project = await prepareBenchProject(path.join(packageRoot(), 'fixtures', 'finance_income_prediction'), path.join(work, 'project'), env);
+    log(
+      `cortex-s2i build benchmark, run ${runId}: ${RUNS} runs per row (${SLOW_RUNS} for the s2i way, ${COLD_RUNS} cold), in ${work}`,
+    );
+    const project = await prepareBenchProject(
+      path.join(packageRoot(), 'fixtures', 'finance_income_prediction'),
+      path.join(work, 'project'),
+      env,
+    );
     const proxy = await startCountingProxy(path.join(work, 'engine.sock'), engineAddress(env.DOCKER_HOST), true);
     leftovers.proxy = proxy;
     const ctx: Context = { docker, env, leftovers, prefix, builder, work, project, proxy };
     const machine = await describeMachine(docker, builderId);
     const loadBefore = os.loadavg();
-    if (loadBefore[0]! > os.cpus().length / 2) log(`note: the machine is busy (load average ${loadBefore[0]!.toFixed(2)} on ${os.cpus().length} cores): timings will be noisy`);
+    if (loadBefore[0]! > os.cpus().length / 2)
+      log(
+        `note: the machine is busy (load average ${loadBefore[0]!.toFixed(2)} on ${os.cpus().length} cores): timings will be noisy`,
+      );
 
     const rows: Row[] = [];
     const diagnostics: Record<string, unknown> = {};
@@ -173,7 +201,9 @@ async function main(): Promise<number> {
     log('');
     for (const line of explain(diagnostics)) log(line);
     log(`machine: ${machine.summary}`);
-    log(`load average (1 min) ${loadBefore[0]!.toFixed(2)} at the start, ${loadAfter[0]!.toFixed(2)} at the end; ${seconds.toFixed(0)} s in all`);
+    log(
+      `load average (1 min) ${loadBefore[0]!.toFixed(2)} at the start, ${loadAfter[0]!.toFixed(2)} at the end; ${seconds.toFixed(0)} s in all`,
+    );
 
     const resultsDir = path.join(packageRoot(), 'bench', 'results');
     await mkdir(resultsDir, { recursive: true });
@@ -194,16 +224,33 @@ async function main(): Promise<number> {
 }
 
 /** (a) and (b): source-only rebuilds after an edit of predict.py, ours against the floor and the s2i way. */
-async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<string, unknown>): Promise<{ rebuild: number[]; source: SourceFile[]; floorDir: string }> {
+async function benchRebuilds(
+  ctx: Context,
+  rows: Row[],
+  diagnostics: Record<string, unknown>,
+): Promise<{ rebuild: number[]; source: SourceFile[]; floorDir: string }> {
   const { prefix, work, project } = ctx;
-  log('warming up: a first cortex-s2i build installs the dependencies (setup.sh: apt-get install jq; pip) into the engine cache');
+  log(
+    'warming up: a first cortex-s2i build installs the dependencies (setup.sh: apt-get install jq; pip) into the engine cache',
+  );
   // Every rebuild of ours goes to the same name, as `make build-predict` does: a rebuild knows the
   // image it builds again (the build cache in the model's folder), not merely the engine's cache.
   const oursTag = `${prefix}-a-ours`;
   const warm = await cortexBuild(ctx, oursTag);
   log(`  ${warm.seconds.toFixed(1)} s`);
   const source = await sourceFiles(ctx, oursTag);
-  const dryRun = await must(process.execPath, [path.join(packageRoot(), 'bin', 'cortex-s2i.js'), 'build', project.modelDir, ctx.builder, `${prefix}-dry`, '--dry-run'], { env: ctx.env });
+  const dryRun = await must(
+    process.execPath,
+    [
+      path.join(packageRoot(), 'bin', 'cortex-s2i.js'),
+      'build',
+      project.modelDir,
+      ctx.builder,
+      `${prefix}-dry`,
+      '--dry-run',
+    ],
+    { env: ctx.env },
+  );
   const ourDockerfile = dockerfileOf(dryRun.stdout);
 
   // The floor: the same files copied onto an image that already has the dependencies.
@@ -228,7 +275,10 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
     // A line of its own: with the same files, the engine would reuse one side's COPY layer for the
     // other (the legacy builder's cache key is the files' content), and whichever went second would
     // skip its COPY. The floor and the s2i way start from other parents, so they never share one.
-    await appendFile(path.join(oursDir, 'src', 'opt', 'program', project.name, BENCH_MODEL, 'predict.py'), `# the same edit, built by docker build ${token}\n`);
+    await appendFile(
+      path.join(oursDir, 'src', 'opt', 'program', project.name, BENCH_MODEL, 'predict.py'),
+      `# the same edit, built by docker build ${token}\n`,
+    );
     await placeProjectForS2i(project, s2iDir);
   };
   await sync(`${prefix}-warm`);
@@ -267,14 +317,38 @@ async function benchRebuilds(ctx: Context, rows: Row[], diagnostics: Record<stri
       for (const [k, v] of Object.entries(phases)) (timelineSamples[k] ??= []).push(v);
     }
   }
-  diagnostics.timeline = Object.fromEntries(Object.entries(timelineSamples).map(([k, v]) => [k, measured(TIMELINE_WHAT[k]!, 's', v)]));
-  for (const [name, values] of Object.entries(overheadSamples)) diagnostics[name] = measured(OVERHEAD_WHAT[name]!, 's', values);
+  diagnostics.timeline = Object.fromEntries(
+    Object.entries(timelineSamples).map(([k, v]) => [k, measured(TIMELINE_WHAT[k]!, 's', v)]),
+  );
+  for (const [name, values] of Object.entries(overheadSamples))
+    diagnostics[name] = measured(OVERHEAD_WHAT[name]!, 's', values);
   await verifyBuilt(ctx, oursTag, `${prefix}-${RUNS}-timeline`);
 
   const ours = measured('cortex-s2i build', 's', samples.ours);
-  rows.push(row('a', 'rebuild after editing predict.py, vs the floor', ours, measured('docker build: COPY onto an image with the deps', 's', samples.floor), { kind: 'ratio-max', value: 1.5 }));
-  if (slowRuns) rows.push(row('b', 'the same rebuild, vs the s2i way', ours, measured('docker build: COPY model folder, full assemble', 's', samples.s2i), { kind: 'speedup-min', value: 5 }));
-  diagnostics.ourDockerfileByDockerBuild = measured("cortex-s2i's own Dockerfile and context layout, built by docker build (rebuild after the same edit)", 's', samples.dockerfile);
+  rows.push(
+    row(
+      'a',
+      'rebuild after editing predict.py, vs the floor',
+      ours,
+      measured('docker build: COPY onto an image with the deps', 's', samples.floor),
+      { kind: 'ratio-max', value: 1.5 },
+    ),
+  );
+  if (slowRuns)
+    rows.push(
+      row(
+        'b',
+        'the same rebuild, vs the s2i way',
+        ours,
+        measured('docker build: COPY model folder, full assemble', 's', samples.s2i),
+        { kind: 'speedup-min', value: 5 },
+      ),
+    );
+  diagnostics.ourDockerfileByDockerBuild = measured(
+    "cortex-s2i's own Dockerfile and context layout, built by docker build (rebuild after the same edit)",
+    's',
+    samples.dockerfile,
+  );
   diagnostics.floor = measured('the floor (a)', 's', samples.floor);
   diagnostics.ourDockerfile = ourDockerfile;
   return { rebuild: samples.ours, source, floorDir };
@@ -311,11 +385,26 @@ async function benchUnchanged(ctx: Context, rows: Row[], floorDir: string): Prom
   }
   const changed = ids.filter((id) => id !== first).length;
   rows.push(
-    row('g', 'rebuild with no change: image ids other than the build before', measured('new image ids', 'count', [changed]), undefined, { kind: 'abs-max', value: 0 }, {
-      extra: { first, ids },
-    }),
+    row(
+      'g',
+      'rebuild with no change: image ids other than the build before',
+      measured('new image ids', 'count', [changed]),
+      undefined,
+      { kind: 'abs-max', value: 0 },
+      {
+        extra: { first, ids },
+      },
+    ),
   );
-  rows.push(row('g', 'rebuild with no change, vs the floor fully cached', measured('cortex-s2i build', 's', samples.ours), measured('docker build, every step cached', 's', samples.floor), { kind: 'ratio-max', value: 1.2 }));
+  rows.push(
+    row(
+      'g',
+      'rebuild with no change, vs the floor fully cached',
+      measured('cortex-s2i build', 's', samples.ours),
+      measured('docker build, every step cached', 's', samples.floor),
+      { kind: 'ratio-max', value: 1.2 },
+    ),
+  );
 }
 
 /** (c) and (f): cold builds, ours and the hand-written two-layer Dockerfile, both with --no-cache. */
@@ -324,7 +413,22 @@ async function benchCold(ctx: Context, rows: Row[], source: SourceFile[]): Promi
   const dir = path.join(work, 'two-layer');
   await placeDependencies(project, dir);
   await placeSource(project, source, dir);
-  const envLine = dockerfileOf((await must(process.execPath, [path.join(packageRoot(), 'bin', 'cortex-s2i.js'), 'build', project.modelDir, ctx.builder, `${prefix}-dry`, '--dry-run'], { env: ctx.env })).stdout)
+  const envLine = dockerfileOf(
+    (
+      await must(
+        process.execPath,
+        [
+          path.join(packageRoot(), 'bin', 'cortex-s2i.js'),
+          'build',
+          project.modelDir,
+          ctx.builder,
+          `${prefix}-dry`,
+          '--dry-run',
+        ],
+        { env: ctx.env },
+      )
+    ).stdout,
+  )
     .split('\n')
     .find((l) => l.startsWith('ENV '));
   if (!envLine) throw new Error("no ENV line in cortex-s2i's Dockerfile");
@@ -334,12 +438,21 @@ async function benchCold(ctx: Context, rows: Row[], source: SourceFile[]): Promi
   const theirs: number[] = [];
   for (let i = 1; i <= COLD_RUNS; i++) {
     const a = () => cortexBuild(ctx, `${prefix}-c-ours:${i}`, ['--no-cache']).then((r) => ours.push(r.seconds));
-    const b = () => dockerBuild(ctx, dir, `${prefix}-c-two-layer:${i}`, ['--no-cache']).then((r) => theirs.push(r.seconds));
+    const b = () =>
+      dockerBuild(ctx, dir, `${prefix}-c-two-layer:${i}`, ['--no-cache']).then((r) => theirs.push(r.seconds));
     if (i % 2) await a().then(b);
     else await b().then(a);
     log(`(c) cold build ${i}: ours ${ours.at(-1)!.toFixed(2)} s, two-layer ${theirs.at(-1)!.toFixed(2)} s`);
   }
-  rows.push(row('c', 'cold build (--no-cache), vs a two-layer Dockerfile', measured('cortex-s2i build --no-cache', 's', ours), measured('docker build --no-cache', 's', theirs), { kind: 'ratio-max', value: 1.15 }));
+  rows.push(
+    row(
+      'c',
+      'cold build (--no-cache), vs a two-layer Dockerfile',
+      measured('cortex-s2i build --no-cache', 's', ours),
+      measured('docker build --no-cache', 's', theirs),
+      { kind: 'ratio-max', value: 1.15 },
+    ),
+  );
 
   // (f) from the last cold pair: what our image adds to the builder, against what it must add.
   const image = `${prefix}-c-ours:${COLD_RUNS}`;
@@ -347,14 +460,27 @@ async function benchCold(ctx: Context, rows: Row[], source: SourceFile[]): Promi
   const added = (await docker.imageSize(image)) - (await docker.imageSize(ctx.builder));
   const files = await sourceFiles(ctx, image);
   const sourceBytes = files.reduce((n, f) => n + f.size, 0);
-  const dependencyLayer = (await docker.history(handWritten)).find((l) => l.createdBy.includes(TWO_LAYER_DEPENDENCY_STEP));
+  const dependencyLayer = (await docker.history(handWritten)).find((l) =>
+    l.createdBy.includes(TWO_LAYER_DEPENDENCY_STEP),
+  );
   if (!dependencyLayer) throw new Error(`no dependency layer in ${handWritten}`);
   const ourLayers = await docker.history(image);
   rows.push(
-    row('f', 'image size minus the builder, vs source + installed deps', measured('image - builder', 'bytes', [added]), measured('source + deps', 'bytes', [sourceBytes + dependencyLayer.size]), { kind: 'diff-max', value: 5e6 }, {
-      note: 'installed deps = the size of the RUN setup.sh + pip layer of the hand-written two-layer build; source = the files under /opt/program in our image',
-      extra: { sourceBytes, installedDependencies: dependencyLayer.size, ourLayers: ourLayers.filter((l) => l.size > 0) },
-    }),
+    row(
+      'f',
+      'image size minus the builder, vs source + installed deps',
+      measured('image - builder', 'bytes', [added]),
+      measured('source + deps', 'bytes', [sourceBytes + dependencyLayer.size]),
+      { kind: 'diff-max', value: 5e6 },
+      {
+        note: 'installed deps = the size of the RUN setup.sh + pip layer of the hand-written two-layer build; source = the files under /opt/program in our image',
+        extra: {
+          sourceBytes,
+          installedDependencies: dependencyLayer.size,
+          ourLayers: ourLayers.filter((l) => l.size > 0),
+        },
+      },
+    ),
   );
 }
 
@@ -364,7 +490,10 @@ async function benchContext(ctx: Context, rows: Row[]): Promise<void> {
   const viaProxy = { ...ctx.env, DOCKER_HOST: proxy.dockerHost };
   const buildRequest = (): CountedRequest => {
     const builds = proxy.requests.filter((q) => q.method === 'POST' && /\/build(\?|$)/.test(q.path));
-    if (builds.length !== 1) throw new Error(`expected one build request through the proxy, saw ${builds.length}${proxy.unparsed.length ? ` (${proxy.unparsed.join('; ')})` : ''}`);
+    if (builds.length !== 1)
+      throw new Error(
+        `expected one build request through the proxy, saw ${builds.length}${proxy.unparsed.length ? ` (${proxy.unparsed.join('; ')})` : ''}`,
+      );
     return builds[0]!;
   };
   const sent = async (tag: string, flags: string[] = []) => {
@@ -394,7 +523,9 @@ async function benchContext(ctx: Context, rows: Row[]): Promise<void> {
   await placeSource(project, files, floorDir);
   proxy.requests.length = 0;
   ctx.leftovers.images.push(`${prefix}-d-floor`);
-  await must('docker', ['build', '-q', '-t', `${prefix}-d-floor`, floorDir], { env: { ...ctx.docker.env, DOCKER_HOST: proxy.dockerHost } });
+  await must('docker', ['build', '-q', '-t', `${prefix}-d-floor`, floorDir], {
+    env: { ...ctx.docker.env, DOCKER_HOST: proxy.dockerHost },
+  });
   const floorRequest = buildRequest();
 
   const composition = withBig.body ? tarComposition(withBig.body) : undefined;
@@ -412,20 +543,53 @@ async function benchContext(ctx: Context, rows: Row[]): Promise<void> {
   if (composition) {
     const d = composition.dataBytes;
     log(
-      `(d) inside the ${withBig.bytes}-byte context: ${composition.entries} tar headers (${composition.headerBytes} B), file data ${Object.entries(d)
+      `(d) inside the ${withBig.bytes}-byte context: ${composition.entries} tar headers (${composition.headerBytes} B), file data ${Object.entries(
+        d,
+      )
         .map(([k, v]) => `${k} ${v} B`)
         .join(', ')}, padding ${composition.paddingBytes} B, end of archive ${composition.endBytes} B`,
     );
   }
-  log(`(d) bytes sent: ${without.bytes} without the 200 MB file, ${withBig.bytes} with it, ${compressed.bytes} with --compress; the files: ${fileBytes}; docker build of the floor sends ${floorRequest.bodyBytes}`);
+  log(
+    `(d) bytes sent: ${without.bytes} without the 200 MB file, ${withBig.bytes} with it, ${compressed.bytes} with --compress; the files: ${fileBytes}; docker build of the floor sends ${floorRequest.bodyBytes}`,
+  );
   const base = measured(`in ${files.length} files`, 'bytes', [fileBytes]);
-  rows.push(row('d', 'bytes sent to the engine, 200 MB file in data/', measured('tar, uncompressed (default)', 'bytes', [withBig.bytes]), base, { kind: 'ratio-max', value: 1.05 }, { extra }));
-  rows.push(row('d', 'the same, with --compress (gzip, opt-in)', measured('tar.gz', 'bytes', [compressed.bytes]), base, { kind: 'ratio-max', value: 1.05 }));
-  rows.push(row('d', 'bytes sent with the 200 MB file, vs without it', measured('with', 'bytes', [withBig.bytes]), measured('without', 'bytes', [without.bytes]), { kind: 'diff-max', value: 0 }));
   rows.push(
-    row('d', 'reference: docker build of the same files (the floor)', measured('docker CLI', 'bytes', [floorRequest.bodyBytes]), base, undefined, {
-      note: 'the tar format costs every build tool: a 512-byte header per file and folder, data padded to 512 bytes, 1 KiB at the end',
+    row(
+      'd',
+      'bytes sent to the engine, 200 MB file in data/',
+      measured('tar, uncompressed (default)', 'bytes', [withBig.bytes]),
+      base,
+      { kind: 'ratio-max', value: 1.05 },
+      { extra },
+    ),
+  );
+  rows.push(
+    row('d', 'the same, with --compress (gzip, opt-in)', measured('tar.gz', 'bytes', [compressed.bytes]), base, {
+      kind: 'ratio-max',
+      value: 1.05,
     }),
+  );
+  rows.push(
+    row(
+      'd',
+      'bytes sent with the 200 MB file, vs without it',
+      measured('with', 'bytes', [withBig.bytes]),
+      measured('without', 'bytes', [without.bytes]),
+      { kind: 'diff-max', value: 0 },
+    ),
+  );
+  rows.push(
+    row(
+      'd',
+      'reference: docker build of the same files (the floor)',
+      measured('docker CLI', 'bytes', [floorRequest.bodyBytes]),
+      base,
+      undefined,
+      {
+        note: 'the tar format costs every build tool: a 512-byte header per file and folder, data padded to 512 bytes, 1 KiB at the end',
+      },
+    ),
   );
 }
 
@@ -446,18 +610,48 @@ async function benchCli(ctx: Context, rows: Row[], diagnostics: Record<string, u
   };
   const help = await measure(['--help']);
   const dry = await measure(['build', large.modelDir, 'daemon', `${ctx.prefix}-e`, '--dry-run']);
-  const sourceLine = (await must(process.execPath, [cli, 'build', large.modelDir, 'daemon', `${ctx.prefix}-e`, '--dry-run'], { env: ctx.env })).stdout.split('\n').find((l) => l.trim().startsWith('source '));
-  log(`(e) --help: ${help.wall.map((s) => s.toFixed(2)).join(', ')} s; --dry-run on ${large.files} files (${sourceLine?.trim()}): ${dry.wall.map((s) => s.toFixed(2)).join(', ')} s`);
-  rows.push(row('e', 'cortex-s2i --help: wall time', measured('', 's', help.wall), undefined, { kind: 'abs-max', value: 0.3 }));
-  rows.push(row('e', `build --dry-run, ${large.files.toLocaleString('en')}-file project: wall time`, measured('', 's', dry.wall), undefined, { kind: 'abs-max', value: 1.5 }, { extra: { planned: sourceLine?.trim() } }));
-  if (help.peak.length) rows.push(row('e', 'cortex-s2i --help: peak memory (RSS)', measured('', 'bytes', help.peak), undefined, undefined));
-  if (dry.peak.length) rows.push(row('e', `build --dry-run, ${large.files.toLocaleString('en')}-file project: peak memory`, measured('', 'bytes', dry.peak), undefined, undefined));
+  const sourceLine = (
+    await must(process.execPath, [cli, 'build', large.modelDir, 'daemon', `${ctx.prefix}-e`, '--dry-run'], {
+      env: ctx.env,
+    })
+  ).stdout
+    .split('\n')
+    .find((l) => l.trim().startsWith('source '));
+  log(
+    `(e) --help: ${help.wall.map((s) => s.toFixed(2)).join(', ')} s; --dry-run on ${large.files} files (${sourceLine?.trim()}): ${dry.wall.map((s) => s.toFixed(2)).join(', ')} s`,
+  );
+  rows.push(
+    row('e', 'cortex-s2i --help: wall time', measured('', 's', help.wall), undefined, { kind: 'abs-max', value: 0.3 }),
+  );
+  rows.push(
+    row(
+      'e',
+      `build --dry-run, ${large.files.toLocaleString('en')}-file project: wall time`,
+      measured('', 's', dry.wall),
+      undefined,
+      { kind: 'abs-max', value: 1.5 },
+      { extra: { planned: sourceLine?.trim() } },
+    ),
+  );
+  if (help.peak.length)
+    rows.push(row('e', 'cortex-s2i --help: peak memory (RSS)', measured('', 'bytes', help.peak), undefined, undefined));
+  if (dry.peak.length)
+    rows.push(
+      row(
+        'e',
+        `build --dry-run, ${large.files.toLocaleString('en')}-file project: peak memory`,
+        measured('', 'bytes', dry.peak),
+        undefined,
+        undefined,
+      ),
+    );
   if (!GNU_TIME) diagnostics.peakMemory = 'not measured: /usr/bin/time (GNU time) is not installed';
 }
 
 const TIMELINE_WHAT: Record<string, string> = {
   total: 'cortex-s2i build through the proxy, end to end',
-  beforeEngine: 'before its first engine request: Node start, loading modules, reading the project, git, planning, rendering',
+  beforeEngine:
+    'before its first engine request: Node start, loading modules, reading the project, git, planning, rendering',
   engineChecks: 'from the first engine request to the build or load request: the builder, and the image built before',
   build: 'from the build request (or the image archive of a source-only rebuild) to the tag request',
   tagAndExit: 'from the tag request to the exit',
@@ -470,7 +664,10 @@ async function timeline(ctx: Context, tag: string): Promise<Record<string, numbe
   const requests = [...ctx.proxy.requests].sort((a, b) => a.at - b.at);
   const build = requests.find((q) => q.method === 'POST' && /\/(build|images\/load)(\?|$)/.test(q.path));
   const tagRequest = requests.find((q) => q.method === 'POST' && /\/tag(\?|$)/.test(q.path));
-  if (!requests[0] || !build || !tagRequest) throw new Error(`the rebuild's engine requests were not all seen: ${requests.map((q) => `${q.method} ${q.path}`).join(', ')}`);
+  if (!requests[0] || !build || !tagRequest)
+    throw new Error(
+      `the rebuild's engine requests were not all seen: ${requests.map((q) => `${q.method} ${q.path}`).join(', ')}`,
+    );
   return {
     total: r.seconds,
     beforeEngine: (requests[0].at - r.startedAt) / 1000,
@@ -492,14 +689,26 @@ function overheadSteps(ctx: Context): Array<[string, () => Promise<Finished>]> {
     ['nodeStart', node(['-e', '0'])],
     ['loadBuildCommand', node(importing(dist('cli', 'commands', 'build.js')))],
     ['loadEngineAdapter', node(importing(dist('engine', 'docker-engine.js')))],
-    ['dryRunExample', node([path.join(packageRoot(), 'bin', 'cortex-s2i.js'), 'build', ctx.project.modelDir, 'daemon', `${ctx.prefix}-dry`, '--dry-run'])],
+    [
+      'dryRunExample',
+      node([
+        path.join(packageRoot(), 'bin', 'cortex-s2i.js'),
+        'build',
+        ctx.project.modelDir,
+        'daemon',
+        `${ctx.prefix}-dry`,
+        '--dry-run',
+      ]),
+    ],
   ];
 }
 
 const OVERHEAD_WHAT: Record<string, string> = {
   nodeStart: 'node -e 0',
-  loadBuildCommand: 'node, importing lib/cli/commands/build.js (config, plan, render, tar: handlebars, tar-stream, ignore, ...)',
-  loadEngineAdapter: 'node, importing lib/engine/docker-engine.js (dockerode, with docker-modem, ssh2, @grpc/grpc-js, protobufjs)',
+  loadBuildCommand:
+    'node, importing lib/cli/commands/build.js (config, plan, render, tar: handlebars, tar-stream, ignore, ...)',
+  loadEngineAdapter:
+    'node, importing lib/engine/docker-engine.js (dockerode, with docker-modem, ssh2, @grpc/grpc-js, protobufjs)',
   dryRunExample: 'cortex-s2i build --dry-run on the benchmark model (read, git, plan, render; no engine)',
 };
 
@@ -507,7 +716,14 @@ function explain(d: Record<string, unknown>): string[] {
   const m = (k: string) => (d[k] as { median: number } | undefined)?.median;
   const t = (d.timeline ?? {}) as Record<string, { median: number } | undefined>;
   const ours = d.rebuild as number | undefined;
-  const [viaDocker, floor, node, build, engine, dry] = ['ourDockerfileByDockerBuild', 'floor', 'nodeStart', 'loadBuildCommand', 'loadEngineAdapter', 'dryRunExample'].map(m);
+  const [viaDocker, floor, node, build, engine, dry] = [
+    'ourDockerfileByDockerBuild',
+    'floor',
+    'nodeStart',
+    'loadBuildCommand',
+    'loadEngineAdapter',
+    'dryRunExample',
+  ].map(m);
   const phases = ['total', 'beforeEngine', 'engineChecks', 'build', 'tagAndExit'].map((k) => t[k]?.median);
   if ([ours, viaDocker, floor, node, build, engine, dry, ...phases].some((x) => x === undefined)) return [];
   const s = (x: number | undefined) => `${x!.toFixed(2)} s`.padStart(7);
@@ -532,9 +748,11 @@ async function sourceFiles(ctx: Context, image: string): Promise<SourceFile[]> {
   const files = (await ctx.docker.filesIn(image, '/opt/program', name)).map((f) => ({ inImage: f.path, size: f.size }));
   for (const f of files) {
     const onDisk = (await stat(path.join(ctx.project.root, ...f.inImage.split('/').slice(1)))).size;
-    if (onDisk !== f.size) throw new Error(`/opt/program/${f.inImage} in ${image} has ${f.size} bytes, the project's file ${onDisk}`);
+    if (onDisk !== f.size)
+      throw new Error(`/opt/program/${f.inImage} in ${image} has ${f.size} bytes, the project's file ${onDisk}`);
   }
-  if (!files.some((f) => f.inImage.endsWith(`${BENCH_MODEL}/predict.py`))) throw new Error(`${image} has no predict.py under /opt/program`);
+  if (!files.some((f) => f.inImage.endsWith(`${BENCH_MODEL}/predict.py`)))
+    throw new Error(`${image} has no predict.py under /opt/program`);
   return files;
 }
 
@@ -542,7 +760,19 @@ async function sourceFiles(ctx: Context, image: string): Promise<SourceFile[]> {
 async function verifyBuilt(ctx: Context, image: string, token: string): Promise<void> {
   const name = `${ctx.prefix}-verify`;
   ctx.leftovers.containers.push(name);
-  const predict = await ctx.docker.text(['run', '--rm', '--name', name, '--network', 'none', '--entrypoint', 'sh', image, '-c', `grep -c '${token}$' /opt/program/*/${BENCH_MODEL}/predict.py`]);
+  const predict = await ctx.docker.text([
+    'run',
+    '--rm',
+    '--name',
+    name,
+    '--network',
+    'none',
+    '--entrypoint',
+    'sh',
+    image,
+    '-c',
+    `grep -c '${token}$' /opt/program/*/${BENCH_MODEL}/predict.py`,
+  ]);
   if (predict.trim() !== '1') throw new Error(`${image} does not carry the edit ${token}`);
 }
 
@@ -569,7 +799,13 @@ async function describeMachine(docker: DockerCli, builderId: string) {
   const server = await docker.text(['version', '--format', '{{.Server.Version}}']);
   const client = await docker.text(['version', '--format', '{{.Client.Version}}']);
   const storage = await docker.text(['info', '--format', '{{.Driver}}']);
-  const base = await docker.text(['image', 'inspect', '-f', '{{index .Config.Labels "org.opencontainers.image.description"}}', builderId]);
+  const base = await docker.text([
+    'image',
+    'inspect',
+    '-f',
+    '{{index .Config.Labels "org.opencontainers.image.description"}}',
+    builderId,
+  ]);
   const memGiB = os.totalmem() / 2 ** 30;
   const machine = {
     cpus: cpus.length,

@@ -30,7 +30,11 @@ export interface BenchProject {
 }
 
 /** Copies the example project, gives the benchmark model its setup.sh, and commits it, as a user's project is. */
-export async function prepareBenchProject(fixture: string, into: string, env: NodeJS.ProcessEnv): Promise<BenchProject> {
+export async function prepareBenchProject(
+  fixture: string,
+  into: string,
+  env: NodeJS.ProcessEnv,
+): Promise<BenchProject> {
   const name = path.basename(fixture);
   const root = path.join(into, name);
   await cp(fixture, root, { recursive: true });
@@ -39,7 +43,21 @@ export async function prepareBenchProject(fixture: string, into: string, env: No
   await chmod(path.join(modelDir, 'setup.sh'), 0o755);
   // readRevision runs git on every build; a user's project is a repository, so this one is too.
   const git = (...args: string[]) =>
-    must('git', ['-C', root, '-c', 'user.name=cortex-s2i bench', '-c', 'user.email=bench@localhost', '-c', 'commit.gpgsign=false', ...args], { env });
+    must(
+      'git',
+      [
+        '-C',
+        root,
+        '-c',
+        'user.name=cortex-s2i bench',
+        '-c',
+        'user.email=bench@localhost',
+        '-c',
+        'commit.gpgsign=false',
+        ...args,
+      ],
+      { env },
+    );
   await git('init', '-q');
   await git('add', '-A');
   await git('commit', '-q', '-m', 'benchmark copy of the example project');
@@ -108,7 +126,14 @@ export const HEADER = '# Hand-written for the cortex-s2i build benchmark (bench/
 
 /** (a) the floor's base: the builder with the model's dependencies installed, as cortex-s2i installs them. */
 export function dependenciesDockerfile(builder: string): string {
-  return [HEADER, `FROM ${builder}`, 'USER root', 'COPY deps/ /tmp/cortex-s2i-deps/', 'RUN /usr/libexec/s2i/assemble --dependencies /tmp/cortex-s2i-deps', ''].join('\n');
+  return [
+    HEADER,
+    `FROM ${builder}`,
+    'USER root',
+    'COPY deps/ /tmp/cortex-s2i-deps/',
+    'RUN /usr/libexec/s2i/assemble --dependencies /tmp/cortex-s2i-deps',
+    '',
+  ].join('\n');
 }
 
 /** (a) the floor: only the source files, copied onto an image that already has the dependencies. */
@@ -121,7 +146,17 @@ export function s2iDockerfile(builder: string): string {
   // USER root for assemble, as s2i does for a builder labelled io.openshift.s2i.assemble-user=0
   // (the daemon builder runs as 1001): setup.sh installs a Debian package. CORTEX_S2I_MODEL names
   // the model in the project root, as `s2i build -e` does.
-  return [HEADER, `FROM ${builder}`, 'USER root', 'COPY src/ /tmp/src/', `ENV CORTEX_S2I_MODEL=${BENCH_MODEL}`, 'RUN /usr/libexec/s2i/assemble', 'USER 1001', 'CMD ["/usr/libexec/s2i/run"]', ''].join('\n');
+  return [
+    HEADER,
+    `FROM ${builder}`,
+    'USER root',
+    'COPY src/ /tmp/src/',
+    `ENV CORTEX_S2I_MODEL=${BENCH_MODEL}`,
+    'RUN /usr/libexec/s2i/assemble',
+    'USER 1001',
+    'CMD ["/usr/libexec/s2i/run"]',
+    '',
+  ].join('\n');
 }
 
 /** (c) what a user would write by hand for the same image: a dependency layer and a source layer. */
@@ -165,7 +200,10 @@ export async function generateLargeProject(into: string, count: number): Promise
   for (let k = 0; k < generated; k++) {
     const [base, n] = k < inModel ? ['model', k] : ['common_utils', k - inModel];
     const name = n % 100 === 0 ? '__init__.py' : `module_${n % 100}.py`;
-    files.push([`${base}/pkg_${Math.floor(n / 100)}/${name}`, `"""Generated module ${k} of the cortex-s2i build benchmark."""\nVALUE = ${k}\n`]);
+    files.push([
+      `${base}/pkg_${Math.floor(n / 100)}/${name}`,
+      `"""Generated module ${k} of the cortex-s2i build benchmark."""\nVALUE = ${k}\n`,
+    ]);
   }
   const dirs = new Set(files.map(([f]) => path.dirname(path.join(root, f))));
   for (const d of dirs) await mkdir(d, { recursive: true });

@@ -43,9 +43,17 @@ export function measured(what: string, unit: Unit, samples: number[]): Measured 
   return { what, unit, samples, median: median(samples) };
 }
 
-export function row(id: string, title: string, ours: Measured, baseline: Measured | undefined, target: Target | undefined, more: { note?: string; extra?: Record<string, unknown> } = {}): Row {
+export function row(
+  id: string,
+  title: string,
+  ours: Measured,
+  baseline: Measured | undefined,
+  target: Target | undefined,
+  more: { note?: string; extra?: Record<string, unknown> } = {},
+): Row {
   const figure = figureOf(ours, baseline, target);
-  const met = target === undefined ? undefined : target.kind === 'speedup-min' ? figure >= target.value : figure <= target.value;
+  const met =
+    target === undefined ? undefined : target.kind === 'speedup-min' ? figure >= target.value : figure <= target.value;
   return { id, title, ours, baseline, target, figure, met, ...more };
 }
 
@@ -105,7 +113,11 @@ const HEADINGS = ['row', 'cortex-s2i (median)', 'baseline (median)', 'ratio', 't
 export function textTable(rows: Row[]): string {
   const table = [HEADINGS, ...rows.map(cells)];
   const widths = HEADINGS.map((_, c) => Math.max(...table.map((r) => [...r[c]!].length)));
-  const line = (r: string[]) => r.map((cell, c) => cell + ' '.repeat(widths[c]! - [...cell].length)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => cell + ' '.repeat(widths[c]! - [...cell].length))
+      .join('  ')
+      .trimEnd();
   return [line(table[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...table.slice(1).map(line)].join('\n');
 }
 

@@ -6,6 +6,9 @@ import { createRequire } from 'node:module';
 
 const COMMANDS = ['build', 'builders', 'all', 'init', 'push', 'job', 'deploy'];
 
-await Promise.all([...COMMANDS.map((c) => import(`../../lib/cli/commands/${c}.js`)), import('../../lib/engine/docker-engine.js')]);
+await Promise.all([
+  ...COMMANDS.map((c) => import(`../../lib/cli/commands/${c}.js`)),
+  import('../../lib/engine/docker-engine.js'),
+]);
 const fromDockerode = createRequire(createRequire(import.meta.url).resolve('dockerode'));
 for (const id of ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader']) fromDockerode(id);

@@ -18,7 +18,8 @@ import { GNU_TIME, must, run } from '../build/commands.js';
 import { median } from '../build/report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS=${process.env.BENCH_RUNS} is not a whole number of runs`);
+if (!Number.isInteger(RUNS) || RUNS < 1)
+  throw new Error(`BENCH_RUNS=${process.env.BENCH_RUNS} is not a whole number of runs`);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 interface Timed {
@@ -48,7 +49,22 @@ async function main(): Promise<void> {
     const project = path.join(work, 'finance_income_prediction');
     await cp(path.join(root, 'fixtures', 'finance_income_prediction'), project, { recursive: true });
     // A user's project is a git checkout: the build reads its revision and compares its files.
-    const git = (...args: string[]) => must('git', ['-C', project, '-c', 'user.name=cortex-s2i bench', '-c', 'user.email=bench@localhost', '-c', 'commit.gpgsign=false', ...args], { env });
+    const git = (...args: string[]) =>
+      must(
+        'git',
+        [
+          '-C',
+          project,
+          '-c',
+          'user.name=cortex-s2i bench',
+          '-c',
+          'user.email=bench@localhost',
+          '-c',
+          'commit.gpgsign=false',
+          ...args,
+        ],
+        { env },
+      );
     await git('init', '-q');
     await git('add', '-A');
     await git('commit', '-q', '-m', 'benchmark copy of the example project');
@@ -86,10 +102,14 @@ async function main(): Promise<void> {
       }
     }
 
-    const m = (xs: Timed[], k: keyof Timed) => (xs.some((x) => x[k] === undefined) ? undefined : median(xs.map((x) => x[k]!)));
+    const m = (xs: Timed[], k: keyof Timed) =>
+      xs.some((x) => x[k] === undefined) ? undefined : median(xs.map((x) => x[k]!));
     const f = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(2)} s`);
-    const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}×`);
-    const rows = [['command', 'before: wall', 'after: wall', 'after/before', 'before: CPU', 'after: CPU', 'after/before']];
+    const ratio = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}×`;
+    const rows = [
+      ['command', 'before: wall', 'after: wall', 'after/before', 'before: CPU', 'after: CPU', 'after/before'],
+    ];
     rows.push(['node -e 0 (the floor)', '', f(m(nodeStart, 'wall')), '', '', f(m(nodeStart, 'cpu')), '']);
     for (const [name, s] of samples) {
       const [bw, aw, bc, ac] = [m(s.before, 'wall'), m(s.after, 'wall'), m(s.before, 'cpu'), m(s.after, 'cpu')];
@@ -97,9 +117,19 @@ async function main(): Promise<void> {
     }
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     log('');
-    log(`cortex-s2i's start, medians of ${RUNS} alternating runs; before = every module imported up front (bench/cli/eager.ts)`);
-    for (const r of rows) log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
-    log(`load average (1 min) ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores${GNU_TIME ? '; CPU = user + system of the process and its children' : '; no CPU column: /usr/bin/time (GNU time) is not installed'}`);
+    log(
+      `cortex-s2i's start, medians of ${RUNS} alternating runs; before = every module imported up front (bench/cli/eager.ts)`,
+    );
+    for (const r of rows)
+      log(
+        r
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      );
+    log(
+      `load average (1 min) ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores${GNU_TIME ? '; CPU = user + system of the process and its children' : '; no CPU column: /usr/bin/time (GNU time) is not installed'}`,
+    );
   } finally {
     if (built) await run('docker', ['rmi', tag], { env }).catch(() => undefined);
     await rm(work, { recursive: true, force: true });

@@ -9,7 +9,13 @@ import { main } from './main.js';
 async function run(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { env: {}, output: { out: (l) => out.push(l), err: (l) => err.push(l) }, engine: () => { throw new Error('no engine'); } });
+  const code = await main(argv, {
+    env: {},
+    output: { out: (l) => out.push(l), err: (l) => err.push(l) },
+    engine: () => {
+      throw new Error('no engine');
+    },
+  });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -46,7 +52,9 @@ describe('cortex-s2i all', function () {
     root = await writeTree({
       'shop/data/sales.csv': 'a,b\n1,2\n',
       ...model('churn', 'churn/predict', { 'shop/churn/setup.sh': '#!/bin/sh\napt-get install -y libgomp1\n' }),
-      ...model('upsell', 'upsell/v1/predict', { 'shop/upsell/setup.sh': '#!/bin/sh\r\napt-get install -y libgomp1\r\n' }),
+      ...model('upsell', 'upsell/v1/predict', {
+        'shop/upsell/setup.sh': '#!/bin/sh\r\napt-get install -y libgomp1\r\n',
+      }),
       ...model('ranker', 'ranker/predict', { 'shop/ranker/requirements_predict.txt': 'numpy>=1.22,<2\npandas\n' }),
     });
     project = path.join(root, 'shop');
@@ -57,18 +65,30 @@ describe('cortex-s2i all', function () {
     const r = await run('all', project);
     expect(r.code, r.err).to.equal(0);
     const files = await snapshot(path.join(project, 'all'));
-    expect(Object.keys(files).sort()).to.deep.equal(['.s2i/environment', 'Makefile', 'predict.py', 'requirements.txt', 'setup.sh']);
+    expect(Object.keys(files).sort()).to.deep.equal([
+      '.s2i/environment',
+      'Makefile',
+      'predict.py',
+      'requirements.txt',
+      'setup.sh',
+    ]);
     expect(files['.s2i/environment']).to.contain(
       'ROUTES=churn/predict:predict:route_churn_predict,ranker/predict:predict:route_ranker_predict,upsell/v1/predict:predict:route_upsell_v1_predict\nCORTEX_S2I_MODELS=churn,ranker,upsell\n',
     );
-    expect(files['predict.py']).to.contain('route_upsell_v1_predict = load_model_route(\n    os.path.join(PROJECT, "upsell"),\n    "upsell/v1/predict",\n    "shop.upsell.predict",\n    "predict",\n)');
+    expect(files['predict.py']).to.contain(
+      'route_upsell_v1_predict = load_model_route(\n    os.path.join(PROJECT, "upsell"),\n    "upsell/v1/predict",\n    "shop.upsell.predict",\n    "predict",\n)',
+    );
     expect(files['requirements.txt']).to.contain('numpy>=1.21,>=1.22,<2  # churn, ranker, upsell\npandas  # ranker\n');
     expect(files['setup.sh']!.match(/apt-get install -y libgomp1/g)).to.have.length(1);
     expect(files['setup.sh']).to.contain('---> setup.sh of churn, upsell');
     expect(files['Makefile']).to.contain('TESTS = churn:churn/predict ranker:ranker/predict upsell:upsell/v1/predict');
     expect((await stat(path.join(project, 'all/setup.sh'))).mode & 0o111).to.not.equal(0);
     // The generated Python parses, and so does the combined shell script.
-    execFileSync('python3', ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read())', path.join(project, 'all/predict.py')]);
+    execFileSync('python3', [
+      '-c',
+      'import ast,sys; ast.parse(open(sys.argv[1]).read())',
+      path.join(project, 'all/predict.py'),
+    ]);
     execFileSync('sh', ['-n', path.join(project, 'all/setup.sh')]);
   });
 
@@ -101,10 +121,15 @@ describe('cortex-s2i all', function () {
   }
 
   it('refuses two models claiming one route, naming both', async () => {
-    await writeFile(path.join(project, 'ranker/.s2i/environment'), 'ROUTES=churn/predict:shop.ranker.predict:predict\n');
+    await writeFile(
+      path.join(project, 'ranker/.s2i/environment'),
+      'ROUTES=churn/predict:shop.ranker.predict:predict\n',
+    );
     const r = await run('all', project);
     expect(r.code).to.equal(ExitCode.badInput);
-    expect(r.err).to.match(/ranker\/\.s2i\/environment:1: route churn\/predict is claimed by both churn \(.*churn\/\.s2i\/environment:1\) and ranker/);
+    expect(r.err).to.match(
+      /ranker\/\.s2i\/environment:1: route churn\/predict is claimed by both churn \(.*churn\/\.s2i\/environment:1\) and ranker/,
+    );
     expect(await snapshot(path.join(project, 'all'))).to.deep.equal({});
   });
 
@@ -113,7 +138,10 @@ describe('cortex-s2i all', function () {
     await writeFile(path.join(project, 'upsell/requirements_predict.txt'), 'numpy\nscikit-learn==1.3\n');
     const r = await run('all', project);
     expect(r.code).to.equal(ExitCode.badInput);
-    expect(r.err).to.contain('churn and upsell need scikit-learn').and.contain('churn/requirements_predict.txt:1').and.contain('upsell/requirements_predict.txt:2');
+    expect(r.err)
+      .to.contain('churn and upsell need scikit-learn')
+      .and.contain('churn/requirements_predict.txt:1')
+      .and.contain('upsell/requirements_predict.txt:2');
     expect(await snapshot(path.join(project, 'all'))).to.deep.equal({});
   });
 
@@ -127,16 +155,28 @@ describe('cortex-s2i all', function () {
   });
 
   it('keeps hand-written all/ files, naming them; --force replaces only the Makefile and .s2i/environment', async () => {
-    const mine = { 'shop/all/Makefile': 'train-all:\n\techo mine\n', 'shop/all/.s2i/environment': 'ROUTES=x:predict:x\n', 'shop/all/predict.py': '# mine\n' };
+    const mine = {
+      'shop/all/Makefile': 'train-all:\n\techo mine\n',
+      'shop/all/.s2i/environment': 'ROUTES=x:predict:x\n',
+      'shop/all/predict.py': '# mine\n',
+    };
     await writeTree(mine, root);
     const r = await run('all', project);
     expect(r.code, r.err).to.equal(0);
-    expect(r.out).to.contain('kept all/Makefile: written by hand').and.contain('kept all/.s2i/environment').and.contain('kept all/predict.py').and.contain('wrote all/requirements.txt');
+    expect(r.out)
+      .to.contain('kept all/Makefile: written by hand')
+      .and.contain('kept all/.s2i/environment')
+      .and.contain('kept all/predict.py')
+      .and.contain('wrote all/requirements.txt');
     expect(r.err).to.contain('kept all/.s2i/environment, all/predict.py, all/Makefile');
-    for (const [rel, content] of Object.entries(mine)) expect(await readFile(path.join(root, rel), 'utf8'), rel).to.equal(content);
+    for (const [rel, content] of Object.entries(mine))
+      expect(await readFile(path.join(root, rel), 'utf8'), rel).to.equal(content);
     const forced = await run('all', project, '--force');
     expect(forced.code, forced.err).to.equal(0);
-    expect(forced.out).to.contain('replaced all/Makefile').and.contain('replaced all/.s2i/environment').and.contain('kept all/predict.py');
+    expect(forced.out)
+      .to.contain('replaced all/Makefile')
+      .and.contain('replaced all/.s2i/environment')
+      .and.contain('kept all/predict.py');
     expect(await readFile(path.join(project, 'all/Makefile'), 'utf8')).to.contain('Generated by `cortex-s2i all`');
     expect(await readFile(path.join(project, 'all/predict.py'), 'utf8')).to.equal('# mine\n');
   });
@@ -148,11 +188,14 @@ describe('cortex-s2i all', function () {
     // Stand-ins for cortex-s2i and docker that log how they were called.
     const bin = await writeTree({
       'cortex-s2i': { content: '#!/bin/sh\necho "cortex-s2i $*" >> "$CALLS"\n', mode: 0o755 },
-      'docker': { content: '#!/bin/sh\necho "docker $*" >> "$CALLS"\n', mode: 0o755 },
+      docker: { content: '#!/bin/sh\necho "docker $*" >> "$CALLS"\n', mode: 0o755 },
     });
     try {
       const calls = path.join(bin, 'calls.log');
-      execFileSync('make', ['-C', path.join(project, 'all'), 'train-all', 'CONTAINER_PREFIX=t-'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CALLS: calls }, stdio: 'pipe' });
+      execFileSync('make', ['-C', path.join(project, 'all'), 'train-all', 'CONTAINER_PREFIX=t-'], {
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CALLS: calls },
+        stdio: 'pipe',
+      });
       const log = (await readFile(calls, 'utf8')).trim().split('\n');
       expect(log.filter((l) => l.startsWith('cortex-s2i build'))).to.deep.equal([
         'cortex-s2i build . train t-churn-train',
@@ -183,7 +226,7 @@ describe('cortex-s2i all', function () {
   describe('never writes through a link', () => {
     let outside: string;
     beforeEach(async () => {
-      outside = await writeTree({ 'Makefile': 'outside\n' });
+      outside = await writeTree({ Makefile: 'outside\n' });
       await mkdir(path.join(project, 'all'), { recursive: true });
     });
     afterEach(() => removeTree(outside));
@@ -233,7 +276,10 @@ describe('cortex-s2i init', function () {
   this.timeout(60_000);
   let root: string;
   beforeEach(async () => {
-    root = await writeTree({ 'shop/data/sales.csv': 'region,amount,label\neu,3,yes\nus,1,no\neu,5,yes\n', 'shop/.env': 'A=1\n' });
+    root = await writeTree({
+      'shop/data/sales.csv': 'region,amount,label\neu,3,yes\nus,1,no\neu,5,yes\n',
+      'shop/.env': 'A=1\n',
+    });
   });
   afterEach(() => removeTree(root));
 
@@ -241,36 +287,67 @@ describe('cortex-s2i init', function () {
     const r = await run('init', path.join(root, 'shop/salesModel'));
     expect(r.code, r.err).to.equal(0);
     const files = await snapshot(path.join(root, 'shop/salesModel'));
-    expect(Object.keys(files).sort()).to.deep.equal(['.s2i/environment', 'Makefile', 'predict.py', 'requirements_predict.txt', 'requirements_train.txt', 'test/test_instances.json', 'train.py']);
-    expect(files['Makefile']).to.contain('MODEL_NAME = sales_model\nDATASET_NAME = sales.csv\n').and.contain('CONTAINER_NAME = $(CONTAINER_PREFIX)sales-model');
+    expect(Object.keys(files).sort()).to.deep.equal([
+      '.s2i/environment',
+      'Makefile',
+      'predict.py',
+      'requirements_predict.txt',
+      'requirements_train.txt',
+      'test/test_instances.json',
+      'train.py',
+    ]);
+    expect(files['Makefile'])
+      .to.contain('MODEL_NAME = sales_model\nDATASET_NAME = sales.csv\n')
+      .and.contain('CONTAINER_NAME = $(CONTAINER_PREFIX)sales-model');
     // The skeleton runs: train on the project's data, then predict the test instances.
-    const out = execFileSync('python3', ['-c', [
-      'import json, os, sys',
-      'sys.path.insert(0, "salesModel")',
-      'os.makedirs("models", exist_ok=True)',
-      'import train, predict',
-      'print(json.dumps(train.train({"payload": {"$ref": "data/sales.csv", "model_name": "sales_model"}})))',
-      'print(json.dumps(predict.predict(json.load(open("salesModel/test/test_instances.json")))))',
-    ].join('\n')], { cwd: path.join(root, 'shop') }).toString();
-    expect(out.trim().split('\n')).to.deep.equal(['{"model_name": "sales_model", "rows": 3, "prediction": "yes"}', '{"predictions": ["yes"]}']);
+    const out = execFileSync(
+      'python3',
+      [
+        '-c',
+        [
+          'import json, os, sys',
+          'sys.path.insert(0, "salesModel")',
+          'os.makedirs("models", exist_ok=True)',
+          'import train, predict',
+          'print(json.dumps(train.train({"payload": {"$ref": "data/sales.csv", "model_name": "sales_model"}})))',
+          'print(json.dumps(predict.predict(json.load(open("salesModel/test/test_instances.json")))))',
+        ].join('\n'),
+      ],
+      { cwd: path.join(root, 'shop') },
+    ).toString();
+    expect(out.trim().split('\n')).to.deep.equal([
+      '{"model_name": "sales_model", "rows": 3, "prediction": "yes"}',
+      '{"predictions": ["yes"]}',
+    ]);
   });
 
   it('keeps a hand-written Makefile unless --force, and never replaces model code, even with --force', async () => {
-    const mine = { 'shop/m/predict.py': '# mine\n', 'shop/m/train.py': '# my train\n', 'shop/m/test/test_instances.json': '{"mine": 1}\n', 'shop/m/.s2i/environment': 'ROUTES=scorer/predict:predict:predict\n' };
+    const mine = {
+      'shop/m/predict.py': '# mine\n',
+      'shop/m/train.py': '# my train\n',
+      'shop/m/test/test_instances.json': '{"mine": 1}\n',
+      'shop/m/.s2i/environment': 'ROUTES=scorer/predict:predict:predict\n',
+    };
     await writeTree({ ...mine, 'shop/m/Makefile': 'build:\n\techo mine\n' }, root);
     const r = await run('init', path.join(root, 'shop/m'), '--dataset', 'sales.csv');
     expect(r.code, r.err).to.equal(0);
-    expect(r.out).to.contain('kept .s2i/environment, train.py, predict.py,').and.contain('test/test_instances.json (the model\'s own').and.contain('kept Makefile: written by hand');
+    expect(r.out)
+      .to.contain('kept .s2i/environment, train.py, predict.py,')
+      .and.contain("test/test_instances.json (the model's own")
+      .and.contain('kept Makefile: written by hand');
     expect(await readFile(path.join(root, 'shop/m/Makefile'), 'utf8')).to.equal('build:\n\techo mine\n');
     // The next steps are those of the Makefile that is there, not of the one that was not written.
     expect(r.out).not.to.contain('make build-train');
     expect(r.out).to.contain('see its own targets: build');
     const forced = await run('init', path.join(root, 'shop/m'), '--force');
     expect(forced.code, forced.err).to.equal(0);
-    expect(forced.out).to.contain('replaced Makefile').and.contain('make build-train train build-predict predict test-endpoint stop');
+    expect(forced.out)
+      .to.contain('replaced Makefile')
+      .and.contain('make build-train train build-predict predict test-endpoint stop');
     // The model's first route names it.
     expect(await readFile(path.join(root, 'shop/m/Makefile'), 'utf8')).to.contain('MODEL_NAME = scorer');
-    for (const [rel, content] of Object.entries(mine)) expect(await readFile(path.join(root, rel), 'utf8'), rel).to.equal(content);
+    for (const [rel, content] of Object.entries(mine))
+      expect(await readFile(path.join(root, rel), 'utf8'), rel).to.equal(content);
   });
 
   it('updates a Makefile it generated without --force, keeping its mode', async () => {
@@ -295,7 +372,10 @@ describe('cortex-s2i init', function () {
     await writeTree({ 'shop/m/requirements.txt': 'numpy\n' }, root);
     await run('init', path.join(root, 'shop/m'));
     const files = Object.keys(await snapshot(path.join(root, 'shop/m')));
-    expect(files).to.include('Makefile').and.not.include('requirements_train.txt').and.not.include('requirements_predict.txt');
+    expect(files)
+      .to.include('Makefile')
+      .and.not.include('requirements_train.txt')
+      .and.not.include('requirements_predict.txt');
   });
 
   it('refuses to write through a link to a file outside the project, and leaves that file alone', async () => {

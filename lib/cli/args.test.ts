@@ -14,13 +14,35 @@ function usageFailure(argv: string[]): CortexError {
 
 describe('parseCommand', () => {
   it('reads a build with repeated -e and options', () => {
-    expect(parseCommand(['build', '.', 'daemon', 'my-model:1', '-e', 'A=1', '--env', 'B=x=y', '--dry-run'])).to.deep.equal({
-      name: 'build', source: '.', builder: 'daemon', image: 'my-model:1', env: [{ key: 'A', value: '1' }, { key: 'B', value: 'x=y' }], project: undefined, dryRun: true, quiet: false, noCache: false, compress: false, allowRoot: false, progress: 'auto',
+    expect(
+      parseCommand(['build', '.', 'daemon', 'my-model:1', '-e', 'A=1', '--env', 'B=x=y', '--dry-run']),
+    ).to.deep.equal({
+      name: 'build',
+      source: '.',
+      builder: 'daemon',
+      image: 'my-model:1',
+      env: [
+        { key: 'A', value: '1' },
+        { key: 'B', value: 'x=y' },
+      ],
+      project: undefined,
+      dryRun: true,
+      quiet: false,
+      noCache: false,
+      compress: false,
+      allowRoot: false,
+      progress: 'auto',
     });
   });
 
   it('refuses wrong argument counts, unknown options, bad -e and bad image names with exit status 2', () => {
-    for (const argv of [['build', '.', 'daemon'], ['build', '.', 'daemon', 'img', '--nope'], ['build', '.', 'daemon', 'img', '-e', 'no-equals'], ['build', '.', 'daemon', 'My Image'], ['frobnicate']]) {
+    for (const argv of [
+      ['build', '.', 'daemon'],
+      ['build', '.', 'daemon', 'img', '--nope'],
+      ['build', '.', 'daemon', 'img', '-e', 'no-equals'],
+      ['build', '.', 'daemon', 'My Image'],
+      ['frobnicate'],
+    ]) {
       expect(usageFailure(argv).exitCode, argv.join(' ')).to.equal(ExitCode.badInput);
     }
   });
@@ -41,20 +63,43 @@ describe('parseCommand', () => {
       expect(err.exitCode).to.equal(ExitCode.badInput);
       expect(err.message, image).to.match(reason);
     }
-    expect(parseCommand(['build', '.', 'daemon', 'localhost:5000/team/model:1.0'])).to.deep.include({ image: 'localhost:5000/team/model:1.0' });
+    expect(parseCommand(['build', '.', 'daemon', 'localhost:5000/team/model:1.0'])).to.deep.include({
+      image: 'localhost:5000/team/model:1.0',
+    });
   });
 });
 
-describe('parseCommand: push and a build\'s results', () => {
+describe("parseCommand: push and a build's results", () => {
   it('reads --push, --json, --digest-file and repeated --cache-from on a build', () => {
-    const cmd = parseCommand(['build', '.', 'daemon', 'r:5000/m:1', '--push', '--json', '--digest-file', 'd.txt', '--cache-from', 'r:5000/m:0', '--cache-from', 'r:5000/m:base']);
+    const cmd = parseCommand([
+      'build',
+      '.',
+      'daemon',
+      'r:5000/m:1',
+      '--push',
+      '--json',
+      '--digest-file',
+      'd.txt',
+      '--cache-from',
+      'r:5000/m:0',
+      '--cache-from',
+      'r:5000/m:base',
+    ]);
     expect(cmd).to.include({ name: 'build', push: true, json: true, digestFile: 'd.txt' });
     expect((cmd as { cacheFrom?: string[] }).cacheFrom).to.deep.equal(['r:5000/m:0', 'r:5000/m:base']);
   });
 
   it('reads push <image> with an optional digest file', () => {
-    expect(parseCommand(['push', 'r:5000/m:1'])).to.deep.equal({ name: 'push', image: 'r:5000/m:1', digestFile: undefined });
-    expect(parseCommand(['push', 'r:5000/m:1', '--digest-file', 'out'])).to.deep.equal({ name: 'push', image: 'r:5000/m:1', digestFile: 'out' });
+    expect(parseCommand(['push', 'r:5000/m:1'])).to.deep.equal({
+      name: 'push',
+      image: 'r:5000/m:1',
+      digestFile: undefined,
+    });
+    expect(parseCommand(['push', 'r:5000/m:1', '--digest-file', 'out'])).to.deep.equal({
+      name: 'push',
+      image: 'r:5000/m:1',
+      digestFile: 'out',
+    });
   });
 
   it('refuses -q with --json, a digest file without --push, bad references, and push without one image', () => {
@@ -73,14 +118,51 @@ describe('parseCommand: push and a build\'s results', () => {
 
 describe('parseCommand: job', () => {
   it('reads job run with volumes, a memory limit and an id', () => {
-    expect(parseCommand(['job', 'run', 'scorer', 'job.json', '-v', './out:/action/out', '--volume', '/data:/data:ro', '-m', '64m', '--id', 'scores-1'])).to.deep.equal({
-      name: 'job-run', image: 'scorer', jobFile: 'job.json', volumes: [{ host: './out', container: '/action/out', readOnly: false }, { host: '/data', container: '/data', readOnly: true }], memoryBytes: 64 * 1024 * 1024, id: 'scores-1',
+    expect(
+      parseCommand([
+        'job',
+        'run',
+        'scorer',
+        'job.json',
+        '-v',
+        './out:/action/out',
+        '--volume',
+        '/data:/data:ro',
+        '-m',
+        '64m',
+        '--id',
+        'scores-1',
+      ]),
+    ).to.deep.equal({
+      name: 'job-run',
+      image: 'scorer',
+      jobFile: 'job.json',
+      volumes: [
+        { host: './out', container: '/action/out', readOnly: false },
+        { host: '/data', container: '/data', readOnly: true },
+      ],
+      memoryBytes: 64 * 1024 * 1024,
+      id: 'scores-1',
     });
   });
 
   it('reads job status and job render', () => {
-    expect(parseCommand(['job', 'status', 'abc', '--json'])).to.deep.equal({ name: 'job-status', id: 'abc', json: true });
-    expect(parseCommand(['job', 'render', 'scorer', 'job.json', '--split-claim', 'pvc', '--out', 'k8s'])).to.deep.equal({ name: 'job-render', image: 'scorer', jobFile: 'job.json', out: 'k8s', splitClaim: 'pvc', memoryBytes: undefined, id: undefined });
+    expect(parseCommand(['job', 'status', 'abc', '--json'])).to.deep.equal({
+      name: 'job-status',
+      id: 'abc',
+      json: true,
+    });
+    expect(parseCommand(['job', 'render', 'scorer', 'job.json', '--split-claim', 'pvc', '--out', 'k8s'])).to.deep.equal(
+      {
+        name: 'job-render',
+        image: 'scorer',
+        jobFile: 'job.json',
+        out: 'k8s',
+        splitClaim: 'pvc',
+        memoryBytes: undefined,
+        id: undefined,
+      },
+    );
   });
 
   it('refuses malformed volumes, sizes, ids and options of another subcommand', () => {

@@ -88,15 +88,52 @@ CI (set to anything but false or 0: --progress auto prints plain lines), NO_COLO
 export type Command =
   | { name: 'help' }
   | { name: 'version' }
-  | ({ name: 'build'; source: string; builder: string; image: string; env: Array<{ key: string; value: string }>; project: string | undefined; dryRun: boolean; quiet: boolean; noCache: boolean; compress: boolean; allowRoot: boolean; progress: ProgressMode; asDockerfile?: string | undefined; api?: string | undefined } & PublishOptions)
+  | ({
+      name: 'build';
+      source: string;
+      builder: string;
+      image: string;
+      env: Array<{ key: string; value: string }>;
+      project: string | undefined;
+      dryRun: boolean;
+      quiet: boolean;
+      noCache: boolean;
+      compress: boolean;
+      allowRoot: boolean;
+      progress: ProgressMode;
+      asDockerfile?: string | undefined;
+      api?: string | undefined;
+    } & PublishOptions)
   | { name: 'push'; image: string; digestFile: string | undefined }
   | { name: 'builders'; base: string | undefined }
   | { name: 'all'; project: string; models: string[] | undefined; force: boolean }
   | DeployCommand
-  | { name: 'job-run'; image: string; jobFile: string; volumes: Array<{ host: string; container: string; readOnly: boolean }>; memoryBytes: number | undefined; id: string | undefined }
+  | {
+      name: 'job-run';
+      image: string;
+      jobFile: string;
+      volumes: Array<{ host: string; container: string; readOnly: boolean }>;
+      memoryBytes: number | undefined;
+      id: string | undefined;
+    }
   | { name: 'job-status'; id: string; json: boolean }
-  | { name: 'job-render'; image: string; jobFile: string; out: string | undefined; splitClaim: string | undefined; memoryBytes: number | undefined; id: string | undefined }
-  | { name: 'init'; modelDir: string; modelName: string | undefined; dataset: string | undefined; container: string | undefined; force: boolean };
+  | {
+      name: 'job-render';
+      image: string;
+      jobFile: string;
+      out: string | undefined;
+      splitClaim: string | undefined;
+      memoryBytes: number | undefined;
+      id: string | undefined;
+    }
+  | {
+      name: 'init';
+      modelDir: string;
+      modelName: string | undefined;
+      dataset: string | undefined;
+      container: string | undefined;
+      force: boolean;
+    };
 
 /** What a build does with its result beyond tagging it; each key is present only when given. */
 export interface PublishOptions {
@@ -132,25 +169,51 @@ export function parseCommand(argv: string[]): Command {
       case 'push':
         return parsePush(rest);
       case 'builders': {
-        const { values, positionals } = parseArgs({ args: rest, options: { base: { type: 'string' } }, allowPositionals: true, strict: true });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: { base: { type: 'string' } },
+          allowPositionals: true,
+          strict: true,
+        });
         if (positionals.length) throw usageError(`builders takes no arguments, got ${positionals.join(' ')}`);
         return { name: 'builders', base: values.base };
       }
       case 'all': {
-        const { values, positionals } = parseArgs({ args: rest, options: { models: { type: 'string' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true });
-        if (positionals.length !== 1) throw usageError('all needs the project folder: cortex-s2i all <project> [--models a,b,c]');
-        const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: { models: { type: 'string' }, force: { type: 'boolean' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (positionals.length !== 1)
+          throw usageError('all needs the project folder: cortex-s2i all <project> [--models a,b,c]');
+        const models = values.models
+          ?.split(',')
+          .map((m) => m.trim())
+          .filter(Boolean);
         return { name: 'all', project: positionals[0]!, models, force: values.force ?? false };
       }
       case 'init': {
         const { values, positionals } = parseArgs({
           args: rest,
-          options: { 'model-name': { type: 'string' }, dataset: { type: 'string' }, container: { type: 'string' }, force: { type: 'boolean' } },
+          options: {
+            'model-name': { type: 'string' },
+            dataset: { type: 'string' },
+            container: { type: 'string' },
+            force: { type: 'boolean' },
+          },
           allowPositionals: true,
           strict: true,
         });
         if (positionals.length !== 1) throw usageError('init needs the model folder: cortex-s2i init <model-dir>');
-        return { name: 'init', modelDir: positionals[0]!, modelName: values['model-name'], dataset: values.dataset, container: values.container, force: values.force ?? false };
+        return {
+          name: 'init',
+          modelDir: positionals[0]!,
+          modelName: values['model-name'],
+          dataset: values.dataset,
+          container: values.container,
+          force: values.force ?? false,
+        };
       }
       case 'deploy':
         return parseDeploy(rest);
@@ -186,7 +249,9 @@ function parseBuild(args: string[]): Command {
     strict: true,
   });
   if (positionals.length !== 3) {
-    throw usageError(`build needs <source-dir> <builder> <image>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
+    throw usageError(
+      `build needs <source-dir> <builder> <image>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`,
+    );
   }
   const [source, builder, image] = positionals as [string, string, string];
   checkImageName(image);
@@ -199,11 +264,33 @@ function parseBuild(args: string[]): Command {
     return { key, value };
   });
   const progress = values.progress ?? 'auto';
-  if (!(PROGRESS_MODES as readonly string[]).includes(progress)) throw usageError(`--progress must be ${PROGRESS_MODES.join(', ')}; got ${JSON.stringify(progress)}`);
+  if (!(PROGRESS_MODES as readonly string[]).includes(progress))
+    throw usageError(`--progress must be ${PROGRESS_MODES.join(', ')}; got ${JSON.stringify(progress)}`);
   const asDockerfile = values['as-dockerfile'];
-  if (asDockerfile !== undefined && asDockerfile.trim() === '') throw usageError('--as-dockerfile needs a folder', 'e.g. --as-dockerfile ./context');
-  if (asDockerfile !== undefined && values['dry-run']) throw usageError('--as-dockerfile and --dry-run do not go together', '--as-dockerfile already builds nothing; it writes the context');
-  return { name: 'build', source, builder, image, env, project: values.project, dryRun: values['dry-run'] ?? false, quiet: values.quiet ?? false, noCache: values['no-cache'] ?? false, compress: values.compress ?? false, allowRoot: values['allow-root'] ?? false, progress: progress as ProgressMode, ...(asDockerfile !== undefined ? { asDockerfile } : {}), ...(values.api !== undefined ? { api: values.api } : {}), ...publishOptions(values) };
+  if (asDockerfile !== undefined && asDockerfile.trim() === '')
+    throw usageError('--as-dockerfile needs a folder', 'e.g. --as-dockerfile ./context');
+  if (asDockerfile !== undefined && values['dry-run'])
+    throw usageError(
+      '--as-dockerfile and --dry-run do not go together',
+      '--as-dockerfile already builds nothing; it writes the context',
+    );
+  return {
+    name: 'build',
+    source,
+    builder,
+    image,
+    env,
+    project: values.project,
+    dryRun: values['dry-run'] ?? false,
+    quiet: values.quiet ?? false,
+    noCache: values['no-cache'] ?? false,
+    compress: values.compress ?? false,
+    allowRoot: values['allow-root'] ?? false,
+    progress: progress as ProgressMode,
+    ...(asDockerfile !== undefined ? { asDockerfile } : {}),
+    ...(values.api !== undefined ? { api: values.api } : {}),
+    ...publishOptions(values),
+  };
 }
 
 const PUBLISH_OPTIONS = {
@@ -213,9 +300,16 @@ const PUBLISH_OPTIONS = {
   'cache-from': { type: 'string', multiple: true },
 } as const;
 
-function publishOptions(values: { push?: boolean; json?: boolean; quiet?: boolean; 'digest-file'?: string; 'cache-from'?: string[] }): PublishOptions {
+function publishOptions(values: {
+  push?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  'digest-file'?: string;
+  'cache-from'?: string[];
+}): PublishOptions {
   if (values.json && values.quiet) throw usageError('-q and --json both choose what stdout carries; give one of them');
-  if (values['digest-file'] !== undefined && !values.push) throw usageError('--digest-file needs --push: an image has a registry digest only once pushed');
+  if (values['digest-file'] !== undefined && !values.push)
+    throw usageError('--digest-file needs --push: an image has a registry digest only once pushed');
   if (values['digest-file'] === '') throw usageError('--digest-file needs a path');
   for (const ref of values['cache-from'] ?? []) checkReference(ref, '--cache-from');
   return {
@@ -227,7 +321,12 @@ function publishOptions(values: { push?: boolean; json?: boolean; quiet?: boolea
 }
 
 function parsePush(args: string[]): Command {
-  const { values, positionals } = parseArgs({ args, options: { 'digest-file': { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { 'digest-file': { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (positionals.length !== 1) throw usageError('push needs the image: cortex-s2i push <image> [--digest-file PATH]');
   if (values['digest-file'] === '') throw usageError('--digest-file needs a path');
   checkReference(positionals[0]!, 'push');
@@ -237,7 +336,11 @@ function parsePush(args: string[]): Command {
 /** An existing image to push or pull: the reference grammar, a digest allowed. */
 function checkReference(ref: string, what: string): void {
   const parsed = parseImageReference(ref);
-  if (!parsed.ok) throw usageError(`${what}: ${JSON.stringify(ref)} is not a valid image reference: ${parsed.reason}`, 'e.g. registry.example.com:5000/team/model:1.0');
+  if (!parsed.ok)
+    throw usageError(
+      `${what}: ${JSON.stringify(ref)} is not a valid image reference: ${parsed.reason}`,
+      'e.g. registry.example.com:5000/team/model:1.0',
+    );
 }
 
 const IMAGE_REF = /^[a-z0-9]+([._/:-][a-zA-Z0-9_.-]+)*(@sha256:[a-f0-9]{64})?$/;
@@ -258,20 +361,27 @@ function parseDeploy(args: string[]): DeployCommand {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 1) throw usageError('deploy needs the project folder: cortex-s2i deploy <project> --target kubernetes|swarm');
+  if (positionals.length !== 1)
+    throw usageError('deploy needs the project folder: cortex-s2i deploy <project> --target kubernetes|swarm');
   const target = values.target;
-  if (target !== 'kubernetes' && target !== 'swarm') throw usageError(`--target must be kubernetes or swarm, got ${JSON.stringify(target ?? '')}`);
+  if (target !== 'kubernetes' && target !== 'swarm')
+    throw usageError(`--target must be kubernetes or swarm, got ${JSON.stringify(target ?? '')}`);
   const images: Record<string, string> = {};
   for (const pair of values.image ?? []) {
     const eq = pair.indexOf('=');
     const api = pair.slice(0, eq);
     const ref = pair.slice(eq + 1);
-    if (eq <= 0 || !IMAGE_REF.test(ref)) throw usageError(`--image ${JSON.stringify(pair)} is not API=IMAGE`, 'e.g. --image iris=registry.example.com/iris@sha256:<digest>');
+    if (eq <= 0 || !IMAGE_REF.test(ref))
+      throw usageError(
+        `--image ${JSON.stringify(pair)} is not API=IMAGE`,
+        'e.g. --image iris=registry.example.com/iris@sha256:<digest>',
+      );
     images[api] = ref;
   }
   const whole = (flag: string, raw: string | undefined, fallback: number, min: number, max: number) => {
     if (raw === undefined) return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw usageError(`--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+      throw usageError(`--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return Number(raw);
   };
   const cmd: DeployCommand = {
@@ -286,7 +396,8 @@ function parseDeploy(args: string[]): DeployCommand {
     timeoutSeconds: whole('timeout', values.timeout, 300, 1, 86400),
     delete: values.delete ?? false,
   };
-  if (cmd.delete && target !== 'swarm') throw usageError('--delete removes a Swarm stack; for Kubernetes, kubectl delete -f the folder --out wrote');
+  if (cmd.delete && target !== 'swarm')
+    throw usageError('--delete removes a Swarm stack; for Kubernetes, kubectl delete -f the folder --out wrote');
   if (cmd.delete && cmd.out !== undefined) throw usageError('--delete and --out do not go together');
   return cmd;
 }
@@ -296,7 +407,11 @@ function checkImageName(image: string): void {
   const hint = 'image names are lower case, e.g. adult-income-lr-predict or registry:5000/team/model:1.0';
   const parsed = parseImageReference(image);
   if (!parsed.ok) throw usageError(`${JSON.stringify(image)} is not a valid image name: ${parsed.reason}`, hint);
-  if (parsed.value.digest) throw usageError(`${JSON.stringify(image)} is not a valid image name: a digest names existing content, so a new image cannot be given one`, 'give a tag instead, e.g. model:1.0');
+  if (parsed.value.digest)
+    throw usageError(
+      `${JSON.stringify(image)} is not a valid image name: a digest names existing content, so a new image cannot be given one`,
+      'give a tag instead, e.g. model:1.0',
+    );
 }
 
 const JOB_ID = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -320,7 +435,10 @@ function parseJob(args: string[]): Command {
     for (const key of Object.keys(values)) if (!allowed.includes(key)) throw usageError(`job ${sub} takes no --${key}`);
   };
   if (values.id !== undefined && !JOB_ID.test(values.id)) {
-    throw usageError(`--id ${JSON.stringify(values.id)} is not a job id`, 'lower-case letters, digits and -, at most 40 characters, e.g. --id scores-2024-06');
+    throw usageError(
+      `--id ${JSON.stringify(values.id)} is not a job id`,
+      'lower-case letters, digits and -, at most 40 characters, e.g. --id scores-2024-06',
+    );
   }
   const memoryBytes = values.memory === undefined ? undefined : parseMemory(values.memory);
   switch (sub) {
@@ -332,12 +450,21 @@ function parseJob(args: string[]): Command {
     }
     case 'status':
       only(['json']);
-      if (positionals.length !== 1 || !JOB_ID.test(positionals[0]!)) throw usageError('job status needs a job id: cortex-s2i job status <id>');
+      if (positionals.length !== 1 || !JOB_ID.test(positionals[0]!))
+        throw usageError('job status needs a job id: cortex-s2i job status <id>');
       return { name: 'job-status', id: positionals[0]!, json: values.json ?? false };
     case 'render':
       only(['out', 'split-claim', 'memory', 'id']);
       if (positionals.length !== 2) throw usageError('job render needs <image> <job.json>');
-      return { name: 'job-render', image: positionals[0]!, jobFile: positionals[1]!, out: values.out, splitClaim: values['split-claim'], memoryBytes, id: values.id };
+      return {
+        name: 'job-render',
+        image: positionals[0]!,
+        jobFile: positionals[1]!,
+        out: values.out,
+        splitClaim: values['split-claim'],
+        memoryBytes,
+        id: values.id,
+      };
     default:
       throw usageError(`job needs run, status or render, got ${JSON.stringify(sub ?? '')}`);
   }
@@ -346,8 +473,17 @@ function parseJob(args: string[]): Command {
 function parseVolume(spec: string): { host: string; container: string; readOnly: boolean } {
   const parts = spec.split(':');
   const mode = parts.length === 3 ? parts[2] : 'rw';
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]?.startsWith('/') || (mode !== 'ro' && mode !== 'rw')) {
-    throw usageError(`-v ${JSON.stringify(spec)} is not HOST:CONTAINER[:ro]`, 'e.g. -v ./out:/action/out or -v /data:/data:ro (the container path is absolute)');
+  if (
+    parts.length < 2 ||
+    parts.length > 3 ||
+    !parts[0] ||
+    !parts[1]?.startsWith('/') ||
+    (mode !== 'ro' && mode !== 'rw')
+  ) {
+    throw usageError(
+      `-v ${JSON.stringify(spec)} is not HOST:CONTAINER[:ro]`,
+      'e.g. -v ./out:/action/out or -v /data:/data:ro (the container path is absolute)',
+    );
   }
   return { host: parts[0], container: parts[1], readOnly: mode === 'ro' };
 }
@@ -356,6 +492,10 @@ function parseMemory(value: string): number {
   const m = /^(\d+)([kmg]?)b?$/i.exec(value.trim());
   const bytes = m ? Number(m[1]) * 1024 ** ['', 'k', 'm', 'g'].indexOf(m[2]!.toLowerCase()) : 0;
   // The engine refuses limits under 6 MiB.
-  if (!m || bytes < 6 * 1024 * 1024) throw usageError(`--memory ${JSON.stringify(value)} is not a memory size of at least 6m`, 'e.g. --memory 512m or --memory 2g');
+  if (!m || bytes < 6 * 1024 * 1024)
+    throw usageError(
+      `--memory ${JSON.stringify(value)} is not a memory size of at least 6m`,
+      'e.g. --memory 512m or --memory 2g',
+    );
   return bytes;
 }

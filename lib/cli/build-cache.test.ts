@@ -4,7 +4,14 @@ import path from 'node:path';
 import { removeTree, writeTree } from '../../test/support/tree.js';
 import { BuildCache, type BuildRecord } from './build-cache.js';
 
-const record: BuildRecord = { inputs: 'sha256:1', walked: ['..'], read: ['.s2i/environment'], id: 'sha256:2', builder: 'sha256:3', at: 1 };
+const record: BuildRecord = {
+  inputs: 'sha256:1',
+  walked: ['..'],
+  read: ['.s2i/environment'],
+  id: 'sha256:2',
+  builder: 'sha256:3',
+  at: 1,
+};
 
 describe('BuildCache', () => {
   let dir: string;
@@ -27,12 +34,16 @@ describe('BuildCache', () => {
     const cache = await BuildCache.open(dir);
     cache.findImports('import numpy\n');
     await cache.save('x:1', record);
-    const state = JSON.parse(await readFile(path.join(dir, '.cortex-s2i-cache', 'state.json'), 'utf8')) as { imports: Record<string, unknown[]> };
+    const state = JSON.parse(await readFile(path.join(dir, '.cortex-s2i-cache', 'state.json'), 'utf8')) as {
+      imports: Record<string, unknown[]>;
+    };
     // Stand a different answer in for the parsed one: the cache's answer is the one returned.
     const key = Object.keys(state.imports)[0]!;
     state.imports[key] = [{ module: 'from_the_cache', level: 0, names: [], line: 1, optional: false }];
     await writeFile(path.join(dir, '.cortex-s2i-cache', 'state.json'), JSON.stringify(state));
-    expect((await BuildCache.open(dir)).findImports('import numpy\n').map((i) => i.module)).to.deep.equal(['from_the_cache']);
+    expect((await BuildCache.open(dir)).findImports('import numpy\n').map((i) => i.module)).to.deep.equal([
+      'from_the_cache',
+    ]);
   });
 
   it('starts empty from a cache that is not its own: malformed, wrongly shaped, a link, too big', async () => {
@@ -49,18 +60,25 @@ describe('BuildCache', () => {
       expect((await BuildCache.open(dir)).record('x:1'), state).to.equal(undefined);
     }
     // A key that names Object's prototype stays a key.
-    await writeFile(path.join(cacheDir, 'state.json'), `{"format":1,"images":{"__proto__":${JSON.stringify(record)}},"imports":{}}`);
+    await writeFile(
+      path.join(cacheDir, 'state.json'),
+      `{"format":1,"images":{"__proto__":${JSON.stringify(record)}},"imports":{}}`,
+    );
     const proto = await BuildCache.open(dir);
     expect(proto.record('__proto__')).to.deep.equal(record);
     expect(proto.record('toString')).to.equal(undefined);
     await removeTree(cacheDir);
-    const elsewhere = await writeTree({ 'state.json': JSON.stringify({ format: 1, images: { 'x:1': record }, imports: {} }) });
+    const elsewhere = await writeTree({
+      'state.json': JSON.stringify({ format: 1, images: { 'x:1': record }, imports: {} }),
+    });
     try {
       await symlink(elsewhere, cacheDir);
       expect((await BuildCache.open(dir)).record('x:1')).to.equal(undefined);
       // Nor is anything written through the link.
       await (await BuildCache.open(dir)).save('y:1', record);
-      expect(JSON.parse(await readFile(path.join(elsewhere, 'state.json'), 'utf8'))).not.to.have.nested.property('images.y:1');
+      expect(JSON.parse(await readFile(path.join(elsewhere, 'state.json'), 'utf8'))).not.to.have.nested.property(
+        'images.y:1',
+      );
     } finally {
       await removeTree(elsewhere);
     }
@@ -73,7 +91,10 @@ describe('BuildCache', () => {
     expect((await BuildCache.open(dir)).record('x:1')).to.deep.equal({ ...record, base });
     const cacheDir = path.join(dir, '.cortex-s2i-cache');
     for (const bad of [{ ...base, emptyLayers: [1] }, { ...base, id: 7 }, { ...base, layer: undefined }, 'sha256:b']) {
-      await writeFile(path.join(cacheDir, 'state.json'), JSON.stringify({ format: 1, images: { 'x:1': { ...record, base: bad } }, imports: {} }));
+      await writeFile(
+        path.join(cacheDir, 'state.json'),
+        JSON.stringify({ format: 1, images: { 'x:1': { ...record, base: bad } }, imports: {} }),
+      );
       // The record stays (it still answers "up to date"); the base it named is dropped.
       expect((await BuildCache.open(dir)).record('x:1'), JSON.stringify(bad)).to.deep.equal(record);
     }

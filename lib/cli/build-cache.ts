@@ -61,7 +61,13 @@ export class BuildCache {
 
   /** The cache of the folder `modelDir`; empty when it has none or it cannot be read. */
   static async open(modelDir: string): Promise<BuildCache> {
-    return new BuildCache(modelDir, (await readState(modelDir)) ?? { images: Object.create(null) as State['images'], imports: Object.create(null) as State['imports'] });
+    return new BuildCache(
+      modelDir,
+      (await readState(modelDir)) ?? {
+        images: Object.create(null) as State['images'],
+        imports: Object.create(null) as State['imports'],
+      },
+    );
   }
 
   /** What the cache knows of the image `ref` built from this folder. */
@@ -83,14 +89,18 @@ export class BuildCache {
    * read, which are the ones the next build is likely to read again. Never throws.
    */
   async save(ref: string, record: BuildRecord): Promise<void> {
-    const images: State['images'] = Object.assign(Object.create(null) as State['images'], this.state.images, { [ref]: record });
+    const images: State['images'] = Object.assign(Object.create(null) as State['images'], this.state.images, {
+      [ref]: record,
+    });
     const kept = Object.entries(images)
       .sort((a, b) => b[1].at - a[1].at)
       .slice(0, MAX_IMAGES);
     const state = { format: FORMAT, images: Object.fromEntries(kept), imports: Object.fromEntries(this.used) };
     try {
       await writeContained(this.modelDir, `${BUILD_CACHE_DIR}/.gitignore`, GITIGNORE, false, { sync: false });
-      await writeContained(this.modelDir, `${BUILD_CACHE_DIR}/${STATE_FILE}`, JSON.stringify(state), false, { sync: false });
+      await writeContained(this.modelDir, `${BUILD_CACHE_DIR}/${STATE_FILE}`, JSON.stringify(state), false, {
+        sync: false,
+      });
     } catch {
       // A read-only checkout, a link where the cache would be: the next build simply builds.
     }
@@ -121,14 +131,34 @@ function checkState(raw: unknown): State | undefined {
   // Without a prototype: a key such as __proto__ in the file stays a key.
   const images: Record<string, BuildRecord> = Object.create(null) as Record<string, BuildRecord>;
   for (const [ref, r] of Object.entries(raw.images)) {
-    if (!isObject(r) || typeof r.inputs !== 'string' || typeof r.id !== 'string' || typeof r.builder !== 'string' || typeof r.at !== 'number') continue;
+    if (
+      !isObject(r) ||
+      typeof r.inputs !== 'string' ||
+      typeof r.id !== 'string' ||
+      typeof r.builder !== 'string' ||
+      typeof r.at !== 'number'
+    )
+      continue;
     if (!isStrings(r.walked) || !isStrings(r.read)) continue;
     const b = r.base;
     const base =
-      isObject(b) && typeof b.key === 'string' && typeof b.id === 'string' && typeof b.layer === 'string' && Array.isArray(b.emptyLayers) && b.emptyLayers.every((e) => typeof e === 'boolean')
+      isObject(b) &&
+      typeof b.key === 'string' &&
+      typeof b.id === 'string' &&
+      typeof b.layer === 'string' &&
+      Array.isArray(b.emptyLayers) &&
+      b.emptyLayers.every((e) => typeof e === 'boolean')
         ? { key: b.key, id: b.id, emptyLayers: b.emptyLayers as boolean[], layer: b.layer }
         : undefined;
-    images[ref] = { inputs: r.inputs, walked: r.walked, read: r.read, id: r.id, builder: r.builder, at: r.at, ...(base ? { base } : {}) };
+    images[ref] = {
+      inputs: r.inputs,
+      walked: r.walked,
+      read: r.read,
+      id: r.id,
+      builder: r.builder,
+      at: r.at,
+      ...(base ? { base } : {}),
+    };
   }
   const imports: Record<string, PythonImport[]> = Object.create(null) as Record<string, PythonImport[]>;
   for (const [key, list] of Object.entries(raw.imports)) {

@@ -16,7 +16,11 @@ describe('cortex-s2i job render and job status (no engine)', () => {
   let root: string;
   beforeEach(async () => {
     root = await writeTree({
-      'job.json': JSON.stringify({ workers: 2, timeout: 60, delimited_files: { paths: ['data.ndjson'], batch_size: 2 } }),
+      'job.json': JSON.stringify({
+        workers: 2,
+        timeout: 60,
+        delimited_files: { paths: ['data.ndjson'], batch_size: 2 },
+      }),
       'data.ndjson': '{"x": 1}\n{"x": 2}\n{"x": 3}\n',
       'bad.json': '{"workers": 0}',
     });
@@ -27,11 +31,17 @@ describe('cortex-s2i job render and job status (no engine)', () => {
     const out = path.join(root, 'k8s');
     const r = await run('job', 'render', 'scorer:1', path.join(root, 'job.json'), '--out', out, '--id', 'render-1');
     expect(r.code, r.err).to.equal(ExitCode.ok);
-    expect((await readdir(path.join(out, 'split'))).sort()).to.deep.equal(['batch-000000.ndjson', 'batch-000001.ndjson', 'job.json']);
+    expect((await readdir(path.join(out, 'split'))).sort()).to.deep.equal([
+      'batch-000000.ndjson',
+      'batch-000001.ndjson',
+      'job.json',
+    ]);
     const list = JSON.parse(await readFile(path.join(out, 'kubernetes.json'), 'utf8'));
     expect(list.items.map((m: { kind: string }) => m.kind)).to.deep.equal(['ConfigMap', 'Job', 'Job']);
     expect(list.items[0].data['batch-000001.ndjson']).to.equal('{"x": 3}\n');
-    expect(r.out).to.contain('2 batches (3 items) for 2 workers').and.contain('kubectl patch job cortex-s2i-render-1-complete');
+    expect(r.out)
+      .to.contain('2 batches (3 items) for 2 workers')
+      .and.contain('kubectl patch job cortex-s2i-render-1-complete');
   });
 
   it('refuses an invalid job file with every problem, before writing anything', async () => {

@@ -13,7 +13,11 @@ import { printable } from './progress.js';
 async function run(argv: string[], engine?: () => Engine, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { env, output: { out: (l) => out.push(l), err: (l) => err.push(l) }, ...(engine ? { engine } : {}) });
+  const code = await main(argv, {
+    env,
+    output: { out: (l) => out.push(l), err: (l) => err.push(l) },
+    ...(engine ? { engine } : {}),
+  });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -40,7 +44,10 @@ describe('cortex-s2i (main)', () => {
     const refused = await run(['build', model, 'someone/python-builder:1', 'churn-s2i', '--dry-run'], () => engine);
     expect(refused.code).to.equal(2);
     expect(refused.err).to.contain('someone/python-builder:1 runs as root').and.contain('--allow-root');
-    const allowed = await run(['build', model, 'someone/python-builder:1', 'churn-s2i', '--dry-run', '--allow-root'], () => engine);
+    const allowed = await run(
+      ['build', model, 'someone/python-builder:1', 'churn-s2i', '--dry-run', '--allow-root'],
+      () => engine,
+    );
     expect(allowed.code, allowed.err).to.equal(0);
   });
 
@@ -53,11 +60,21 @@ describe('cortex-s2i (main)', () => {
   it('dry-run prints the plan and the Dockerfile without touching the engine', async () => {
     const r = await run(['build', model, 'daemon', 'churn-predict', '--dry-run'], noEngine);
     expect(r.code).to.equal(0);
-    expect(r.out).to.contain('shared code    common/').and.contain('POST /churn/predict -> shop.churn.predict:predict').and.contain('FROM cortex-s2i/builder-daemon');
+    expect(r.out)
+      .to.contain('shared code    common/')
+      .and.contain('POST /churn/predict -> shop.churn.predict:predict')
+      .and.contain('FROM cortex-s2i/builder-daemon');
     expect(r.out).to.contain('API_TOKEN').and.not.contain('do-not-bake-me');
-    expect(r.out).to.match(/ignored +churn\/debug\.log, churn\/notebooks\/ \(.*\.cortexignore\); \d+ by the built-in rules/);
-    expect(r.out).to.contain('left out       upsell/ (other models)').and.contain('left out       data/ (data)').and.contain('models         models -> the mounted models');
-    expect(r.out).to.match(/project root {3}.*shop \(ROUTES in churn\/\.s2i\/environment:2 imports shop\.churn\.predict/);
+    expect(r.out).to.match(
+      /ignored +churn\/debug\.log, churn\/notebooks\/ \(.*\.cortexignore\); \d+ by the built-in rules/,
+    );
+    expect(r.out)
+      .to.contain('left out       upsell/ (other models)')
+      .and.contain('left out       data/ (data)')
+      .and.contain('models         models -> the mounted models');
+    expect(r.out).to.match(
+      /project root {3}.*shop \(ROUTES in churn\/\.s2i\/environment:2 imports shop\.churn\.predict/,
+    );
   });
 
   it('builds and tags, sending only the files the plan lists', async () => {
@@ -65,19 +82,26 @@ describe('cortex-s2i (main)', () => {
     expect(r.code, r.err).to.equal(0);
     expect(engine.tags.has('churn-predict')).to.equal(true);
     const sent = [...engine.contexts[0]!.keys()];
-    expect(sent).to.include('src/opt/program/shop/churn/predict.py').and.include('src/opt/program/shop/common/features.py').and.include('deps/requirements.txt');
+    expect(sent)
+      .to.include('src/opt/program/shop/churn/predict.py')
+      .and.include('src/opt/program/shop/common/features.py')
+      .and.include('deps/requirements.txt');
     expect(sent.filter((f) => /\.env|\.pyc|data\/|models\/|upsell|notebooks|\.log$/.test(f))).to.deep.equal([]);
     for (const content of engine.contexts[0]!.values()) expect(content.toString()).not.to.contain('do-not-bake-me');
     expect(r.out).to.match(/built churn-predict \(sha256:[0-9a-f]+\)/);
   });
 
   it('reuses the dependency step after a change to model code only', async () => {
-    expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain('dependencies: installed');
+    expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain(
+      'dependencies: installed',
+    );
     await appendFile(path.join(model, 'predict.py'), '# tuned\n');
     const second = await run(['build', model, 'daemon', 'churn-predict'], () => engine);
     expect(second.out).to.contain('dependencies: cached, skipped');
     await appendFile(path.join(model, 'requirements_predict.txt'), 'pandas\n');
-    expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain('dependencies: installed');
+    expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain(
+      'dependencies: installed',
+    );
   });
 
   // The project's folder as HOME: the look above it stops there, and does not see other tests'
@@ -133,7 +157,9 @@ describe('cortex-s2i (main)', () => {
     await mkdir(elsewhere);
     await symlink(elsewhere, path.join(model, '.cortex-s2i-cache'));
     expect((await homed(['build', model, 'daemon', 'churn-predict'], () => engine)).code).to.equal(0);
-    expect((await homed(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.match(/built churn-predict/);
+    expect((await homed(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.match(
+      /built churn-predict/,
+    );
     expect(await readdir(elsewhere)).to.deep.equal([]);
   });
 
@@ -148,7 +174,7 @@ describe('cortex-s2i (main)', () => {
   it('exits 2 with a hint when the builder image is not there', async () => {
     const r = await run(['build', model, 'train', 'churn-train'], () => engine);
     expect(r.code).to.equal(ExitCode.badInput);
-    expect(r.err).to.contain('is not on the engine').and.contain("cortex-s2i builders");
+    expect(r.err).to.contain('is not on the engine').and.contain('cortex-s2i builders');
   });
 
   it('exits 3 and tags nothing when the build fails', async () => {
@@ -156,7 +182,9 @@ describe('cortex-s2i (main)', () => {
     const failing = new FakeEngine();
     failing.addImage(builder, {});
     failing.build = async () => {
-      throw new (await import('../engine/engine.js')).BuildError('ERROR: No matching distribution found for nope', ['Collecting nope']);
+      throw new (await import('../engine/engine.js')).BuildError('ERROR: No matching distribution found for nope', [
+        'Collecting nope',
+      ]);
     };
     const r = await run(['build', model, 'daemon', 'churn-predict'], () => failing);
     expect(r.code).to.equal(ExitCode.buildFailed);
@@ -193,7 +221,9 @@ describe('cortex-s2i (main)', () => {
   });
 
   it('refuses timeouts that are not a number of seconds', async () => {
-    const r = await run(['build', model, 'daemon', 'img', '--dry-run'], noEngine, { CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '10m' });
+    const r = await run(['build', model, 'daemon', 'img', '--dry-run'], noEngine, {
+      CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '10m',
+    });
     expect(r.code).to.equal(ExitCode.badInput);
     expect(r.err).to.contain('CORTEX_S2I_BUILD_SILENCE_TIMEOUT="10m" is not a number of seconds');
   });

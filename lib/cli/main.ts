@@ -72,7 +72,14 @@ export async function main(argv: string[], options: MainOptions): Promise<number
  * The context a command runs in, from the environment (read here, once): the CLI's, and the
  * library's with the environment its caller gives. Throws the usage errors of malformed settings.
  */
-export function commandContext(options: { env: NodeJS.ProcessEnv; output: Output; toolVersion: string; engine?: () => Engine; signal?: AbortSignal; raw?: boolean }): CommandContext {
+export function commandContext(options: {
+  env: NodeJS.ProcessEnv;
+  output: Output;
+  toolVersion: string;
+  engine?: () => Engine;
+  signal?: AbortSignal;
+  raw?: boolean;
+}): CommandContext {
   const signal = options.signal ?? new AbortController().signal;
   const limits = readEngineLimits(options.env);
   const toolVersion = options.toolVersion;
@@ -89,8 +96,14 @@ export function commandContext(options: { env: NodeJS.ProcessEnv; output: Output
     toolVersion,
     builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
     credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
-    ...(options.raw && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
-    display: { ci: inCi(options.env), noColor: !!options.env.NO_COLOR, ...(options.raw ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}) },
+    ...(options.raw && process.stderr.isTTY
+      ? { terminal: { write: (t: string) => void process.stderr.write(t) } }
+      : {}),
+    display: {
+      ci: inCi(options.env),
+      noColor: !!options.env.NO_COLOR,
+      ...(options.raw ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}),
+    },
   };
 }
 
@@ -147,11 +160,17 @@ function readEpoch(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const hint = 'e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)';
   if (!/^\d+$/.test(value)) {
-    throw new CortexError(`SOURCE_DATE_EPOCH=${JSON.stringify(value)} is not a whole number of seconds`, { exitCode: ExitCode.badInput, hint });
+    throw new CortexError(`SOURCE_DATE_EPOCH=${JSON.stringify(value)} is not a whole number of seconds`, {
+      exitCode: ExitCode.badInput,
+      hint,
+    });
   }
   const seconds = Number(value);
   if (seconds > EPOCH_MAX) {
-    throw new CortexError(`SOURCE_DATE_EPOCH=${value} is out of range: image timestamps go from 0 to ${EPOCH_MAX} (${new Date(EPOCH_MAX * 1000).toISOString()})`, { exitCode: ExitCode.badInput, hint });
+    throw new CortexError(
+      `SOURCE_DATE_EPOCH=${value} is out of range: image timestamps go from 0 to ${EPOCH_MAX} (${new Date(EPOCH_MAX * 1000).toISOString()})`,
+      { exitCode: ExitCode.badInput, hint },
+    );
   }
   return seconds;
 }
@@ -162,7 +181,10 @@ function readEngineLimits(env: NodeJS.ProcessEnv): Partial<EngineLimits> {
     const value = env[name];
     if (value === undefined || value === '') return undefined;
     if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 7 * 24 * 3600) {
-      throw new CortexError(`${name}=${JSON.stringify(value)} is not a number of seconds from 1 to 604800`, { exitCode: ExitCode.badInput, hint: `e.g. ${name}=600` });
+      throw new CortexError(`${name}=${JSON.stringify(value)} is not a number of seconds from 1 to 604800`, {
+        exitCode: ExitCode.badInput,
+        hint: `e.g. ${name}=600`,
+      });
     }
     return Number(value);
   };
@@ -173,7 +195,10 @@ function readEngineLimits(env: NodeJS.ProcessEnv): Partial<EngineLimits> {
 
 /** The engine DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH name, as the docker CLI reads them. */
 async function realEngine(env: NodeJS.ProcessEnv, limits: Partial<EngineLimits>, signal: AbortSignal): Promise<Engine> {
-  const [{ dockerEngine }, { resolveEngineConnection }] = await Promise.all([import('../engine/docker-engine.js'), import('../engine/connection.js')]);
+  const [{ dockerEngine }, { resolveEngineConnection }] = await Promise.all([
+    import('../engine/docker-engine.js'),
+    import('../engine/connection.js'),
+  ]);
   const connection = resolveEngineConnection({
     DOCKER_HOST: env.DOCKER_HOST,
     DOCKER_TLS_VERIFY: env.DOCKER_TLS_VERIFY,

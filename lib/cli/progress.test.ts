@@ -16,7 +16,13 @@ function harness(style: ProgressStyle, withLive = true) {
   const lines: string[] = [];
   let raw = '';
   const live: LiveStream = { isTTY: true, write: (t) => (raw += t) };
-  const progress = new BuildProgress({ out: (l) => lines.push(l), err: (l) => lines.push(`E ${l}`) }, () => new Date(clock), true, 2, { style, ...(withLive ? { live } : {}), redrawMs: 0 });
+  const progress = new BuildProgress(
+    { out: (l) => lines.push(l), err: (l) => lines.push(`E ${l}`) },
+    () => new Date(clock),
+    true,
+    2,
+    { style, ...(withLive ? { live } : {}), redrawMs: 0 },
+  );
   return { progress, lines, raw: () => raw, advance: (ms: number) => (clock += ms) };
 }
 
@@ -45,7 +51,13 @@ describe('build progress styles', () => {
     expect(resolveProgress('tty', { isTTY: false }, {})).to.deep.equal({ mode: 'tty', color: false });
     expect(resolveProgress('plain', { isTTY: true }, {})).to.deep.equal({ mode: 'plain', color: false });
     expect(resolveProgress('quiet', { isTTY: true }, {})).to.deep.equal({ mode: 'quiet', color: false });
-    expect([inCi({ CI: '1' }), inCi({ CI: 'True' }), inCi({ CI: '0' }), inCi({ CI: '' }), inCi({})]).to.deep.equal([true, true, false, false, false]);
+    expect([inCi({ CI: '1' }), inCi({ CI: 'True' }), inCi({ CI: '0' }), inCi({ CI: '' }), inCi({})]).to.deep.equal([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('plain: one line per finished step with its duration, and the log, with no control characters', () => {
@@ -79,7 +91,11 @@ describe('build progress styles', () => {
 
   it('tty cuts the live line to the terminal width, so that a carriage return can rewrite it', () => {
     let raw = '';
-    const progress = new BuildProgress({ out: () => {}, err: () => {} }, () => new Date(0), true, undefined, { style: { mode: 'tty', color: false }, live: { isTTY: true, columns: 40, write: (t) => (raw += t) }, redrawMs: 0 });
+    const progress = new BuildProgress({ out: () => {}, err: () => {} }, () => new Date(0), true, undefined, {
+      style: { mode: 'tty', color: false },
+      live: { isTTY: true, columns: 40, write: (t) => (raw += t) },
+      redrawMs: 0,
+    });
     progress.onEvent({ type: 'step', step: 1, total: 3, instruction: `RUN ${'x'.repeat(80)}` });
     const live = raw.split('\r\u001b[K').at(-1)!;
     expect(live.length).to.be.at.most(40);
@@ -127,7 +143,11 @@ describe('build --progress through the CLI', () => {
   async function run(...argv: string[]) {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(argv, { env: { DOCKER_CONFIG: path.join(root, 'none') }, output: { out: (l) => out.push(l), err: (l) => err.push(l) }, engine: () => engine });
+    const code = await main(argv, {
+      env: { DOCKER_CONFIG: path.join(root, 'none') },
+      output: { out: (l) => out.push(l), err: (l) => err.push(l) },
+      engine: () => engine,
+    });
     return { code, out, err };
   }
 

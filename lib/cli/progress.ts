@@ -36,7 +36,11 @@ export function inCi(env: NodeJS.ProcessEnv): boolean {
  * `auto` is tty when the build's lines go to a terminal and CI is not set, plain otherwise.
  * NO_COLOR with any non-empty value turns colour off (https://no-color.org).
  */
-export function resolveProgress(asked: ProgressMode, stream: { isTTY: boolean }, env: NodeJS.ProcessEnv): ProgressStyle {
+export function resolveProgress(
+  asked: ProgressMode,
+  stream: { isTTY: boolean },
+  env: NodeJS.ProcessEnv,
+): ProgressStyle {
   const mode = asked === 'auto' ? (stream.isTTY && !inCi(env) ? 'tty' : 'plain') : asked;
   return { mode, color: mode === 'tty' && stream.isTTY && !env.NO_COLOR };
 }
@@ -80,7 +84,13 @@ export class BuildProgress {
     switch (event.type) {
       case 'step':
         this.finishStep();
-        this.step = { number: event.step, total: event.total, instruction: event.instruction, started: this.now().getTime(), cached: false };
+        this.step = {
+          number: event.step,
+          total: event.total,
+          instruction: event.instruction,
+          started: this.now().getTime(),
+          cached: false,
+        };
         this.startLive();
         break;
       case 'cached':
@@ -88,7 +98,8 @@ export class BuildProgress {
         this.redraw();
         break;
       case 'log':
-        if (this.showLog && this.style.mode !== 'quiet' && !ENGINE_CHATTER.test(event.text)) this.line(`    | ${printable(event.text)}`);
+        if (this.showLog && this.style.mode !== 'quiet' && !ENGINE_CHATTER.test(event.text))
+          this.line(`    | ${printable(event.text)}`);
         break;
     }
   };
@@ -116,8 +127,14 @@ export class BuildProgress {
     const c = this.style.color && this.live !== undefined;
     const isDeps = s.number === this.dependencyStep;
     let what: string;
-    if (!finished) what = isDeps ? 'dependencies: installing…' : fit(printable(short(s.instruction)), (this.live?.columns ?? 0) - 22);
-    else if (isDeps) what = s.cached ? paint(c, '32', 'dependencies: cached, skipped (setup.sh and requirements unchanged)') : 'dependencies: installed';
+    if (!finished)
+      what = isDeps
+        ? 'dependencies: installing…'
+        : fit(printable(short(s.instruction)), (this.live?.columns ?? 0) - 22);
+    else if (isDeps)
+      what = s.cached
+        ? paint(c, '32', 'dependencies: cached, skipped (setup.sh and requirements unchanged)')
+        : 'dependencies: installed';
     else what = printable(short(s.instruction));
     const cached = finished && s.cached && !isDeps ? `${paint(c, '32', '(cached)')} ` : '';
     const clock = `${seconds.toFixed(1).padStart(5)}s`;
@@ -171,9 +188,11 @@ function short(instruction: string): string {
  * returns, bells, C1 controls) are shown as \xNN instead of acting on the terminal.
  */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /** Plain text for a log that is not a terminal: printable, and tabs as spaces too. */
 export function plainText(text: string): string {

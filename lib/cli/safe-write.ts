@@ -8,14 +8,13 @@ import path from 'node:path';
 import { unsafeWrite } from '../errors.js';
 
 export type Existing =
-  | { kind: 'missing' }
-  | { kind: 'file'; content: Buffer; mode: number }
-  | { kind: 'link'; target: string };
+  { kind: 'missing' } | { kind: 'file'; content: Buffer; mode: number } | { kind: 'link'; target: string };
 
 /** Checks a relative path: no absolute paths, no '..', no empty parts. */
 function parts(rel: string): string[] {
   const segments = rel.split('/');
-  if (path.isAbsolute(rel) || segments.some((s) => s === '' || s === '.' || s === '..')) throw new Error(`not a plain relative path: ${rel}`);
+  if (path.isAbsolute(rel) || segments.some((s) => s === '' || s === '.' || s === '..'))
+    throw new Error(`not a plain relative path: ${rel}`);
   return segments;
 }
 
@@ -84,7 +83,13 @@ export async function readExisting(root: string, rel: string): Promise<Existing>
  * An existing file keeps its mode; a new one gets 0644 (0755 when executable). Without `sync`, the
  * file is not flushed to disk first: for a cache, which a crash may lose.
  */
-export async function writeContained(root: string, rel: string, content: string, executable: boolean, { sync = true } = {}): Promise<void> {
+export async function writeContained(
+  root: string,
+  rel: string,
+  content: string,
+  executable: boolean,
+  { sync = true } = {},
+): Promise<void> {
   const before = await readExisting(root, rel);
   if (before.kind === 'link') throw unsafeWrite(rel, `${rel} is a symbolic link (to ${before.target})`);
   const dir = (await checkFolders(root, rel, true))!;
@@ -110,7 +115,11 @@ export async function writeContained(root: string, rel: string, content: string,
   }
   if (!sync) return;
   const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
-  if (d) await d.sync().catch(() => undefined).finally(() => d.close());
+  if (d)
+    await d
+      .sync()
+      .catch(() => undefined)
+      .finally(() => d.close());
 }
 
 /** Removes root/rel when it is a regular file reached through real folders only. */
@@ -118,4 +127,3 @@ export async function removeContained(root: string, rel: string): Promise<void> 
   const before = await readExisting(root, rel);
   if (before.kind === 'file') await unlink(path.join(root, rel));
 }
-

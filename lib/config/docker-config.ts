@@ -33,7 +33,8 @@ export function registryOf(ref: string): string {
   const slash = ref.indexOf('/');
   if (slash < 0) return 'docker.io';
   const first = ref.slice(0, slash);
-  if (first.includes('.') || first.includes(':') || first === 'localhost') return DOCKER_HUB_HOSTS.has(first) ? 'docker.io' : first;
+  if (first.includes('.') || first.includes(':') || first === 'localhost')
+    return DOCKER_HUB_HOSTS.has(first) ? 'docker.io' : first;
   return 'docker.io';
 }
 
@@ -58,7 +59,8 @@ export function parseDockerConfig(text: string, file: string): Result<DockerConf
   } catch (err) {
     return failed([{ file, message: `not JSON: ${(err as Error).message}` }]);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return failed([{ file, message: 'not a JSON object' }]);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return failed([{ file, message: 'not a JSON object' }]);
   const o = raw as Record<string, unknown>;
   const problems: string[] = [];
   const auths: DockerConfig['auths'] = {};
@@ -83,7 +85,8 @@ export function parseDockerConfig(text: string, file: string): Result<DockerConf
   }
   let credsStore: string | undefined;
   if (o.credsStore !== undefined && o.credsStore !== '') {
-    if (typeof o.credsStore !== 'string' || !HELPER_NAME.test(o.credsStore)) problems.push(`"credsStore" ${JSON.stringify(o.credsStore)} is not a helper name`);
+    if (typeof o.credsStore !== 'string' || !HELPER_NAME.test(o.credsStore))
+      problems.push(`"credsStore" ${JSON.stringify(o.credsStore)} is not a helper name`);
     else credsStore = o.credsStore;
   }
   const credHelpers: Record<string, string> = {};
@@ -91,7 +94,8 @@ export function parseDockerConfig(text: string, file: string): Result<DockerConf
     if (typeof o.credHelpers !== 'object' || o.credHelpers === null) problems.push('"credHelpers" is not an object');
     else {
       for (const [key, helper] of Object.entries(o.credHelpers as Record<string, unknown>)) {
-        if (typeof helper !== 'string' || !HELPER_NAME.test(helper)) problems.push(`"credHelpers" entry ${JSON.stringify(key)} is not a helper name`);
+        if (typeof helper !== 'string' || !HELPER_NAME.test(helper))
+          problems.push(`"credHelpers" entry ${JSON.stringify(key)} is not a helper name`);
         else credHelpers[key] = helper;
       }
     }
@@ -137,7 +141,9 @@ export function decodeAuth(auth: string): InlineCredentials | undefined {
  * A credential helper's answer to `get` ({"ServerURL", "Username", "Secret"}). A Username of
  * `<token>` means the Secret is an identity token, as the docker CLI reads it.
  */
-export function parseHelperAnswer(text: string): { username?: string; password?: string; identityToken?: string } | undefined {
+export function parseHelperAnswer(
+  text: string,
+): { username?: string; password?: string; identityToken?: string } | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -14,7 +14,10 @@ describe('parseDotenvFile', () => {
     const r = parseDotenvFile('A=1\njust words\nB="open\n', 'project/.env');
     expect(r.ok).to.equal(false);
     if (r.ok) return;
-    expect(r.errors.map((e) => [e.file, e.line])).to.deep.equal([['project/.env', 2], ['project/.env', 3]]);
+    expect(r.errors.map((e) => [e.file, e.line])).to.deep.equal([
+      ['project/.env', 2],
+      ['project/.env', 3],
+    ]);
   });
 
   it('warns where docker run --env-file would read a value differently from dotenv', () => {

@@ -31,7 +31,12 @@ export function parseDotenvFile(text: string, file: string): Result<DotenvSummar
     if (trimmed === '' || trimmed.startsWith('#')) return;
     const m = ASSIGNMENT.exec(raw);
     if (!m) {
-      errors.push({ file, line, message: 'expected KEY=value', hint: 'names are letters, digits and underscores; comments start with #' });
+      errors.push({
+        file,
+        line,
+        message: 'expected KEY=value',
+        hint: 'names are letters, digits and underscores; comments start with #',
+      });
       return;
     }
     const [, exported, key, rest] = m as unknown as [string, string | undefined, string, string];
@@ -42,9 +47,19 @@ export function parseDotenvFile(text: string, file: string): Result<DotenvSummar
     // The generated Makefiles pass .env with `docker run --env-file`, which takes everything after
     // '=' literally: say so where that differs from what dotenv-aware tools would read.
     if (exported) {
-      warnings.push({ file, line, message: `${key}: 'export' is not understood by docker run --env-file`, hint: 'drop the export prefix' });
+      warnings.push({
+        file,
+        line,
+        message: `${key}: 'export' is not understood by docker run --env-file`,
+        hint: 'drop the export prefix',
+      });
     } else if (quote) {
-      warnings.push({ file, line, message: `${key}: docker run --env-file keeps the quotes as part of the value`, hint: 'write the value without quotes' });
+      warnings.push({
+        file,
+        line,
+        message: `${key}: docker run --env-file keeps the quotes as part of the value`,
+        hint: 'write the value without quotes',
+      });
     }
   });
   if (openQuote) {

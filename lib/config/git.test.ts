@@ -34,10 +34,21 @@ async function touchAll(dir: string, when: Date): Promise<void> {
 
 /** A repository whose configuration tries to run a program that leaves a marker file. */
 async function hostileRepository(): Promise<{ root: string; project: string; marker: string; commit: string }> {
-  const root = await writeTree({ ...sampleProject(), 'hook.sh': { content: '#!/bin/sh\ntouch "$(dirname "$0")/ran-$$"\necho "$0 $*" >> "$(dirname "$0")/marker"\n', mode: 0o755 } });
+  const root = await writeTree({
+    ...sampleProject(),
+    'hook.sh': {
+      content: '#!/bin/sh\ntouch "$(dirname "$0")/ran-$$"\necho "$0 $*" >> "$(dirname "$0")/marker"\n',
+      mode: 0o755,
+    },
+  });
   const project = path.join(root, 'shop');
   const marker = path.join(root, 'marker');
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', project, ...args], { env: { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1' } }).toString().trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', project, ...args], {
+      env: { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
+    })
+      .toString()
+      .trim();
   git('init', '-q', '-b', 'main');
   git('add', '.');
   git('commit', '-qm', 'first');
@@ -57,7 +68,9 @@ async function hostileRepository(): Promise<{ root: string; project: string; mar
     'Signed release',
     '',
   ].join('\n');
-  const commit = execFileSync('git', ['-C', project, 'hash-object', '-t', 'commit', '-w', '--stdin'], { input: body }).toString().trim();
+  const commit = execFileSync('git', ['-C', project, 'hash-object', '-t', 'commit', '-w', '--stdin'], { input: body })
+    .toString()
+    .trim();
   git('update-ref', 'refs/heads/main', commit);
   const hook = path.join(root, 'hook.sh');
   for (const [key, value] of [
@@ -70,7 +83,8 @@ async function hostileRepository(): Promise<{ root: string; project: string; mar
     // A clean filter runs on every file git compares with the index (git status, git diff).
     ['filter.evil.clean', hook],
     ['filter.evil.smudge', hook],
-  ]) git('config', key, value!);
+  ])
+    git('config', key, value!);
   await writeFile(path.join(project, '.gitattributes'), '* filter=evil\n');
   return { root, project, marker, commit };
 }
@@ -80,7 +94,9 @@ describe('reading the git revision', () => {
   before(async () => {
     repo = await hostileRepository();
     // The repository does run the program for a plain git log: the test would catch a reader that obeys it.
-    execFileSync('git', ['-C', repo.project, 'log', '-1'], { env: { PATH: process.env.PATH, HOME: repo.root, GIT_CONFIG_NOSYSTEM: '1' } });
+    execFileSync('git', ['-C', repo.project, 'log', '-1'], {
+      env: { PATH: process.env.PATH, HOME: repo.root, GIT_CONFIG_NOSYSTEM: '1' },
+    });
     expect(existsSync(repo.marker), 'git log obeys the hostile configuration').to.equal(true);
     await removeTree(repo.marker);
   });
@@ -89,7 +105,12 @@ describe('reading the git revision', () => {
 
   it('never runs a program named by the repository configuration, and still reads the commit', async () => {
     const revision = await readRevision(path.join(repo.project, 'churn'));
-    expect(revision).to.deep.include({ commit: repo.commit, ref: 'main', author: 'Ada <ada@example.com>', message: 'Signed release' });
+    expect(revision).to.deep.include({
+      commit: repo.commit,
+      ref: 'main',
+      author: 'Ada <ada@example.com>',
+      message: 'Signed release',
+    });
   });
 
   it('--dry-run shows the commit labels without running one either', async () => {
@@ -107,7 +128,10 @@ describe('reading the git revision', () => {
 
   it('dates the image by the commit, checking the files against it without running a filter', async () => {
     // The filter does run where git compares files with the index: the test would catch a check that does.
-    spawnSync('git', ['-C', repo.project, 'diff', '--quiet'], { env: { PATH: process.env.PATH, HOME: repo.root, GIT_CONFIG_NOSYSTEM: '1' }, stdio: 'ignore' });
+    spawnSync('git', ['-C', repo.project, 'diff', '--quiet'], {
+      env: { PATH: process.env.PATH, HOME: repo.root, GIT_CONFIG_NOSYSTEM: '1' },
+      stdio: 'ignore',
+    });
     expect(existsSync(repo.marker), 'git diff obeys the hostile filter').to.equal(true);
     await removeTree(repo.marker);
     await touchAll(repo.project, new Date('2001-02-03T04:05:06Z'));
@@ -127,8 +151,15 @@ describe("an image's creation time in a git checkout", () => {
     root = await writeTree(sampleProject());
     shop = path.join(root, 'shop');
     churn = path.join(shop, 'churn');
-    const env = { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_COMMITTER_DATE: '1600000000 +0000', GIT_AUTHOR_DATE: '1500000000 +0000' };
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', shop, ...args], { env });
+    const env = {
+      PATH: process.env.PATH,
+      HOME: root,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_COMMITTER_DATE: '1600000000 +0000',
+      GIT_AUTHOR_DATE: '1500000000 +0000',
+    };
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', shop, ...args], { env });
     git('init', '-q', '-b', 'main');
     git('add', '.');
     git('commit', '-qm', 'first');
@@ -188,7 +219,9 @@ describe("an image's creation time in a git checkout", () => {
   });
 
   it('names blobs as git does', () => {
-    expect(blobId('hello\n')).to.equal(execFileSync('git', ['hash-object', '--stdin'], { input: 'hello\n' }).toString().trim());
+    expect(blobId('hello\n')).to.equal(
+      execFileSync('git', ['hash-object', '--stdin'], { input: 'hello\n' }).toString().trim(),
+    );
     expect(blobId('')).to.equal('e69de29bb2d1d6434b8b29ae775ad8c2e48c5391');
   });
 });
@@ -197,7 +230,11 @@ describe('the revision stamp a rebuild compares instead of running git', () => {
   let root: string;
   let project: string;
   const git = (dir: string, ...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', dir, ...args], { env: { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1' } }).toString().trim();
+    execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', dir, ...args], {
+      env: { PATH: process.env.PATH, HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
+    })
+      .toString()
+      .trim();
   beforeEach(async () => {
     root = await writeTree(sampleProject());
     project = path.join(root, 'shop');
@@ -236,7 +273,8 @@ describe('the revision stamp a rebuild compares instead of running git', () => {
     const outside = await writeTree({ 'a.txt': 'x' });
     try {
       // A temporary folder can sit inside a repository on a developer's machine; only say none when it is not.
-      if (spawnSync('git', ['-C', outside, 'rev-parse'], { env: { PATH: process.env.PATH } }).status !== 0) expect(await revisionStamp(outside)).to.equal('none');
+      if (spawnSync('git', ['-C', outside, 'rev-parse'], { env: { PATH: process.env.PATH } }).status !== 0)
+        expect(await revisionStamp(outside)).to.equal('none');
     } finally {
       await removeTree(outside);
     }

@@ -16,7 +16,6 @@ export interface SourceRevision {
   remote?: string;
 }
 
-
 /**
  * Settings that make git run a program, each switched off on the command line, where it wins over
  * every configuration file. Reading a revision needs none of them: signatures are not checked,
@@ -116,7 +115,9 @@ export interface CommittedFile {
 export async function readCommittedFiles(dir: string, commit: string): Promise<Map<string, CommittedFile> | undefined> {
   if (commit !== 'HEAD' && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return undefined;
   // Paths come relative to `dir` ('../x' above it), NUL-separated, never quoted; ':/' is the top.
-  const listing = await safeGit(dir, ['ls-tree', '-r', '-z', commit, '--', ':/'], 256 * 1024 * 1024).catch(() => undefined);
+  const listing = await safeGit(dir, ['ls-tree', '-r', '-z', commit, '--', ':/'], 256 * 1024 * 1024).catch(
+    () => undefined,
+  );
   if (listing === undefined) return undefined;
   const files = new Map<string, CommittedFile>();
   for (const entry of listing.split('\0')) {
@@ -155,10 +156,12 @@ export async function unchangedSince(
   }
   // A few files at a time: enough to keep the disk busy, few enough to stay under open-file limits.
   for (let i = 0; i < files.length; i += 32) {
-    const same = await Promise.all(files.slice(i, i + 32).map(async (f) => {
-      const c = committed.get(f.abs)!;
-      return blobId(await readFile(f.abs), algorithmOf(c.blob)) === c.blob;
-    }));
+    const same = await Promise.all(
+      files.slice(i, i + 32).map(async (f) => {
+        const c = committed.get(f.abs)!;
+        return blobId(await readFile(f.abs), algorithmOf(c.blob)) === c.blob;
+      }),
+    );
     if (same.includes(false)) return false;
   }
   return true;
@@ -180,7 +183,12 @@ export async function revisionStamp(dir: string): Promise<string> {
   let dotGit: string | undefined;
   for (;;) {
     const candidate = path.join(top, '.git');
-    if (await lstat(candidate).then(() => true, () => false)) {
+    if (
+      await lstat(candidate).then(
+        () => true,
+        () => false,
+      )
+    ) {
       dotGit = candidate;
       break;
     }
@@ -192,7 +200,11 @@ export async function revisionStamp(dir: string): Promise<string> {
     const text = await readFile(file, 'utf8').catch(() => '');
     return text.length > 4096 ? '' : text.trim();
   };
-  const stamp = async (file: string) => lstat(file).then((s) => `${s.size}:${s.mtimeMs}:${s.ino}`, () => '-');
+  const stamp = async (file: string) =>
+    lstat(file).then(
+      (s) => `${s.size}:${s.mtimeMs}:${s.ino}`,
+      () => '-',
+    );
   // A worktree or a submodule has a .git file naming its git folder, whose commondir holds the refs.
   let gitDir = dotGit;
   const found = await lstat(dotGit);
@@ -208,5 +220,11 @@ export async function revisionStamp(dir: string): Promise<string> {
   const refParts = ref && !ref.split('/').includes('..') ? [path.join(gitDir, ref), path.join(commonDir, ref)] : [];
   const files = [...refParts, path.join(commonDir, 'packed-refs'), path.join(commonDir, 'config')];
   // git refuses a repository someone else owns (safe.directory): the owner counts too.
-  return JSON.stringify({ dotGit, owner: found.uid, gitDir, head, files: await Promise.all(files.map(async (f) => [f, await stamp(f)])) });
+  return JSON.stringify({
+    dotGit,
+    owner: found.uid,
+    gitDir,
+    head,
+    files: await Promise.all(files.map(async (f) => [f, await stamp(f)])),
+  });
 }

@@ -8,7 +8,15 @@ describe('ignoreRules', () => {
   ]);
 
   it('always leaves out bytecode, dot files and cortex.yaml', () => {
-    for (const [p, dir] of [['m/predict.pyc', false], ['m/__pycache__', true], ['.git', true], ['m/.s2i', true], ['.env', false], ['m/cortex.yaml', false], ['m/x.pyo', false]] as const) {
+    for (const [p, dir] of [
+      ['m/predict.pyc', false],
+      ['m/__pycache__', true],
+      ['.git', true],
+      ['m/.s2i', true],
+      ['.env', false],
+      ['m/cortex.yaml', false],
+      ['m/x.pyo', false],
+    ] as const) {
       expect(rules.ignores(p, dir), p).to.equal(true);
     }
     expect(rules.ignores('m/predict.py', false)).to.equal(false);
@@ -27,7 +35,11 @@ describe('ignoreRules', () => {
     const r = ignoreRules([{ base: '', file: '.cortexignore', text: './scratch\n../outside\n[abc\nok/\n' }]);
     expect(r.ignores('scratch', true)).to.equal(true);
     expect(r.ignores('m/scratch', true)).to.equal(false);
-    expect(r.warnings.map((w) => `${w.file}:${w.line}`)).to.deep.equal(['.cortexignore:1', '.cortexignore:2', '.cortexignore:3']);
+    expect(r.warnings.map((w) => `${w.file}:${w.line}`)).to.deep.equal([
+      '.cortexignore:1',
+      '.cortexignore:2',
+      '.cortexignore:3',
+    ]);
     expect(r.ignores('ok', true)).to.equal(true);
   });
 

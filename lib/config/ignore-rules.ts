@@ -58,15 +58,30 @@ function checkedPattern(line: string, file: string, lineNumber: number, warnings
   const negated = pattern.startsWith('!') ? '!' : '';
   const body = pattern.slice(negated.length);
   if (body.startsWith('./')) {
-    warnings.push({ file, line: lineNumber, message: `${JSON.stringify(pattern)}: read as ${JSON.stringify(`${negated}/${body.slice(2)}`)} (gitignore patterns have no ./)`, hint: `write ${negated}/${body.slice(2)}` });
+    warnings.push({
+      file,
+      line: lineNumber,
+      message: `${JSON.stringify(pattern)}: read as ${JSON.stringify(`${negated}/${body.slice(2)}`)} (gitignore patterns have no ./)`,
+      hint: `write ${negated}/${body.slice(2)}`,
+    });
     return `${negated}/${body.slice(2)}`;
   }
   if (body.startsWith('../') || body.split('/').includes('..')) {
-    warnings.push({ file, line: lineNumber, message: `${JSON.stringify(pattern)} matches nothing: a pattern cannot reach outside the folder of its .cortexignore`, hint: 'move the pattern to the .cortexignore of a folder above' });
+    warnings.push({
+      file,
+      line: lineNumber,
+      message: `${JSON.stringify(pattern)} matches nothing: a pattern cannot reach outside the folder of its .cortexignore`,
+      hint: 'move the pattern to the .cortexignore of a folder above',
+    });
     return '';
   }
   if ((body.match(/(?<!\\)\[/g) ?? []).length > (body.match(/(?<!\\)\]/g) ?? []).length) {
-    warnings.push({ file, line: lineNumber, message: `${JSON.stringify(pattern)} has a '[' that is never closed, so it matches nothing`, hint: 'close the character class, or escape the bracket as \\[' });
+    warnings.push({
+      file,
+      line: lineNumber,
+      message: `${JSON.stringify(pattern)} has a '[' that is never closed, so it matches nothing`,
+      hint: 'close the character class, or escape the bracket as \\[',
+    });
     return '';
   }
   return line;

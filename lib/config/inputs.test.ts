@@ -12,7 +12,14 @@ describe('inputsDigest', () => {
   let model: string;
   beforeEach(async () => {
     // A folder above the project (outer/), as a home folder or /tmp is: names come and go there.
-    top = await writeTree({ 'outer/notes.txt': 'a\n', 'outer/work/pkg/model/.s2i/environment': 'ROUTES=m/predict:pkg.model.predict:predict\n', 'outer/work/pkg/model/predict.py': 'from pkg.common import f\n\ndef predict(p):\n    return f(p)\n', 'outer/work/pkg/common/__init__.py': 'def f(p):\n    return p\n', 'outer/work/pkg/__init__.py': '', 'outer/work/pkg/data/big.csv': 'x\n' });
+    top = await writeTree({
+      'outer/notes.txt': 'a\n',
+      'outer/work/pkg/model/.s2i/environment': 'ROUTES=m/predict:pkg.model.predict:predict\n',
+      'outer/work/pkg/model/predict.py': 'from pkg.common import f\n\ndef predict(p):\n    return f(p)\n',
+      'outer/work/pkg/common/__init__.py': 'def f(p):\n    return p\n',
+      'outer/work/pkg/__init__.py': '',
+      'outer/work/pkg/data/big.csv': 'x\n',
+    });
     root = path.join(top, 'outer', 'work');
     model = path.join(root, 'pkg', 'model');
   });
@@ -27,7 +34,15 @@ describe('inputsDigest', () => {
     const walked = walkedBeyondModel(snap!);
     return {
       built: inputsDigest(snap!, options, readFiles),
-      again: async () => inputsDigest(await extendScan(await scanModel(model, { home: top }), { walk: walked.map((w) => path.resolve(model, w)), read: [] }), options, readFiles),
+      again: async () =>
+        inputsDigest(
+          await extendScan(await scanModel(model, { home: top }), {
+            walk: walked.map((w) => path.resolve(model, w)),
+            read: [],
+          }),
+          options,
+          readFiles,
+        ),
     };
   }
 

@@ -19,7 +19,14 @@ import type { ProjectSnapshot } from './scan.js';
  */
 export function inputsDigest(snap: ProjectSnapshot, options: unknown, read: ReadonlySet<string>): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ options, levels: snap.levels, realLevels: snap.realLevels, badNames: [...snap.badNames].sort(compare) }));
+  hash.update(
+    JSON.stringify({
+      options,
+      levels: snap.levels,
+      realLevels: snap.realLevels,
+      badNames: [...snap.badNames].sort(compare),
+    }),
+  );
   hash.update('\n');
   for (const dir of [...snap.listed].sort(compare)) hash.update(`listed ${dir}\n`);
   for (const dir of [...snap.walked].sort(compare)) hash.update(`walked ${dir}\n`);
@@ -30,7 +37,9 @@ export function inputsDigest(snap: ProjectSnapshot, options: unknown, read: Read
     // its listing already says.
     const counts = e.kind !== 'dir' && (walked || read.has(file));
     const [size, time] = counts ? [String(e.size), String(e.mtimeMs)] : ['', ''];
-    hash.update(`${file}\0${e.kind}\0${size}\0${e.executable ? 'x' : '-'}\0${time}\0${e.linkTarget ?? ''}\0${e.realTarget ?? ''}\0${e.targetKind ?? ''}\n`);
+    hash.update(
+      `${file}\0${e.kind}\0${size}\0${e.executable ? 'x' : '-'}\0${time}\0${e.linkTarget ?? ''}\0${e.realTarget ?? ''}\0${e.targetKind ?? ''}\n`,
+    );
   }
   return `sha256:${hash.digest('hex')}`;
 }

@@ -103,7 +103,16 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
   const envText = snap.texts.get(envPath) ?? (snap.entries.has(envPath) ? undefined : options.environmentText);
   if (envText === undefined) {
     if (snap.entries.get(envPath)?.kind === 'file') return more([], [envPath]);
-    return { ok: false, errors: [{ file: envPath, message: `${modelDir} is not a model directory: it has no ${ENVIRONMENT_FILE}`, hint: "create it with ROUTES and TRAIN_MODULE/TRAIN_FUNCTION, or run 'cortex-s2i init'" }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          file: envPath,
+          message: `${modelDir} is not a model directory: it has no ${ENVIRONMENT_FILE}`,
+          hint: "create it with ROUTES and TRAIN_MODULE/TRAIN_FUNCTION, or run 'cortex-s2i init'",
+        },
+      ],
+    };
   }
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
@@ -121,7 +130,16 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
   if (options.projectDir !== undefined) {
     top = levels.indexOf(options.projectDir);
     if (top < 0) {
-      return { ok: false, errors: [{ file: modelDir, message: `the model directory is not inside the project ${options.projectDir}`, hint: 'pass --project with a folder that contains the model (at most 8 levels up)' }] };
+      return {
+        ok: false,
+        errors: [
+          {
+            file: modelDir,
+            message: `the model directory is not inside the project ${options.projectDir}`,
+            hint: 'pass --project with a folder that contains the model (at most 8 levels up)',
+          },
+        ],
+      };
     }
     why = 'chosen with --project';
   }
@@ -144,7 +162,12 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
   };
 
   const modelsKey = environment.entries.find((e) => e.key === MODELS_KEY);
-  const includedNames = modelsKey ? modelsKey.value.split(',').map((m) => m.trim()).filter(Boolean) : [];
+  const includedNames = modelsKey
+    ? modelsKey.value
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean)
+    : [];
   // The all image's folder names model folders beside it: their parent is in the layout.
   if (includedNames.length && top < 1 && options.projectDir === undefined && levels.length > 1) {
     top = 1;
@@ -161,8 +184,15 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
 
     // What the included code imports, and the entry points' modules, as imports too.
     const importsOf = options.findImports ?? findImports;
-    const imports = layout.pythonFiles.flatMap((f) => importsOf(snap.texts.get(f.abs) ?? '').map((i) => ({ ...i, file: f.abs, strict: f.strict })));
-    const named = [...entryPoints.routes.map((r) => ({ module: r.module, line: r.line, what: 'ROUTES' })), ...(entryPoints.train ? [{ module: entryPoints.train.module, line: entryPoints.train.line, what: 'TRAIN_MODULE' }] : [])];
+    const imports = layout.pythonFiles.flatMap((f) =>
+      importsOf(snap.texts.get(f.abs) ?? '').map((i) => ({ ...i, file: f.abs, strict: f.strict })),
+    );
+    const named = [
+      ...entryPoints.routes.map((r) => ({ module: r.module, line: r.line, what: 'ROUTES' })),
+      ...(entryPoints.train
+        ? [{ module: entryPoints.train.module, line: entryPoints.train.line, what: 'TRAIN_MODULE' }]
+        : []),
+    ];
     if (options.projectDir === undefined) {
       let grown = top;
       let reason = why;
@@ -195,18 +225,28 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
     ];
     for (const level of chain) {
       if (path.basename(level).includes(':')) {
-        errors.push({ file: level, message: `the folder name ${JSON.stringify(path.basename(level))} contains ':', which cannot be part of PYTHONPATH`, hint: 'rename the folder' });
+        errors.push({
+          file: level,
+          message: `the folder name ${JSON.stringify(path.basename(level))} contains ':', which cannot be part of PYTHONPATH`,
+          hint: 'rename the folder',
+        });
       }
     }
     const moduleFiles = new Set(layout.files.map((f) => `${path.basename(rootDir)}/${f.path}`));
     for (const link of layout.links) moduleFiles.add(`${path.basename(rootDir)}/${link.path}`);
     // Every folder of the image, for the lookups of packages (with or without __init__.py).
     const moduleDirs = new Set<string>();
-    for (const f of moduleFiles) for (let at = f.indexOf('/'); at >= 0; at = f.indexOf('/', at + 1)) moduleDirs.add(f.slice(0, at));
+    for (const f of moduleFiles)
+      for (let at = f.indexOf('/'); at >= 0; at = f.indexOf('/', at + 1)) moduleDirs.add(f.slice(0, at));
     errors.push(...layout.errors, ...shadowing(layout.files, layout.links, importRoots, path.basename(rootDir)));
     warnings.push(...layout.warnings, ...ignore.warnings);
     for (const bad of snap.badNames) {
-      if (bad.startsWith(rootDir + path.sep)) warnings.push({ file: bad, message: 'skipped: the name is not valid UTF-8', hint: 'rename it if it belongs in the image' });
+      if (bad.startsWith(rootDir + path.sep))
+        warnings.push({
+          file: bad,
+          message: 'skipped: the name is not valid UTF-8',
+          hint: 'rename it if it belongs in the image',
+        });
     }
 
     const externalImports: ExternalImport[] = [];
@@ -225,10 +265,13 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
         continue;
       }
       // The standard library is the image's Python's own: nothing a requirements file could add.
-      if (!i.optional && !STDLIB_MODULES.has(first)) externalImports.push({ name: first, file: i.file, line: i.line, strict: i.strict });
+      if (!i.optional && !STDLIB_MODULES.has(first))
+        externalImports.push({ name: first, file: i.file, line: i.line, strict: i.strict });
     }
 
-    const dotenvFile = configLevels().map((l) => at(l, DOTENV_FILE)).find((f) => snap.texts.has(f));
+    const dotenvFile = configLevels()
+      .map((l) => at(l, DOTENV_FILE))
+      .find((f) => snap.texts.has(f));
     let dotenv: DotenvSummary | undefined;
     if (dotenvFile) {
       const parsed = parseDotenvFile(snap.texts.get(dotenvFile)!, dotenvFile);
@@ -245,7 +288,10 @@ export function resolveProject(snap: ProjectSnapshot, options: ResolveOptions = 
       else errors.push(...parsed.errors);
     }
     const setupEntry = snap.entries.get(at(modelDir, SETUP_SCRIPT));
-    const setupScript = setupEntry?.kind === 'file' ? sourceFile(at(modelDir, SETUP_SCRIPT), rel(at(modelDir, SETUP_SCRIPT)), setupEntry) : undefined;
+    const setupScript =
+      setupEntry?.kind === 'file'
+        ? sourceFile(at(modelDir, SETUP_SCRIPT), rel(at(modelDir, SETUP_SCRIPT)), setupEntry)
+        : undefined;
     for (const name of includedNames) {
       if (!layout.includedModels.some((m) => path.basename(m.name) === name)) {
         errors.push({
@@ -320,13 +366,19 @@ function levelNeeded(snap: ProjectSnapshot, first: string): number | undefined {
     const dir = levels[k]!;
     const asFile = snap.entries.get(path.join(dir, `${first}.py`));
     const asDir = snap.entries.get(path.join(dir, first));
-    if (asFile?.kind === 'file' || asDir?.kind === 'dir' || (asDir?.kind === 'link' && asDir.targetKind === 'dir')) return k;
+    if (asFile?.kind === 'file' || asDir?.kind === 'dir' || (asDir?.kind === 'link' && asDir.targetKind === 'dir'))
+      return k;
   }
   return undefined;
 }
 
 /** 'found' when a file or package of the image is the module; 'partial' when only its first name is. */
-function findModule(module: string, roots: string[], files: ReadonlySet<string>, dirs: ReadonlySet<string>): 'found' | 'partial' | 'missing' {
+function findModule(
+  module: string,
+  roots: string[],
+  files: ReadonlySet<string>,
+  dirs: ReadonlySet<string>,
+): 'found' | 'partial' | 'missing' {
   const parts = module.split('.');
   let partial = false;
   for (const root of roots) {

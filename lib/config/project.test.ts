@@ -38,7 +38,11 @@ describe('readProject', () => {
       'churn/setup.sh',
       'churn/train.py',
     ]);
-    expect(r.value.ignored.filter((i) => i.path.startsWith('churn/')).map((i) => [i.path, i.by.endsWith('.cortexignore') ? '.cortexignore' : i.by])).to.deep.equal([
+    expect(
+      r.value.ignored
+        .filter((i) => i.path.startsWith('churn/'))
+        .map((i) => [i.path, i.by.endsWith('.cortexignore') ? '.cortexignore' : i.by]),
+    ).to.deep.equal([
       ['churn/.s2i', 'built-in rules'],
       ['churn/__pycache__', 'built-in rules'],
       ['churn/debug.log', '.cortexignore'],
@@ -50,18 +54,25 @@ describe('readProject', () => {
     const lone = await writeTree({ 'solo/.s2i/environment': 'ROUTES=s:predict:p\n', 'solo/predict.py': '' });
     try {
       const r = await readProject(path.join(lone, 'solo'));
-      expect(r.ok && [r.value.standalone, r.value.model.path, r.value.sharedFolders.length]).to.deep.equal([true, '', 0]);
+      expect(r.ok && [r.value.standalone, r.value.model.path, r.value.sharedFolders.length]).to.deep.equal([
+        true,
+        '',
+        0,
+      ]);
     } finally {
       await removeTree(lone);
     }
   });
 
   it('reports every problem of every config file at once', async () => {
-    await writeTree({
-      'shop/churn/.s2i/environment': 'ROUTES=bad\nnonsense\n',
-      'shop/churn/requirements_predict.txt': '-r base.txt\n',
-      'shop/.env': 'not an assignment\n',
-    }, root);
+    await writeTree(
+      {
+        'shop/churn/.s2i/environment': 'ROUTES=bad\nnonsense\n',
+        'shop/churn/requirements_predict.txt': '-r base.txt\n',
+        'shop/.env': 'not an assignment\n',
+      },
+      root,
+    );
     const r = await readProject(path.join(root, 'shop/churn'));
     expect(r.ok).to.equal(false);
     if (r.ok) return;
@@ -111,6 +122,8 @@ describe('readProject on a hostile tree', () => {
     const r = await readProject(path.join(root, 'shop/churn'));
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(r.value.links).to.deep.equal([{ path: 'churn/features.py', target: '../common/features.py' }]);
-    expect(r.value.warnings.map((w) => w.message)).to.include('skipped: not a regular file, folder or link (a socket, pipe or device)').and.include('skipped: the name is not valid UTF-8');
+    expect(r.value.warnings.map((w) => w.message))
+      .to.include('skipped: not a regular file, folder or link (a socket, pipe or device)')
+      .and.include('skipped: the name is not valid UTF-8');
   });
 });

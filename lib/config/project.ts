@@ -5,7 +5,13 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { compare, toPosix } from '../text.js';
 import type { IgnoreRules } from './ignore-rules.js';
-import { ENVIRONMENT_FILE, resolveProject, type ProjectSource, type ResolveOptions, type SourceFile } from './layout.js';
+import {
+  ENVIRONMENT_FILE,
+  resolveProject,
+  type ProjectSource,
+  type ResolveOptions,
+  type SourceFile,
+} from './layout.js';
 import { failed, ok, type Result } from './result.js';
 import { extendScan, scanModel, type ProjectSnapshot } from './scan.js';
 
@@ -26,10 +32,21 @@ export interface ReadOptions extends ResolveOptions {
  * Reads the model in `sourceDir`. Its project root is `projectDir` when given, else the highest
  * ancestor that the model's code and entry points import from (the model folder when none).
  */
-export async function readProject(sourceDir: string, projectDir?: string, options: ReadOptions = {}): Promise<Result<ProjectSource>> {
+export async function readProject(
+  sourceDir: string,
+  projectDir?: string,
+  options: ReadOptions = {},
+): Promise<Result<ProjectSource>> {
   const modelDir = path.resolve(sourceDir);
-  if (!(await stat(modelDir).then((s) => s.isDirectory(), () => false))) throw new SourceDirectoryError(modelDir);
-  let snapshot = options.snapshot ?? (await scanModel(modelDir, options.home === undefined ? {} : { home: options.home }));
+  if (
+    !(await stat(modelDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new SourceDirectoryError(modelDir);
+  let snapshot =
+    options.snapshot ?? (await scanModel(modelDir, options.home === undefined ? {} : { home: options.home }));
   const resolveOptions: ResolveOptions = {
     ...(projectDir === undefined ? {} : { projectDir: path.resolve(projectDir) }),
     ...(options.extraEnv ? { extraEnv: options.extraEnv } : {}),
@@ -55,7 +72,15 @@ export async function listModels(root: string, except: string[] = []): Promise<s
   const entries = await readdir(root, { withFileTypes: true });
   const models: string[] = [];
   for (const e of entries) {
-    if (e.isDirectory() && !e.name.startsWith('.') && !except.includes(e.name) && (await stat(path.join(root, e.name, ENVIRONMENT_FILE)).then(() => true, () => false))) {
+    if (
+      e.isDirectory() &&
+      !e.name.startsWith('.') &&
+      !except.includes(e.name) &&
+      (await stat(path.join(root, e.name, ENVIRONMENT_FILE)).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       models.push(e.name);
     }
   }
@@ -64,7 +89,9 @@ export async function listModels(root: string, except: string[] = []): Promise<s
 
 /** Every non-ignored regular file under `dir` (relative to root), sorted: the builder images' own files. */
 export async function listFiles(root: string, dir: string, ignore: IgnoreRules): Promise<SourceFile[]> {
-  const entries = (await readdir(path.join(root, dir), { withFileTypes: true })).sort((a, b) => compare(a.name, b.name));
+  const entries = (await readdir(path.join(root, dir), { withFileTypes: true })).sort((a, b) =>
+    compare(a.name, b.name),
+  );
   const parts = await Promise.all(
     entries.map(async (entry): Promise<SourceFile[]> => {
       const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;

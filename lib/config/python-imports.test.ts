@@ -3,7 +3,17 @@ import { findImports } from './python-imports.js';
 
 describe('findImports', () => {
   it('finds plain, dotted, aliased, from and relative imports with their lines', () => {
-    const found = findImports(['import os, a.b as c', 'from x.y import (z,', '    w as v)', 'from . import q', 'from ..m import n', 'from ...deep import *', ''].join('\n'));
+    const found = findImports(
+      [
+        'import os, a.b as c',
+        'from x.y import (z,',
+        '    w as v)',
+        'from . import q',
+        'from ..m import n',
+        'from ...deep import *',
+        '',
+      ].join('\n'),
+    );
     expect(found.map((i) => [i.module, i.level, i.names.join(','), i.line])).to.deep.equal([
       ['os', 0, '', 1],
       ['a.b', 0, '', 1],

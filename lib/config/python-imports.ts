@@ -122,7 +122,12 @@ function handlesImportError(tryStatement: SyntaxNode, text: (n: SyntaxNode) => s
     for (let n = c.nextSibling; n && n.name !== 'Body'; n = n.nextSibling) {
       if (n.name === 'as') break;
       bare = false;
-      caught.push(...text(n).split(/[^A-Za-z_.]+/).filter(Boolean).map((name) => name.split('.').pop()!));
+      caught.push(
+        ...text(n)
+          .split(/[^A-Za-z_.]+/)
+          .filter(Boolean)
+          .map((name) => name.split('.').pop()!),
+      );
     }
     if (bare || caught.some((name) => CATCHES_IMPORT_ERROR.has(name))) return true;
   }

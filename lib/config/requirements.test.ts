@@ -10,7 +10,11 @@ describe('parseRequirements', () => {
     expect(r.ok).to.equal(true);
     if (!r.ok) return;
     expect(r.value.requirements.map((x) => [x.name, x.line])).to.deep.equal([
-      ['scikit-learn', 2], ['pandas', 3], ['uvicorn', 4], ['foo', 5], ['pkg', 6],
+      ['scikit-learn', 2],
+      ['pandas', 3],
+      ['uvicorn', 4],
+      ['foo', 5],
+      ['pkg', 6],
     ]);
     expect(r.value.options).to.deep.equal(['--index-url https://mirror/simple']);
   });
@@ -25,7 +29,15 @@ describe('parseRequirements', () => {
 });
 
 describe('requirements options', () => {
-  for (const line of ['-rother.txt', '-r other.txt', '--requirement=other.txt', '-cconstraints.txt', '-egit+https://example.com/x.git#egg=x', '-e ./local', '--editable=./x']) {
+  for (const line of [
+    '-rother.txt',
+    '-r other.txt',
+    '--requirement=other.txt',
+    '-cconstraints.txt',
+    '-egit+https://example.com/x.git#egg=x',
+    '-e ./local',
+    '--editable=./x',
+  ]) {
     it(`refuses ${line}, which reads another file or a path`, () => {
       const r = parseRequirements(`numpy\n${line}\n`, 'requirements.txt');
       expect(r.ok).to.equal(false);
@@ -34,12 +46,18 @@ describe('requirements options', () => {
   }
 
   it('takes --extra-index-url and --index-url as options, not as file options', () => {
-    const r = parseRequirements('--extra-index-url https://a/simple\n--index-url=https://b/simple\n-i https://c/simple\n', 'r.txt');
+    const r = parseRequirements(
+      '--extra-index-url https://a/simple\n--index-url=https://b/simple\n-i https://c/simple\n',
+      'r.txt',
+    );
     expect(r.ok).to.equal(true);
   });
 
   it('finds the option lines with credentials and writes the file without them', () => {
-    const r = parseRequirements('numpy\n--extra-index-url https://user:tok@h/simple\n--find-links https://tok2@h/links\n--index-url https://h/simple\n', 'r.txt');
+    const r = parseRequirements(
+      'numpy\n--extra-index-url https://user:tok@h/simple\n--find-links https://tok2@h/links\n--index-url https://h/simple\n',
+      'r.txt',
+    );
     if (!r.ok) throw new Error('unexpected');
     expect(r.value.credentialLines).to.deep.equal([2, 3]);
     expect(r.value.withoutCredentials).not.to.contain('tok');
@@ -47,7 +65,9 @@ describe('requirements options', () => {
   });
 
   it('redacts passwords and lone tokens', () => {
-    expect(redactCredentials('--extra-index-url https://user:s3cr3t@host/simple')).to.equal('--extra-index-url https://user:***@host/simple');
+    expect(redactCredentials('--extra-index-url https://user:s3cr3t@host/simple')).to.equal(
+      '--extra-index-url https://user:***@host/simple',
+    );
     expect(redactCredentials('-i https://tok@host/simple')).to.equal('-i https://***@host/simple');
     expect(redactCredentials('--index-url https://host/simple')).to.equal('--index-url https://host/simple');
   });

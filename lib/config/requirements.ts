@@ -47,7 +47,8 @@ function hasCredentials(option: string): boolean {
 }
 
 const NAME = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$/;
-const SPECIFIER = /^(\s*(===|==|!=|~=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*)(,\s*(===|==|!=|~=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*)*$/;
+const SPECIFIER =
+  /^(\s*(===|==|!=|~=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*)(,\s*(===|==|!=|~=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*)*$/;
 // Options that read other files or local paths: only this one file reaches the dependency layer.
 // Short options take their value with or without a space (-rfile, -e git+...), long ones with a
 // space or '='.
@@ -82,7 +83,12 @@ export function parseRequirements(text: string, file: string): Result<Requiremen
       return;
     }
     if (/^[a-z+]+:\/\//i.test(content) || content.startsWith('.') || content.startsWith('/')) {
-      errors.push({ file, line, message: `${JSON.stringify(content)} is a URL or a path, not a requirement`, hint: 'use the form name @ URL' });
+      errors.push({
+        file,
+        line,
+        message: `${JSON.stringify(content)} is a URL or a path, not a requirement`,
+        hint: 'use the form name @ URL',
+      });
       return;
     }
     const m = NAME.exec(content);
@@ -92,7 +98,12 @@ export function parseRequirements(text: string, file: string): Result<Requiremen
     }
     const rest = (m[3] ?? '').replace(/;.*$/, '').trim();
     if (rest !== '' && !rest.startsWith('@') && !SPECIFIER.test(rest)) {
-      errors.push({ file, line, message: `${JSON.stringify(content)}: ${JSON.stringify(rest)} is not a version specifier`, hint: 'e.g. scikit-learn>=1.0,<2' });
+      errors.push({
+        file,
+        line,
+        message: `${JSON.stringify(content)}: ${JSON.stringify(rest)} is not a version specifier`,
+        hint: 'e.g. scikit-learn>=1.0,<2',
+      });
       return;
     }
     requirements.push({ name: normaliseName(m[1]!), text: content, line });
@@ -102,7 +113,8 @@ export function parseRequirements(text: string, file: string): Result<Requiremen
   // Split as textLines does (on \n, a \r before it kept in place), so line numbers agree.
   const lines = text.split('\n');
   for (const n of credentialLines) {
-    lines[n - 1] = `# (an index option with credentials: given to pip in a build stage of its own)${lines[n - 1]!.endsWith('\r') ? '\r' : ''}`;
+    lines[n - 1] =
+      `# (an index option with credentials: given to pip in a build stage of its own)${lines[n - 1]!.endsWith('\r') ? '\r' : ''}`;
   }
   return ok({ file, requirements, options, text, withoutCredentials: lines.join('\n'), credentialLines });
 }

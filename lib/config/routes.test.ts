@@ -16,7 +16,9 @@ function messages(text: string): string[] {
 
 describe('readEntryPoints', () => {
   it('reads route triples, bare and package-qualified, and the train entry point', () => {
-    const r = read('ROUTES= a/predict:predict:run , /b/v1/predict:proj.b.predict:predict_b\nTRAIN_MODULE=proj.a.train\nTRAIN_FUNCTION=train_a\n');
+    const r = read(
+      'ROUTES= a/predict:predict:run , /b/v1/predict:proj.b.predict:predict_b\nTRAIN_MODULE=proj.a.train\nTRAIN_FUNCTION=train_a\n',
+    );
     expect(r.ok).to.equal(true);
     if (!r.ok) return;
     expect(r.value.routes.map((x) => [x.path, x.module, x.function, x.line])).to.deep.equal([
@@ -45,6 +47,8 @@ describe('readEntryPoints', () => {
 
   it('needs both halves of the train entry point', () => {
     expect(messages('TRAIN_FUNCTION=train\n')[0]).to.contain('TRAIN_FUNCTION is set but TRAIN_MODULE is not');
-    expect(messages('TRAIN_MODULE=train\nTRAIN_FUNCTION=def\n')[0]).to.equal('2: TRAIN_FUNCTION: "def" is a Python keyword');
+    expect(messages('TRAIN_MODULE=train\nTRAIN_FUNCTION=def\n')[0]).to.equal(
+      '2: TRAIN_FUNCTION: "def" is a Python keyword',
+    );
   });
 });

@@ -41,14 +41,21 @@ export function readEntryPoints(env: S2iEnvironment): Result<ModelEntryPoints> {
     const triples = routesEntry.value.split(',').map((t) => t.trim());
     triples.forEach((triple, index) => {
       if (triple === '' && triples.length > 1) {
-        errors.push({ ...where, message: `ROUTES has an empty triple at position ${index + 1}`, hint: 'remove the extra comma' });
+        errors.push({
+          ...where,
+          message: `ROUTES has an empty triple at position ${index + 1}`,
+          hint: 'remove the extra comma',
+        });
         return;
       }
       const route = parseTriple(triple, where, errors);
       if (!route) return;
       const clash = routes.find((r) => r.path === route.path);
       if (clash) {
-        errors.push({ ...where, message: `route ${route.path} is listed twice in ROUTES (${clash.module}:${clash.function} and ${route.module}:${route.function})` });
+        errors.push({
+          ...where,
+          message: `route ${route.path} is listed twice in ROUTES (${clash.module}:${clash.function} and ${route.module}:${route.function})`,
+        });
         return;
       }
       routes.push(route);
@@ -70,8 +77,10 @@ export function readEntryPoints(env: S2iEnvironment): Result<ModelEntryPoints> {
     } else {
       const moduleProblem = moduleNameProblem(trainModule.value);
       const functionProblem = identifierProblem(trainFunction.value);
-      if (moduleProblem) errors.push({ file: env.file, line: trainModule.line, message: `TRAIN_MODULE: ${moduleProblem}` });
-      if (functionProblem) errors.push({ file: env.file, line: trainFunction.line, message: `TRAIN_FUNCTION: ${functionProblem}` });
+      if (moduleProblem)
+        errors.push({ file: env.file, line: trainModule.line, message: `TRAIN_MODULE: ${moduleProblem}` });
+      if (functionProblem)
+        errors.push({ file: env.file, line: trainFunction.line, message: `TRAIN_FUNCTION: ${functionProblem}` });
       if (!moduleProblem && !functionProblem) {
         train = { module: trainModule.value, function: trainFunction.value, file: env.file, line: trainModule.line };
       }
@@ -97,7 +106,9 @@ function parseTriple(triple: string, where: { file: string; line: number }, erro
   const problems: string[] = [];
   const segments = path.split('/');
   if (segments.some((s) => !SEGMENT.test(s))) {
-    problems.push(`route ${JSON.stringify(rawPath)} must be path segments of letters, digits, '_', '.' and '-' separated by '/'`);
+    problems.push(
+      `route ${JSON.stringify(rawPath)} must be path segments of letters, digits, '_', '.' and '-' separated by '/'`,
+    );
   } else if (RESERVED_PATHS.has(path)) {
     problems.push(`route ${JSON.stringify(path)} is answered by the server itself`);
   }
@@ -106,7 +117,8 @@ function parseTriple(triple: string, where: { file: string; line: number }, erro
   const functionProblem = identifierProblem(fn);
   if (functionProblem) problems.push(`function ${functionProblem}`);
   if (problems.length) {
-    for (const message of problems) errors.push({ ...where, message: `ROUTES entry ${JSON.stringify(truncate(triple))}: ${message}` });
+    for (const message of problems)
+      errors.push({ ...where, message: `ROUTES entry ${JSON.stringify(truncate(triple))}: ${message}` });
     return undefined;
   }
   return { path, module, function: fn, ...where };

@@ -6,13 +6,22 @@ describe('parseS2iEnvironment', () => {
     const r = parseS2iEnvironment('# header\n\nROUTES=a/b:m:f\nTRAIN_MODULE = train \n', 'env');
     expect(r).to.deep.equal({
       ok: true,
-      value: { file: 'env', entries: [{ key: 'ROUTES', value: 'a/b:m:f', line: 3 }, { key: 'TRAIN_MODULE', value: 'train', line: 4 }] },
+      value: {
+        file: 'env',
+        entries: [
+          { key: 'ROUTES', value: 'a/b:m:f', line: 3 },
+          { key: 'TRAIN_MODULE', value: 'train', line: 4 },
+        ],
+      },
     });
   });
 
   it('tolerates a byte-order mark and CRLF line ends', () => {
     const r = parseS2iEnvironment('\uFEFFA=1\r\nB=2\r\n', 'env');
-    expect(r.ok && r.value.entries.map((e) => [e.key, e.value, e.line])).to.deep.equal([['A', '1', 1], ['B', '2', 2]]);
+    expect(r.ok && r.value.entries.map((e) => [e.key, e.value, e.line])).to.deep.equal([
+      ['A', '1', 1],
+      ['B', '2', 2],
+    ]);
   });
 
   it('keeps an unquoted value literally, as s2i does, and decodes a quoted one', () => {

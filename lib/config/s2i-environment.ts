@@ -49,14 +49,24 @@ export function scanS2iEnvironment(text: string, file: string): { environment: S
     }
     const seen = firstLine.get(key);
     if (seen !== undefined) {
-      errors.push({ file, line, message: `${key} is set again (first set on line ${seen})`, hint: 'keep one of the two lines' });
+      errors.push({
+        file,
+        line,
+        message: `${key} is set again (first set on line ${seen})`,
+        hint: 'keep one of the two lines',
+      });
       return;
     }
     firstLine.set(key, line);
     const value = decodeValue(trimmed.slice(eq + 1).trim());
     // A Dockerfile ENV value is one line, and a process environment cannot hold NUL at all.
     if (/[\r\n\0]/.test(value)) {
-      errors.push({ file, line, message: `the value of ${key} holds a ${value.includes('\0') ? 'NUL character' : 'line break'}, which an image's environment cannot carry`, hint: 'put it on one line, without escapes for control characters' });
+      errors.push({
+        file,
+        line,
+        message: `the value of ${key} holds a ${value.includes('\0') ? 'NUL character' : 'line break'}, which an image's environment cannot carry`,
+        hint: 'put it on one line, without escapes for control characters',
+      });
       return;
     }
     entries.push({ key, value, line });

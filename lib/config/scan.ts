@@ -63,7 +63,7 @@ export interface ScanOptions {
 /** The first look: the model folder (walked), its ancestors (listed) and the files named in `read`. */
 export async function scanModel(modelDir: string, options: ScanOptions = {}): Promise<ProjectSnapshot> {
   const levels: string[] = [modelDir];
-  for (let dir = modelDir; levels.length <= MAX_LEVELS_UP; ) {
+  for (let dir = modelDir; levels.length <= MAX_LEVELS_UP;) {
     const parent = path.dirname(dir);
     if (parent === dir || parent === options.home || parent === path.parse(parent).root) break;
     levels.push(parent);
@@ -87,7 +87,10 @@ export async function scanModel(modelDir: string, options: ScanOptions = {}): Pr
 }
 
 /** A snapshot with more of the tree: `walk` folders walked to the bottom, `read` files' texts. */
-export async function extendScan(previous: ProjectSnapshot, more: { walk: string[]; read: string[] }): Promise<ProjectSnapshot> {
+export async function extendScan(
+  previous: ProjectSnapshot,
+  more: { walk: string[]; read: string[] },
+): Promise<ProjectSnapshot> {
   const snapshot: MutableSnapshot = {
     ...previous,
     entries: new Map(previous.entries),
@@ -169,13 +172,16 @@ async function describe(file: string): Promise<ScannedEntry | undefined> {
     kind: 'link',
     ...base,
     linkTarget,
-    ...(realTarget && target ? { realTarget, targetKind: target.isFile() ? 'file' : target.isDirectory() ? 'dir' : 'other' } : {}),
+    ...(realTarget && target
+      ? { realTarget, targetKind: target.isFile() ? 'file' : target.isDirectory() ? 'dir' : 'other' }
+      : {}),
   } as ScannedEntry;
 }
 
 function escapeBytes(bytes: Buffer): string {
   let out = '';
-  for (const b of bytes) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  for (const b of bytes)
+    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
   return out;
 }
 

@@ -52,7 +52,8 @@ export interface IgnoredPath {
   by: string;
 }
 
-export type LeftOutReason = 'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code' | 'other API';
+export type LeftOutReason =
+  'other model' | 'use case' | 'data' | 'trained models' | 'generated' | 'no Python code' | 'other API';
 export interface LeftOutPath {
   path: string;
   why: LeftOutReason;
@@ -122,7 +123,12 @@ export class Tree {
 
   /** Whether a model folder lies anywhere below `dir` (walked folders only). */
   private holdsModels(dir: string): boolean {
-    return this.kids(dir).some((c) => this.snap.entries.get(c)?.kind === 'dir' && !path.basename(c).startsWith('.') && (this.isModel(c) || this.holdsModels(c)));
+    return this.kids(dir).some(
+      (c) =>
+        this.snap.entries.get(c)?.kind === 'dir' &&
+        !path.basename(c).startsWith('.') &&
+        (this.isModel(c) || this.holdsModels(c)),
+    );
   }
 
   private holdsPython(dir: string): boolean {
@@ -136,15 +142,36 @@ export class Tree {
 
   layout(chain: string[], includedNames: string[]): Layout {
     const out: Layout = {
-      files: [], modelFiles: [], shared: [], includedModels: [], rootFiles: [], links: [], modelsLinks: [], modelPaths: [], siblingModels: [],
-      leftOut: [], ignored: [], pythonFiles: [], errors: [], warnings: [], walk: [], read: [],
+      files: [],
+      modelFiles: [],
+      shared: [],
+      includedModels: [],
+      rootFiles: [],
+      links: [],
+      modelsLinks: [],
+      modelPaths: [],
+      siblingModels: [],
+      leftOut: [],
+      ignored: [],
+      pythonFiles: [],
+      errors: [],
+      warnings: [],
+      walk: [],
+      read: [],
     };
     const modelDir = chain[0]!;
     // Every folder on the way from the root down to the model must be walked: whether a sibling is
     // a use case, shared code or another model depends on what lies below it.
     for (const level of chain.slice(1)) {
       for (const c of this.kids(level)) {
-        if (this.snap.entries.get(c)?.kind === 'dir' && !chain.includes(c) && !path.basename(c).startsWith('.') && !this.snap.walked.has(c) && !DATA_FOLDERS.has(path.basename(c))) out.walk.push(c);
+        if (
+          this.snap.entries.get(c)?.kind === 'dir' &&
+          !chain.includes(c) &&
+          !path.basename(c).startsWith('.') &&
+          !this.snap.walked.has(c) &&
+          !DATA_FOLDERS.has(path.basename(c))
+        )
+          out.walk.push(c);
       }
     }
     if (out.walk.length) return out;
@@ -167,7 +194,10 @@ export class Tree {
           continue;
         }
         if (e.kind === 'special') {
-          out.warnings.push({ file: c, message: 'skipped: not a regular file, folder or link (a socket, pipe or device)' });
+          out.warnings.push({
+            file: c,
+            message: 'skipped: not a regular file, folder or link (a socket, pipe or device)',
+          });
           continue;
         }
         if (e.kind === 'link') {
@@ -213,7 +243,12 @@ export class Tree {
     const own = path.join(modelDir, 'models');
     if (this.snap.entries.get(own)?.kind === 'dir') out.modelsLinks.push(this.rel(own));
     out.modelsLinks.sort(compare);
-    out.files = [...out.modelFiles, ...out.rootFiles, ...out.shared.flatMap((s) => s.files), ...out.includedModels.flatMap((m) => m.files)].sort((a, b) => compare(a.path, b.path));
+    out.files = [
+      ...out.modelFiles,
+      ...out.rootFiles,
+      ...out.shared.flatMap((s) => s.files),
+      ...out.includedModels.flatMap((m) => m.files),
+    ].sort((a, b) => compare(a.path, b.path));
     out.links.sort((a, b) => compare(a.path, b.path));
     out.ignored.sort((a, b) => compare(a.path, b.path));
     out.leftOut.sort((a, b) => compare(a.path, b.path));
@@ -256,7 +291,10 @@ export class Tree {
         } else if (e.kind === 'link') {
           this.link(c, e, out);
         } else {
-          out.warnings.push({ file: c, message: 'skipped: not a regular file, folder or link (a socket, pipe or device)' });
+          out.warnings.push({
+            file: c,
+            message: 'skipped: not a regular file, folder or link (a socket, pipe or device)',
+          });
         }
       }
     };
@@ -276,14 +314,25 @@ export class Tree {
       });
     if (!e.realTarget) return void problem('points at nothing (dangling, or a loop of links)');
     const inside = e.realTarget === realRoot || e.realTarget.startsWith(realRoot + path.sep);
-    if (!inside) return void problem(`leaves the project (it ends at ${e.realTarget}): nothing outside the project goes into an image`);
+    if (!inside)
+      return void problem(
+        `leaves the project (it ends at ${e.realTarget}): nothing outside the project goes into an image`,
+      );
     const targetRel = toPosix(path.relative(realRoot, e.realTarget));
     const parts = targetRel.split('/');
-    if (parts.some((p) => p.startsWith('.') || DATA_FOLDERS.has(p)) || this.ignore.ignores(targetRel, e.targetKind === 'dir')) {
-      return void problem(`ends at ${targetRel}, which is not sent (dot files, data/, models/ and ignored files never are)`);
+    if (
+      parts.some((p) => p.startsWith('.') || DATA_FOLDERS.has(p)) ||
+      this.ignore.ignores(targetRel, e.targetKind === 'dir')
+    ) {
+      return void problem(
+        `ends at ${targetRel}, which is not sent (dot files, data/, models/ and ignored files never are)`,
+      );
     }
     // Relative to the link's own folder, so that it resolves the same way in the image.
-    out.links.push({ path: rel, target: toPosix(path.relative(path.dirname(path.join(this.rootDir, rel)), path.join(this.rootDir, targetRel))) });
+    out.links.push({
+      path: rel,
+      target: toPosix(path.relative(path.dirname(path.join(this.rootDir, rel)), path.join(this.rootDir, targetRel))),
+    });
   }
 
   private allModels(dir: string): string[] {
@@ -301,7 +350,8 @@ export class Tree {
     const parts = module.split('.');
     const candidates: string[] = [];
     // Where Python would look: each folder on the way up, and the one above the root.
-    for (const level of [...chain, ...this.snap.levels.slice(chain.length, chain.length + 1)]) candidates.push(path.join(level, ...parts));
+    for (const level of [...chain, ...this.snap.levels.slice(chain.length, chain.length + 1)])
+      candidates.push(path.join(level, ...parts));
     for (const c of candidates) {
       for (const p of [`${c}.py`, c]) {
         const e = this.snap.entries.get(p);
@@ -310,11 +360,14 @@ export class Tree {
         const segments = rel.split('/');
         if (rel.startsWith('..')) return `${p} is outside the project ${this.rootDir}`;
         const dataAt = segments.findIndex((s) => DATA_FOLDERS.has(s));
-        if (dataAt >= 0) return `${rel} is inside ${segments.slice(0, dataAt + 1).join('/')}/, and data/ and models/ folders never go into an image`;
+        if (dataAt >= 0)
+          return `${rel} is inside ${segments.slice(0, dataAt + 1).join('/')}/, and data/ and models/ folders never go into an image`;
         for (let n = 1; n < segments.length; n++) {
           const dir = path.join(this.rootDir, ...segments.slice(0, n));
-          if (this.isModel(dir) && !chain.includes(dir)) return `${rel} belongs to another model (${segments.slice(0, n).join('/')}), which is not in this image`;
-          if (!chain.includes(dir) && this.holdsModels(dir)) return `${rel} is in ${segments.slice(0, n).join('/')}/, another use case (a folder of model folders), which is not in this image`;
+          if (this.isModel(dir) && !chain.includes(dir))
+            return `${rel} belongs to another model (${segments.slice(0, n).join('/')}), which is not in this image`;
+          if (!chain.includes(dir) && this.holdsModels(dir))
+            return `${rel} is in ${segments.slice(0, n).join('/')}/, another use case (a folder of model folders), which is not in this image`;
         }
         const by = this.ignore.reason(rel, e.kind === 'dir');
         if (by) return `${rel} is left out by ${by === BUILT_IN ? 'the built-in rules' : by}`;

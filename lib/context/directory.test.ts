@@ -11,7 +11,9 @@ async function walk(root: string, rel = ''): Promise<string[]> {
   for (const name of (await readdir(path.join(root, rel))).sort()) {
     const p = rel ? `${rel}/${name}` : name;
     const info = await lstat(path.join(root, p));
-    out.push(`${p} ${info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : 'file'} ${(info.mode & 0o777).toString(8)}`);
+    out.push(
+      `${p} ${info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : 'file'} ${(info.mode & 0o777).toString(8)}`,
+    );
     if (info.isDirectory()) out.push(...(await walk(root, p)));
   }
   return out;
@@ -23,7 +25,11 @@ describe('writeContextDirectory', () => {
   let entries: ContextEntry[];
   beforeEach(async () => {
     // Source modes that the context must not keep: group-writable, owner-only, odd.
-    src = await writeTree({ 'predict.py': { content: 'print(1)\n', mode: 0o664 }, 'setup.sh': { content: '#!/bin/sh\n', mode: 0o700 }, 'w.txt': { content: 'w', mode: 0o606 } });
+    src = await writeTree({
+      'predict.py': { content: 'print(1)\n', mode: 0o664 },
+      'setup.sh': { content: '#!/bin/sh\n', mode: 0o700 },
+      'w.txt': { content: 'w', mode: 0o606 },
+    });
     work = await writeTree({});
     entries = [
       { name: 'Dockerfile', content: Buffer.from('FROM x\n'), size: 7, executable: false },
@@ -60,7 +66,9 @@ describe('writeContextDirectory', () => {
     expect(await readFile(path.join(dir, 'deps/setup.sh'), 'utf8')).to.equal('#!/bin/sh\n');
     expect(await readlink(path.join(dir, 'src/opt/program/m/models'))).to.equal('/action/models');
     // Fixed times, as in the tar: the same plan gives the same folder.
-    expect((await stat(path.join(dir, 'src/opt/program/m/predict.py'))).mtime.getTime()).to.equal(DEFAULT_MTIME.getTime());
+    expect((await stat(path.join(dir, 'src/opt/program/m/predict.py'))).mtime.getTime()).to.equal(
+      DEFAULT_MTIME.getTime(),
+    );
     expect((await stat(path.join(dir, 'src/opt'))).mtime.getTime()).to.equal(DEFAULT_MTIME.getTime());
     expect((await lstat(path.join(dir, 'src/opt/program/m/models'))).mtime.getTime()).to.equal(DEFAULT_MTIME.getTime());
   });
@@ -88,7 +96,10 @@ describe('writeContextDirectory', () => {
       [link, 'not-a-directory'],
       [path.join(work, 'no/such'), 'no-parent'],
     ] as const) {
-      const err = await writeContextDirectory(entries, dir).then(() => undefined, (e: unknown) => e);
+      const err = await writeContextDirectory(entries, dir).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, dir).to.be.instanceOf(ContextDirectoryError);
       expect((err as ContextDirectoryError).reason).to.equal(reason);
     }
@@ -100,7 +111,13 @@ describe('writeContextDirectory', () => {
   it('refuses names that would land outside the folder, before writing anything', async () => {
     for (const name of ['../escape', 'src/../../escape', '/etc/passwd', 'a//b', './x', '']) {
       const dir = path.join(work, 'ctx');
-      const err = await writeContextDirectory([entries[0]!, { name, content: Buffer.from('x'), size: 1, executable: false }], dir).then(() => undefined, (e: unknown) => e);
+      const err = await writeContextDirectory(
+        [entries[0]!, { name, content: Buffer.from('x'), size: 1, executable: false }],
+        dir,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, name).to.be.instanceOf(ContextDirectoryError);
       expect((err as ContextDirectoryError).reason).to.equal('bad-name');
     }
@@ -118,13 +135,19 @@ describe('writeContextDirectory', () => {
         { name: 'a/evil.txt', content: Buffer.from('x'), size: 1, executable: false },
       ],
       dir,
-    ).then(() => undefined, (e: unknown) => e);
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as NodeJS.ErrnoException).code).to.equal('EEXIST');
     expect(await readdir(outside)).to.deep.equal([]);
   });
 
   it('fails when a file changed size since it was planned', async () => {
-    const err = await writeContextDirectory([{ ...entries[1]!, size: 99 }], path.join(work, 'ctx')).then(() => undefined, (e: unknown) => e);
+    const err = await writeContextDirectory([{ ...entries[1]!, size: 99 }], path.join(work, 'ctx')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as Error).message).to.match(/it has 9 bytes, not the 99 planned/);
   });
 });

@@ -32,7 +32,11 @@ export class ContextDirectoryError extends Error {
  * O_EXCL|O_NOFOLLOW and every folder with a plain mkdir, so a name that already exists (a link
  * written a moment before, say) fails the write instead of being written through.
  */
-export async function writeContextDirectory(entries: ContextEntry[], dir: string, options: { mtime?: Date } = {}): Promise<WrittenContext> {
+export async function writeContextDirectory(
+  entries: ContextEntry[],
+  dir: string,
+  options: { mtime?: Date } = {},
+): Promise<WrittenContext> {
   const mtime = options.mtime ?? DEFAULT_MTIME;
   const root = path.resolve(dir);
   const sorted = [...entries].sort((a, b) => compare(a.name, b.name));
@@ -64,7 +68,11 @@ export async function writeContextDirectory(entries: ContextEntry[], dir: string
       written.links++;
       continue;
     }
-    const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const handle = await open(
+      target,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       if (e.content !== undefined) {
         await handle.writeFile(e.content);
@@ -74,7 +82,10 @@ export async function writeContextDirectory(entries: ContextEntry[], dir: string
         for await (const chunk of createReadStream(e.from!)) await handle.write(chunk as Buffer);
         const { size } = await handle.stat();
         // The plan measured every file; one that changed since would make a context unlike the plan.
-        if (size !== e.size) throw new Error(`reading ${e.from}: it has ${size} bytes, not the ${e.size} planned (did it change while the context was written?)`);
+        if (size !== e.size)
+          throw new Error(
+            `reading ${e.from}: it has ${size} bytes, not the ${e.size} planned (did it change while the context was written?)`,
+          );
         written.bytes += size;
       }
       // The same two modes as the tar, set after creation so that the umask plays no part.
@@ -93,7 +104,10 @@ export async function writeContextDirectory(entries: ContextEntry[], dir: string
 function checkName(name: string): void {
   const parts = name.split('/');
   if (name === '' || name.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new ContextDirectoryError(`${JSON.stringify(name)} is not a plain relative path inside the context`, 'bad-name');
+    throw new ContextDirectoryError(
+      `${JSON.stringify(name)} is not a plain relative path inside the context`,
+      'bad-name',
+    );
   }
 }
 
@@ -113,5 +127,9 @@ async function prepareRoot(root: string): Promise<void> {
   // A link to a folder is refused too: what it points at is outside the folder named.
   if (!info.isDirectory()) throw new ContextDirectoryError(`${root} exists and is not a folder`, 'not-a-directory');
   const present = await readdir(root);
-  if (present.length > 0) throw new ContextDirectoryError(`${root} is not empty (${present.length} entr${present.length === 1 ? 'y' : 'ies'})`, 'not-empty');
+  if (present.length > 0)
+    throw new ContextDirectoryError(
+      `${root} is not empty (${present.length} entr${present.length === 1 ? 'y' : 'ies'})`,
+      'not-empty',
+    );
 }

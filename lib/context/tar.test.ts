@@ -13,13 +13,22 @@ async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function list(tar: Buffer): Promise<Array<{ name: string; mode: number; mtime: number; uid: number; type: string; body: string }>> {
+async function list(
+  tar: Buffer,
+): Promise<Array<{ name: string; mode: number; mtime: number; uid: number; type: string; body: string }>> {
   const out: Array<{ name: string; mode: number; mtime: number; uid: number; type: string; body: string }> = [];
   const ex = extract();
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, stream, next) => {
       collect(stream).then((body) => {
-        out.push({ name: h.name, mode: h.mode ?? 0, mtime: h.mtime?.getTime() ?? 0, uid: h.uid ?? -1, type: h.type ?? '', body: body.toString() });
+        out.push({
+          name: h.name,
+          mode: h.mode ?? 0,
+          mtime: h.mtime?.getTime() ?? 0,
+          uid: h.uid ?? -1,
+          type: h.type ?? '',
+          body: body.toString(),
+        });
         next();
       }, reject);
     });
@@ -49,7 +58,15 @@ describe('packContext', () => {
     const packed = packContext(entries(dir));
     const tar = await collect(packed.stream);
     const items = await list(tar);
-    expect(items.map((i) => i.name)).to.deep.equal(['Dockerfile', 'deps/', 'deps/setup.sh', 'src/', 'src/a/', 'src/a/z.py', 'src/b.py']);
+    expect(items.map((i) => i.name)).to.deep.equal([
+      'Dockerfile',
+      'deps/',
+      'deps/setup.sh',
+      'src/',
+      'src/a/',
+      'src/a/z.py',
+      'src/b.py',
+    ]);
     expect(items.map((i) => i.mode.toString(8))).to.deep.equal(['644', '755', '755', '755', '755', '644', '644']);
     expect(new Set(items.map((i) => i.mtime))).to.deep.equal(new Set([DEFAULT_MTIME.getTime()]));
     expect(new Set(items.map((i) => i.uid))).to.deep.equal(new Set([0]));
@@ -57,10 +74,14 @@ describe('packContext', () => {
     expect(packed.bytes()).to.equal(tar.length);
   });
 
-  it('gives the same bytes whatever the files\' times on disk', async () => {
-    const first = createHash('sha256').update(await collect(packContext(entries(dir)).stream)).digest('hex');
+  it("gives the same bytes whatever the files' times on disk", async () => {
+    const first = createHash('sha256')
+      .update(await collect(packContext(entries(dir)).stream))
+      .digest('hex');
     await utimes(path.join(dir, 'b.py'), new Date('2001-01-01'), new Date('2001-01-01'));
-    const second = createHash('sha256').update(await collect(packContext(entries(dir)).stream)).digest('hex');
+    const second = createHash('sha256')
+      .update(await collect(packContext(entries(dir)).stream))
+      .digest('hex');
     expect(second).to.equal(first);
   });
 

@@ -74,7 +74,10 @@ export function packContext(entries: ContextEntry[], options: PackOptions = {}):
   const fail = (err: unknown) => {
     if (!failure) {
       const message = err instanceof Error ? err.message : String(err);
-      failure = new Error(current ? `reading ${current}: ${message} (did it change while the context was sent?)` : message, { cause: err });
+      failure = new Error(
+        current ? `reading ${current}: ${message} (did it change while the context was sent?)` : message,
+        { cause: err },
+      );
     }
     counted.destroy(failure);
   };
@@ -99,8 +102,15 @@ export function packContext(entries: ContextEntry[], options: PackOptions = {}):
       const e = item.entry!;
       // Modes are normalised to two: nothing in a context needs more, and umask or checkout
       // differences between machines must not change a layer.
-      const header: Header = { ...common, name: e.name, type: 'file', size: e.size, mode: e.executable ? 0o755 : 0o644 };
-      if (e.linkTarget !== undefined) await addEntry(tar, { ...common, name: e.name, type: 'symlink', linkname: e.linkTarget, mode: 0o777, size: 0 });
+      const header: Header = {
+        ...common,
+        name: e.name,
+        type: 'file',
+        size: e.size,
+        mode: e.executable ? 0o755 : 0o644,
+      };
+      if (e.linkTarget !== undefined)
+        await addEntry(tar, { ...common, name: e.name, type: 'symlink', linkname: e.linkTarget, mode: 0o777, size: 0 });
       else if (e.content !== undefined) await addEntry(tar, { ...header, size: e.content.length }, e.content);
       else {
         current = e.from!;
@@ -153,7 +163,8 @@ async function addFile(tar: ReturnType<typeof tarPack>, header: Header, file: st
       source.pipe(sink);
     });
     const after = await handle.stat();
-    if (read !== size || after.size !== size) throw new Error(`its size changed from ${size} to ${after.size} bytes while it was read`);
+    if (read !== size || after.size !== size)
+      throw new Error(`its size changed from ${size} to ${after.size} bytes while it was read`);
     if (after.mtimeMs !== before.mtimeMs) throw new Error('its content changed while it was read');
   } finally {
     await handle.close();

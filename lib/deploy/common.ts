@@ -8,7 +8,7 @@ export const SERVER_PORT = 5000;
 /** Where the predict image reads trained models from. */
 export const MODELS_PATH = '/action/models';
 /**
- * The server's GRACEFUL_TIMEOUT default (run/runtime settings.py): requests in flight get this long
+ * The server's GRACEFUL_TIMEOUT default (builder-image/runtime settings.py): requests in flight get this long
  * after SIGTERM. Set explicitly in what is rendered, so the grace periods below stay above it.
  */
 export const GRACEFUL_TIMEOUT_SECONDS = 8;
@@ -29,7 +29,13 @@ export interface DeployInput {
 
 /** A project folder's name made into a DNS-1123 label (lower case, digits, -). */
 export function projectName(folder: string): string {
-  const name = folder.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 30).replace(/-+$/, '');
+  const name = folder
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 30)
+    .replace(/-+$/, '');
   return name === '' ? 'cortex' : name;
 }
 

@@ -64,8 +64,14 @@ describe('renderKubernetes', () => {
   it('renders manifests that the Kubernetes schemas accept', () => {
     const ms = renderKubernetes(input());
     expect(ms.map((m) => `${m.kind}/${m.metadata.name}`)).to.have.members([
-      'Secret/shop-env', 'PersistentVolumeClaim/shop-models', 'ConfigMap/api-iris-config', 'Deployment/api-iris', 'Service/api-iris',
-      'HorizontalPodAutoscaler/api-iris', 'Deployment/api-price', 'Service/api-price',
+      'Secret/shop-env',
+      'PersistentVolumeClaim/shop-models',
+      'ConfigMap/api-iris-config',
+      'Deployment/api-iris',
+      'Service/api-iris',
+      'HorizontalPodAutoscaler/api-iris',
+      'Deployment/api-price',
+      'Service/api-price',
     ]);
     for (const m of ms) {
       const Model = MODELS[m.kind]!;
@@ -85,7 +91,10 @@ describe('renderKubernetes', () => {
     expect(d.spec.strategy).to.deep.equal({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     const c = d.spec.template.spec.containers[0];
     expect(c.image).to.equal(DIGEST);
-    expect(c.resources).to.deep.equal({ requests: { cpu: '500m', memory: '1Gi', 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } });
+    expect(c.resources).to.deep.equal({
+      requests: { cpu: '500m', memory: '1Gi', 'nvidia.com/gpu': '1' },
+      limits: { 'nvidia.com/gpu': '1' },
+    });
     expect(c.readinessProbe.httpGet.path).to.equal('/ready');
     expect(c.livenessProbe.httpGet.path).to.equal('/health');
     expect(c.startupProbe.failureThreshold * c.startupProbe.periodSeconds).to.be.at.least(120);

@@ -5,7 +5,15 @@
 import { stringify } from 'yaml';
 import type { CortexApi } from '../config/cortex-yaml.js';
 import {
-  GRACEFUL_TIMEOUT_SECONDS, imageOf, KILL_MARGIN_SECONDS, LABEL_API, LABEL_PROJECT, MODELS_PATH, SERVER_PORT, serverEnv, type DeployInput,
+  GRACEFUL_TIMEOUT_SECONDS,
+  imageOf,
+  KILL_MARGIN_SECONDS,
+  LABEL_API,
+  LABEL_PROJECT,
+  MODELS_PATH,
+  SERVER_PORT,
+  serverEnv,
+  type DeployInput,
 } from './common.js';
 
 export interface KubernetesInput extends DeployInput {
@@ -17,7 +25,11 @@ export interface KubernetesInput extends DeployInput {
   modelsSize: string;
 }
 
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } & Record<string, unknown>;
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+} & Record<string, unknown>;
 
 /** Where a predictor's config is mounted, as JSON, from its ConfigMap. */
 export const CONFIG_MOUNT = '/etc/cortex-s2i/predictor';
@@ -38,14 +50,20 @@ export function modelsClaimName(project: string): string {
 
 export function renderKubernetes(input: KubernetesInput): Manifest[] {
   const manifests: Manifest[] = [];
-  const projectLabels = { 'app.kubernetes.io/part-of': input.project, 'app.kubernetes.io/managed-by': 'cortex-s2i', [LABEL_PROJECT]: input.project };
+  const projectLabels = {
+    'app.kubernetes.io/part-of': input.project,
+    'app.kubernetes.io/managed-by': 'cortex-s2i',
+    [LABEL_PROJECT]: input.project,
+  };
   if (input.envKeys.length) {
     manifests.push({
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: secretName(input.project), labels: projectLabels },
       type: 'Opaque',
-      data: Object.fromEntries(input.envKeys.map((k) => [k, Buffer.from(input.envValues[k] ?? '', 'utf8').toString('base64')])),
+      data: Object.fromEntries(
+        input.envKeys.map((k) => [k, Buffer.from(input.envValues[k] ?? '', 'utf8').toString('base64')]),
+      ),
     });
   }
   if (input.modelsClaim === undefined) {
@@ -74,12 +92,22 @@ function renderApi(input: KubernetesInput, api: CortexApi, projectLabels: Record
     limits['nvidia.com/gpu'] = String(api.compute.gpu);
   }
   const env = Object.entries(serverEnv(api)).map(([k, value]) => ({ name: k, value }));
-  const volumes: unknown[] = [{ name: 'models', persistentVolumeClaim: { claimName: input.modelsClaim ?? modelsClaimName(input.project), readOnly: true } }];
+  const volumes: unknown[] = [
+    {
+      name: 'models',
+      persistentVolumeClaim: { claimName: input.modelsClaim ?? modelsClaimName(input.project), readOnly: true },
+    },
+  ];
   const mounts: unknown[] = [{ name: 'models', mountPath: MODELS_PATH, readOnly: true }];
   const manifests: Manifest[] = [];
   if (Object.keys(api.predictor.config).length) {
     const configMap = `${name}-config`;
-    manifests.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: configMap, labels }, data: { 'config.json': `${JSON.stringify(api.predictor.config, null, 2)}\n` } });
+    manifests.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: configMap, labels },
+      data: { 'config.json': `${JSON.stringify(api.predictor.config, null, 2)}\n` },
+    });
     volumes.push({ name: 'predictor-config', configMap: { name: configMap } });
     mounts.push({ name: 'predictor-config', mountPath: CONFIG_MOUNT, readOnly: true });
     env.push({ name: 'CORTEX_S2I_PREDICTOR_CONFIG', value: `${CONFIG_MOUNT}/config.json` });
@@ -114,7 +142,10 @@ function renderApi(input: KubernetesInput, api: CortexApi, projectLabels: Record
     spec: {
       replicas: api.autoscaling.initReplicas,
       selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: api.updateStrategy.maxSurge, maxUnavailable: api.updateStrategy.maxUnavailable } },
+      strategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: api.updateStrategy.maxSurge, maxUnavailable: api.updateStrategy.maxUnavailable },
+      },
       template: {
         metadata: { labels },
         spec: {
@@ -141,7 +172,15 @@ function renderApi(input: KubernetesInput, api: CortexApi, projectLabels: Record
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
         minReplicas: api.autoscaling.minReplicas,
         maxReplicas: api.autoscaling.maxReplicas,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: api.autoscaling.targetCpuUtilization } } }],
+        metrics: [
+          {
+            type: 'Resource',
+            resource: {
+              name: 'cpu',
+              target: { type: 'Utilization', averageUtilization: api.autoscaling.targetCpuUtilization },
+            },
+          },
+        ],
       },
     });
   }
@@ -149,9 +188,13 @@ function renderApi(input: KubernetesInput, api: CortexApi, projectLabels: Record
 }
 
 /** Files to write: one per API, and one for what the APIs share (the Secret and the models claim). */
-export function kubernetesFiles(input: KubernetesInput, manifests: Manifest[]): Array<{ path: string; content: string }> {
+export function kubernetesFiles(
+  input: KubernetesInput,
+  manifests: Manifest[],
+): Array<{ path: string; content: string }> {
   const header = '# Generated by `cortex-s2i deploy --target kubernetes`; apply with kubectl apply -f <this folder>\n';
-  const doc = (ms: Manifest[]) => header + ms.map((m) => `---\n${stringify(m, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('');
+  const doc = (ms: Manifest[]) =>
+    header + ms.map((m) => `---\n${stringify(m, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('');
   const files: Array<{ path: string; content: string }> = [];
   const shared = manifests.filter((m) => m.kind === 'Secret' || m.kind === 'PersistentVolumeClaim');
   if (shared.length) files.push({ path: `${input.project}.yaml`, content: doc(shared) });

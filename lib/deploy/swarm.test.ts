@@ -43,13 +43,25 @@ describe('renderSwarmStack', () => {
     expect(stack.version).to.equal('3.8');
     const iris = stack.services.iris;
     expect(iris.image).to.equal('iris:2');
-    expect(iris.environment).to.deep.equal({ MODE: 'fast', CORTEX_S2I_API: 'iris', WEB_CONCURRENCY: '2', THREADS: '3', GRACEFUL_TIMEOUT: String(GRACEFUL_TIMEOUT_SECONDS) });
+    expect(iris.environment).to.deep.equal({
+      MODE: 'fast',
+      CORTEX_S2I_API: 'iris',
+      WEB_CONCURRENCY: '2',
+      THREADS: '3',
+      GRACEFUL_TIMEOUT: String(GRACEFUL_TIMEOUT_SECONDS),
+    });
     expect(iris.deploy.replicas).to.equal(4);
-    expect(iris.deploy.resources.reservations).to.deep.equal({ cpus: '1.5', memory: 512 * 2 ** 20, generic_resources: [{ discrete_resource_spec: { kind: 'NVIDIA-GPU', value: 2 } }] });
+    expect(iris.deploy.resources.reservations).to.deep.equal({
+      cpus: '1.5',
+      memory: 512 * 2 ** 20,
+      generic_resources: [{ discrete_resource_spec: { kind: 'NVIDIA-GPU', value: 2 } }],
+    });
     expect(iris.deploy.resources.limits).to.deep.equal({ cpus: '1.5', memory: 512 * 2 ** 20 });
     expect(iris.healthcheck.test.join(' ')).to.include('/ready');
     expect(Number.parseInt(iris.stop_grace_period, 10)).to.be.above(GRACEFUL_TIMEOUT_SECONDS);
-    expect(iris.volumes).to.deep.equal([{ type: 'bind', source: '/srv/shop/models', target: '/action/models', read_only: true }]);
+    expect(iris.volumes).to.deep.equal([
+      { type: 'bind', source: '/srv/shop/models', target: '/action/models', read_only: true },
+    ]);
     expect(stack.services.price.deploy.replicas).to.equal(1);
     expect(stack.services.price.deploy.resources.reservations).to.deep.equal({ cpus: '0.2' });
   });
@@ -57,7 +69,11 @@ describe('renderSwarmStack', () => {
   it('publishes through the ingress mesh by default, and rolls start-first within the surge', () => {
     const iris = parse(renderSwarmStack(input())).services.iris;
     expect(iris.ports).to.deep.equal([{ target: 5000, published: 5500, protocol: 'tcp', mode: 'ingress' }]);
-    expect(iris.deploy.update_config).to.deep.include({ parallelism: 2, order: 'start-first', failure_action: 'rollback' });
+    expect(iris.deploy.update_config).to.deep.include({
+      parallelism: 2,
+      order: 'start-first',
+      failure_action: 'rollback',
+    });
     expect(iris.deploy.placement).to.equal(undefined);
   });
 

@@ -5,7 +5,16 @@
 import { stringify } from 'yaml';
 import type { CortexApi } from '../config/cortex-yaml.js';
 import {
-  GRACEFUL_TIMEOUT_SECONDS, imageOf, KILL_MARGIN_SECONDS, LABEL_API, LABEL_PROJECT, MODELS_PATH, resolveCount, SERVER_PORT, serverEnv, type DeployInput,
+  GRACEFUL_TIMEOUT_SECONDS,
+  imageOf,
+  KILL_MARGIN_SECONDS,
+  LABEL_API,
+  LABEL_PROJECT,
+  MODELS_PATH,
+  resolveCount,
+  SERVER_PORT,
+  serverEnv,
+  type DeployInput,
 } from './common.js';
 
 export interface SwarmInput extends DeployInput {
@@ -29,7 +38,8 @@ export function serviceName(stack: string, api: CortexApi): string {
 
 // The image carries Python but not curl: the check asks /ready with the standard library, which
 // raises (exit 1) on any status other than 2xx.
-const READY_CHECK = "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ.get('PORT', '5000'), timeout=2)";
+const READY_CHECK =
+  "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ.get('PORT', '5000'), timeout=2)";
 
 export function renderSwarmStack(input: SwarmInput): string {
   const services: Record<string, unknown> = {};
@@ -57,7 +67,13 @@ export function renderSwarmStack(input: SwarmInput): string {
       environment: serverEnv(api),
       ...(input.envFile && input.envKeys.length ? { env_file: [input.envFile] } : {}),
       ports: [{ target: SERVER_PORT, published: port, protocol: 'tcp', mode: input.hostPorts ? 'host' : 'ingress' }],
-      healthcheck: { test: ['CMD', 'python3', '-c', READY_CHECK], interval: '5s', timeout: '3s', retries: 3, start_period: '120s' },
+      healthcheck: {
+        test: ['CMD', 'python3', '-c', READY_CHECK],
+        interval: '5s',
+        timeout: '3s',
+        retries: 3,
+        start_period: '120s',
+      },
       // Above the server's drain, so that `docker service update` never cuts requests in flight.
       stop_grace_period: `${GRACEFUL_TIMEOUT_SECONDS + KILL_MARGIN_SECONDS}s`,
       labels,
@@ -97,7 +113,22 @@ export function cpus(quantity: string): string {
   return String(Math.round(n * 1000) / 1000);
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, m: 1e-3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  m: 1e-3,
+};
 
 /** A Kubernetes memory quantity (512Mi, 2G) as the byte count compose takes. */
 export function bytes(quantity: string): number {

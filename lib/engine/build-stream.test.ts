@@ -25,7 +25,10 @@ describe('followBuild (recorded engine output)', () => {
     const { imageId } = await followBuild(recorded('build-ok.jsonl'), (e) => events.push(e));
     expect(imageId).to.match(/^sha256:[0-9a-f]{64}$/);
     expect(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && e.instruction)).to.deep.equal([
-      'FROM cortex-s2i/python-base:bookworm', 'RUN echo hello', 'COPY a.txt /a.txt', 'CMD ["true"]',
+      'FROM cortex-s2i/python-base:bookworm',
+      'RUN echo hello',
+      'COPY a.txt /a.txt',
+      'CMD ["true"]',
     ]);
   });
 
@@ -53,10 +56,17 @@ describe('followBuild (recorded engine output)', () => {
 
   it('names the images a failed build committed, but not its base or its cached steps', async () => {
     const lines = [
-      { stream: 'Step 1/4 : FROM builder' }, { stream: ' ---> 1111111111aa\n' },
-      { stream: 'Step 2/4 : COPY deps/ /tmp/deps/' }, { stream: ' ---> Using cache\n' }, { stream: ' ---> 2222222222bb\n' },
-      { stream: 'Step 3/4 : ENV A=1' }, { stream: ' ---> Running in 9999999999ff\n' }, { stream: 'Removing intermediate container 9999999999ff\n' }, { stream: ' ---> 3333333333cc\n' },
-      { stream: 'Step 4/4 : RUN exit 1' }, { stream: ' ---> Running in 8888888888ee\n' },
+      { stream: 'Step 1/4 : FROM builder' },
+      { stream: ' ---> 1111111111aa\n' },
+      { stream: 'Step 2/4 : COPY deps/ /tmp/deps/' },
+      { stream: ' ---> Using cache\n' },
+      { stream: ' ---> 2222222222bb\n' },
+      { stream: 'Step 3/4 : ENV A=1' },
+      { stream: ' ---> Running in 9999999999ff\n' },
+      { stream: 'Removing intermediate container 9999999999ff\n' },
+      { stream: ' ---> 3333333333cc\n' },
+      { stream: 'Step 4/4 : RUN exit 1' },
+      { stream: ' ---> Running in 8888888888ee\n' },
       { errorDetail: { message: 'returned a non-zero code: 1' }, error: 'returned a non-zero code: 1' },
     ];
     const err = await failure(followBuild(Readable.from(lines.map((l) => `${JSON.stringify(l)}\n`))));
@@ -76,7 +86,10 @@ describe('followBuild (recorded engine output)', () => {
     const line = `${JSON.stringify({ stream: 'x'.repeat(50 * 1024 * 1024) })}\n`;
     const chunks: string[] = [];
     for (let i = 0; i < line.length; i += 64 * 1024) chunks.push(line.slice(i, i + 64 * 1024));
-    const ending = ['{"stream":"Step 1/1 : FROM x\\n"}\n', `${JSON.stringify({ aux: { ID: `sha256:${'c'.repeat(64)}` } })}\n`];
+    const ending = [
+      '{"stream":"Step 1/1 : FROM x\\n"}\n',
+      `${JSON.stringify({ aux: { ID: `sha256:${'c'.repeat(64)}` } })}\n`,
+    ];
     const logged: string[] = [];
     const started = Date.now();
     await followBuild(Readable.from([...chunks, ...ending]), (e) => e.type === 'log' && logged.push(e.text));

@@ -22,7 +22,10 @@ interface EngineMessage {
   aux?: { ID?: string };
 }
 
-export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void = () => {}): Promise<{ imageId: string }> {
+export function followBuild(
+  stream: Readable,
+  onEvent: (e: BuildEvent) => void = () => {},
+): Promise<{ imageId: string }> {
   return new Promise((resolve, reject) => {
     const lastLines: string[] = [];
     // The unfinished message, as received: joined once its newline comes, so that a long message
@@ -102,7 +105,14 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
       if (settled || start >= chunk.length) return;
       pending.push(start === 0 ? chunk : chunk.slice(start));
       pendingLength += chunk.length - start;
-      if (pendingLength > MESSAGE_CAP) fail(new BuildError(`the engine sent a message longer than ${MESSAGE_CAP / 1024 / 1024} MiB without a line end`, [...lastLines], true));
+      if (pendingLength > MESSAGE_CAP)
+        fail(
+          new BuildError(
+            `the engine sent a message longer than ${MESSAGE_CAP / 1024 / 1024} MiB without a line end`,
+            [...lastLines],
+            true,
+          ),
+        );
     });
     stream.on('end', () => {
       if (settled) return;
@@ -113,7 +123,9 @@ export function followBuild(stream: Readable, onEvent: (e: BuildEvent) => void =
       else reject(new BuildError('the engine ended the build without reporting an image', [...lastLines]));
     });
     // A stream destroyed from outside (an aborted request) closes without 'end' or 'error'.
-    stream.on('close', () => fail(new BuildError('the build stream closed before the engine finished the build', [...lastLines])));
+    stream.on('close', () =>
+      fail(new BuildError('the build stream closed before the engine finished the build', [...lastLines])),
+    );
     stream.on('error', (err) => fail(err instanceof BuildError ? err : new BuildError(err.message, [...lastLines])));
   });
 }

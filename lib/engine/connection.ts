@@ -21,7 +21,13 @@ export interface EngineEnvironment {
 
 export type EngineConnection =
   | { kind: 'unix'; address: string; socketPath: string }
-  | { kind: 'tcp'; address: string; host: string; port: number; tls?: { ca: Buffer; cert?: Buffer; key?: Buffer; certPath: string } };
+  | {
+      kind: 'tcp';
+      address: string;
+      host: string;
+      port: number;
+      tls?: { ca: Buffer; cert?: Buffer; key?: Buffer; certPath: string };
+    };
 
 /** Why the engine's address cannot be used as given; the CLI turns it into a bad-input error. */
 export class EngineAddressError extends Error {
@@ -59,7 +65,10 @@ export function resolveEngineConnection(env: EngineEnvironment): EngineConnectio
         'forward the remote socket and point DOCKER_HOST at it, e.g. ssh -NL /tmp/docker.sock:/var/run/docker.sock user@host & DOCKER_HOST=unix:///tmp/docker.sock',
       );
     default:
-      throw new EngineAddressError(`DOCKER_HOST=${host}: the scheme ${scheme}:// is not one cortex-s2i can use`, 'use unix:///path/to/docker.sock, or tcp://host:port (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS)');
+      throw new EngineAddressError(
+        `DOCKER_HOST=${host}: the scheme ${scheme}:// is not one cortex-s2i can use`,
+        'use unix:///path/to/docker.sock, or tcp://host:port (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS)',
+      );
   }
 }
 
@@ -68,10 +77,16 @@ function tcpConnection(address: string, tlsVerify: boolean, env: EngineEnvironme
   try {
     url = new URL(address.replace(/^tcp:/, 'http:'));
   } catch {
-    throw new EngineAddressError(`DOCKER_HOST=${env.DOCKER_HOST} is not a valid address`, 'e.g. DOCKER_HOST=tcp://engine.example.com:2376');
+    throw new EngineAddressError(
+      `DOCKER_HOST=${env.DOCKER_HOST} is not a valid address`,
+      'e.g. DOCKER_HOST=tcp://engine.example.com:2376',
+    );
   }
   if (url.username || url.password || (url.pathname !== '/' && url.pathname !== '') || url.search) {
-    throw new EngineAddressError(`DOCKER_HOST=${env.DOCKER_HOST}: a tcp:// address is host and port only`, 'e.g. DOCKER_HOST=tcp://engine.example.com:2376');
+    throw new EngineAddressError(
+      `DOCKER_HOST=${env.DOCKER_HOST}: a tcp:// address is host and port only`,
+      'e.g. DOCKER_HOST=tcp://engine.example.com:2376',
+    );
   }
   // URL keeps IPv6 hosts in brackets; sockets want them bare.
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -92,7 +107,10 @@ function tcpConnection(address: string, tlsVerify: boolean, env: EngineEnvironme
       return readFileSync(path.join(certPath, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new EngineAddressError(`cannot read ${path.join(certPath, name)}: ${(err as Error).message}`, 'DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem readable by you');
+      throw new EngineAddressError(
+        `cannot read ${path.join(certPath, name)}: ${(err as Error).message}`,
+        'DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem readable by you',
+      );
     }
   };
   const ca = read('ca.pem');
@@ -106,7 +124,10 @@ function tcpConnection(address: string, tlsVerify: boolean, env: EngineEnvironme
   }
   if ((cert === undefined) !== (key === undefined)) {
     const missing = cert ? 'key.pem' : 'cert.pem';
-    throw new EngineAddressError(`${path.join(certPath, missing)} is missing: a client certificate needs both cert.pem and key.pem`, `add ${missing} to DOCKER_CERT_PATH, or remove the other one`);
+    throw new EngineAddressError(
+      `${path.join(certPath, missing)} is missing: a client certificate needs both cert.pem and key.pem`,
+      `add ${missing} to DOCKER_CERT_PATH, or remove the other one`,
+    );
   }
   return {
     kind: 'tcp',

@@ -14,9 +14,14 @@ describe('registry credentials (credentialsFor)', () => {
   it('runs docker-credential-<name> get with the server on stdin and reads Username and Secret', async () => {
     dir = await writeTree({
       'config/config.json': JSON.stringify({ credHelpers: { 'r:5000': 'test' } }),
-      'bin/docker-credential-test': helper(`[ "$1" = get ] || exit 9\ncat > "$(dirname "$0")/asked"\necho '{"ServerURL":"r:5000","Username":"ci","Secret":"s3cret"}'`),
+      'bin/docker-credential-test': helper(
+        `[ "$1" = get ] || exit 9\ncat > "$(dirname "$0")/asked"\necho '{"ServerURL":"r:5000","Username":"ci","Secret":"s3cret"}'`,
+      ),
     });
-    const found = await credentialsFor('r:5000', { configDir: path.join(dir, 'config'), helperEnv: { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin` } });
+    const found = await credentialsFor('r:5000', {
+      configDir: path.join(dir, 'config'),
+      helperEnv: { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin` },
+    });
     expect(found.auth).to.deep.equal({ serverAddress: 'r:5000', username: 'ci', password: 's3cret' });
     expect(await readFile(path.join(dir, 'bin/asked'), 'utf8')).to.equal('r:5000');
   });
@@ -37,6 +42,8 @@ describe('registry credentials (credentialsFor)', () => {
 
   it('needs no config.json at all', async () => {
     dir = await writeTree({});
-    expect((await credentialsFor('r:5000', { configDir: path.join(dir, 'missing'), helperEnv: {} })).auth).to.equal(undefined);
+    expect((await credentialsFor('r:5000', { configDir: path.join(dir, 'missing'), helperEnv: {} })).auth).to.equal(
+      undefined,
+    );
   });
 });

@@ -50,7 +50,12 @@ export async function credentialsFor(registry: string, options: CredentialOption
       if (answer.code !== 0 && /credentials not found/i.test(answer.stdout + answer.stderr)) {
         return { auth: undefined, source: `${program} (no credentials for ${found.serverAddress})` };
       }
-      if (answer.code !== 0) throw credentialHelperFailed(program, registry, (answer.stderr || answer.stdout).trim() || `exit status ${answer.code}`);
+      if (answer.code !== 0)
+        throw credentialHelperFailed(
+          program,
+          registry,
+          (answer.stderr || answer.stdout).trim() || `exit status ${answer.code}`,
+        );
       const creds = parseHelperAnswer(answer.stdout);
       if (!creds) throw credentialHelperFailed(program, registry, 'its answer is not {"Username", "Secret"} JSON');
       return { auth: { serverAddress: found.serverAddress, ...creds }, source: program };
@@ -58,7 +63,11 @@ export async function credentialsFor(registry: string, options: CredentialOption
   }
 }
 
-function runHelper(program: string, serverAddress: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function runHelper(
+  program: string,
+  serverAddress: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: HELPER_TIMEOUT_MS });
     const out: Buffer[] = [];
@@ -70,7 +79,11 @@ function runHelper(program: string, serverAddress: string, env: NodeJS.ProcessEn
       else reject(credentialHelperFailed(program, serverAddress, e.message));
     });
     child.on('close', (code, signal) => {
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
     // A helper that exits without reading stdin makes this write fail with EPIPE: its exit status says more.
     child.stdin.on('error', () => {});

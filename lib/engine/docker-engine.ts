@@ -33,7 +33,16 @@ import {
 } from './engine.js';
 import { parseImageReference } from './reference.js';
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EACCES',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+]);
 /** Node's codes for a server certificate that does not verify: the engine is not who it should be. */
 const CERTIFICATE_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -91,7 +100,10 @@ function newDocker(connection: EngineConnection): Docker {
   } catch (err) {
     // docker-modem reads DOCKER_CERT_PATH's files on its own whenever DOCKER_HOST is remote,
     // even for plain HTTP, and fails when they are missing.
-    throw new EngineAddressError(`cannot set up the connection to ${connection.address}: ${(err as Error).message}`, 'check DOCKER_CERT_PATH: unset it, or make it hold ca.pem, cert.pem and key.pem');
+    throw new EngineAddressError(
+      `cannot set up the connection to ${connection.address}: ${(err as Error).message}`,
+      'check DOCKER_CERT_PATH: unset it, or make it hold ca.pem, cert.pem and key.pem',
+    );
   }
 }
 
@@ -100,10 +112,30 @@ function newDocker(connection: EngineConnection): Docker {
  * process.env by rules of its own (https on port 2376, certificates from DOCKER_CERT_PATH).
  */
 function connectionOptions(c: EngineConnection): Docker.DockerOptions {
-  const none = { host: undefined, port: undefined, socketPath: undefined, ca: undefined, cert: undefined, key: undefined, timeout: undefined, username: undefined, password: undefined, pathPrefix: '/' };
-  if (c.kind === 'unix') return { ...none, socketPath: c.socketPath, protocol: 'http' } as unknown as Docker.DockerOptions;
+  const none = {
+    host: undefined,
+    port: undefined,
+    socketPath: undefined,
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    timeout: undefined,
+    username: undefined,
+    password: undefined,
+    pathPrefix: '/',
+  };
+  if (c.kind === 'unix')
+    return { ...none, socketPath: c.socketPath, protocol: 'http' } as unknown as Docker.DockerOptions;
   if (!c.tls) return { ...none, host: c.host, port: c.port, protocol: 'http' } as unknown as Docker.DockerOptions;
-  return { ...none, host: c.host, port: c.port, protocol: 'https', ca: c.tls.ca, cert: c.tls.cert, key: c.tls.key } as unknown as Docker.DockerOptions;
+  return {
+    ...none,
+    host: c.host,
+    port: c.port,
+    protocol: 'https',
+    ca: c.tls.ca,
+    cert: c.tls.cert,
+    key: c.tls.key,
+  } as unknown as Docker.DockerOptions;
 }
 
 class DockerEngine implements Engine {
@@ -125,15 +157,26 @@ class DockerEngine implements Engine {
 
   async ping(): Promise<EngineInfo> {
     const op = 'a version request';
-    const v = this.object(op, await this.call(op, (abortSignal) => (this.docker.version as unknown as (o: object) => Promise<Docker.DockerVersion>).call(this.docker, { abortSignal })));
-    if (typeof v.Version !== 'string' || typeof v.ApiVersion !== 'string') throw new EngineAnswerError(this.address, op, 'no Version and ApiVersion');
+    const v = this.object(
+      op,
+      await this.call(op, (abortSignal) =>
+        (this.docker.version as unknown as (o: object) => Promise<Docker.DockerVersion>).call(this.docker, {
+          abortSignal,
+        }),
+      ),
+    );
+    if (typeof v.Version !== 'string' || typeof v.ApiVersion !== 'string')
+      throw new EngineAnswerError(this.address, op, 'no Version and ApiVersion');
     return { version: v.Version, apiVersion: v.ApiVersion };
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const op = `inspecting image ${ref}`;
     try {
-      const i = this.object(op, await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/json`, abortSignal))) as unknown as Docker.ImageInspectInfo;
+      const i = this.object(
+        op,
+        await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/json`, abortSignal)),
+      ) as unknown as Docker.ImageInspectInfo;
       if (typeof i.Id !== 'string') throw new EngineAnswerError(this.address, op, 'no image id');
       return {
         id: i.Id,
@@ -157,7 +200,10 @@ class DockerEngine implements Engine {
     if (this.interrupt?.aborted || options.signal?.aborted) throw new EngineInterruptedError(operation);
     const seconds = this.limits.buildSilenceSeconds;
     const silence = new AbortController();
-    const signal = AbortSignal.any([silence.signal, ...[options.signal, this.interrupt].filter((s) => s !== undefined)]);
+    const signal = AbortSignal.any([
+      silence.signal,
+      ...[options.signal, this.interrupt].filter((s) => s !== undefined),
+    ]);
     let response: Readable | undefined;
     let timer: NodeJS.Timeout | undefined;
     const alive = () => {
@@ -177,16 +223,19 @@ class DockerEngine implements Engine {
     pipeline(options.context, metered, () => {});
     alive();
     try {
-      response = (await this.docker.buildImage(metered as unknown as NodeJS.ReadableStream, {
-        // rm and forcerm: no intermediate container is left behind, even by a failed step.
-        rm: true,
-        forcerm: true,
-        ...(options.target ? { target: options.target } : {}),
-        ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
-        ...(options.noCache ? { nocache: true } : {}),
-        ...(options.cacheFrom?.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : {}),
-        abortSignal: signal,
-      } as Docker.ImageBuildOptions)) as unknown as Readable;
+      response = (await this.docker.buildImage(
+        metered as unknown as NodeJS.ReadableStream,
+        {
+          // rm and forcerm: no intermediate container is left behind, even by a failed step.
+          rm: true,
+          forcerm: true,
+          ...(options.target ? { target: options.target } : {}),
+          ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
+          ...(options.noCache ? { nocache: true } : {}),
+          ...(options.cacheFrom?.length ? { cachefrom: JSON.stringify(options.cacheFrom) } : {}),
+          abortSignal: signal,
+        } as Docker.ImageBuildOptions,
+      )) as unknown as Readable;
       if (signal.aborted) response.destroy();
       response.on('data', alive);
       return await followBuild(response, options.onEvent);
@@ -213,16 +262,27 @@ class DockerEngine implements Engine {
   async tagImage(imageId: string, ref: string): Promise<void> {
     const { repo, tag } = splitReference(ref);
     const query = new URLSearchParams({ repo, tag });
-    await this.call(`tagging ${imageId} as ${ref}`, (abortSignal) => enginePost(this.connection, `/images/${encodeURIComponent(imageId)}/tag?${query}`, abortSignal));
+    await this.call(`tagging ${imageId} as ${ref}`, (abortSignal) =>
+      enginePost(this.connection, `/images/${encodeURIComponent(imageId)}/tag?${query}`, abortSignal),
+    );
   }
 
   async imageConfig(ref: string): Promise<ImageConfig | undefined> {
     const op = `inspecting image ${ref}`;
     try {
-      const i = this.object(op, await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/json`, abortSignal)));
+      const i = this.object(
+        op,
+        await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/json`, abortSignal)),
+      );
       const config = i.Config;
       const layers = (i.RootFS as { Layers?: unknown } | undefined)?.Layers ?? [];
-      if (typeof i.Id !== 'string' || typeof config !== 'object' || config === null || !Array.isArray(layers) || !layers.every((l) => typeof l === 'string')) {
+      if (
+        typeof i.Id !== 'string' ||
+        typeof config !== 'object' ||
+        config === null ||
+        !Array.isArray(layers) ||
+        !layers.every((l) => typeof l === 'string')
+      ) {
         throw new EngineAnswerError(this.address, op, 'no image id, configuration or layers');
       }
       return {
@@ -242,21 +302,29 @@ class DockerEngine implements Engine {
 
   async imageHistory(ref: string): Promise<HistoryItem[]> {
     const op = `reading the history of ${ref}`;
-    const history = await this.call(op, (abortSignal) => engineGet(this.connection, `/images/${ref}/history`, abortSignal));
+    const history = await this.call(op, (abortSignal) =>
+      engineGet(this.connection, `/images/${ref}/history`, abortSignal),
+    );
     if (!Array.isArray(history)) throw new EngineAnswerError(this.address, op, 'something other than a list');
-    return history.map((h: { Id?: unknown; Created?: unknown; CreatedBy?: unknown; Comment?: unknown; Size?: unknown }) => ({
-      id: typeof h.Id === 'string' && h.Id.startsWith('sha256:') ? h.Id : undefined,
-      created: typeof h.Created === 'number' ? h.Created : 0,
-      createdBy: typeof h.CreatedBy === 'string' ? h.CreatedBy : '',
-      comment: typeof h.Comment === 'string' ? h.Comment : '',
-      size: typeof h.Size === 'number' ? h.Size : 0,
-    }));
+    return history.map(
+      (h: { Id?: unknown; Created?: unknown; CreatedBy?: unknown; Comment?: unknown; Size?: unknown }) => ({
+        id: typeof h.Id === 'string' && h.Id.startsWith('sha256:') ? h.Id : undefined,
+        created: typeof h.Created === 'number' ? h.Created : 0,
+        createdBy: typeof h.CreatedBy === 'string' ? h.CreatedBy : '',
+        comment: typeof h.Comment === 'string' ? h.Comment : '',
+        size: typeof h.Size === 'number' ? h.Size : 0,
+      }),
+    );
   }
 
   async loadImage(archive: Buffer, signal?: AbortSignal): Promise<string> {
     const op = 'loading an image';
     // The load stands for a build, and gets a build's time: a layer to a remote engine is not quick.
-    const answer = await this.call(op, (abortSignal) => enginePost(this.connection, '/images/load?quiet=1', abortSignal, archive), { signal, seconds: this.limits.buildSilenceSeconds });
+    const answer = await this.call(
+      op,
+      (abortSignal) => enginePost(this.connection, '/images/load?quiet=1', abortSignal, archive),
+      { signal, seconds: this.limits.buildSilenceSeconds },
+    );
     // A stream of JSON lines: {"stream": "Loaded image ID: sha256:…"}, or an error line.
     const text = Buffer.isBuffer(answer) ? answer.toString('utf8') : JSON.stringify(answer);
     for (const line of text.split('\n')) {
@@ -269,7 +337,8 @@ class DockerEngine implements Engine {
       }
       const error = message.errorDetail?.message ?? message.error;
       if (error !== undefined) throw new EngineError(String(error).trim(), undefined, op);
-      const loaded = typeof message.stream === 'string' ? /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(message.stream) : null;
+      const loaded =
+        typeof message.stream === 'string' ? /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(message.stream) : null;
       if (loaded) return loaded[1]!;
     }
     throw new EngineAnswerError(this.address, op, 'no image id');
@@ -277,7 +346,9 @@ class DockerEngine implements Engine {
 
   async removeImage(ref: string): Promise<void> {
     try {
-      await this.call(`removing image ${ref}`, (abortSignal) => this.docker.getImage(ref).remove({ force: true, abortSignal } as object));
+      await this.call(`removing image ${ref}`, (abortSignal) =>
+        this.docker.getImage(ref).remove({ force: true, abortSignal } as object),
+      );
     } catch (err) {
       if (!(err instanceof EngineError && err.statusCode === 404)) throw err;
     }
@@ -285,7 +356,9 @@ class DockerEngine implements Engine {
 
   async runContainer(spec: ContainerSpec): Promise<StartedContainer> {
     const exposed = Object.fromEntries((spec.publish ?? []).map((p) => [`${p}/tcp`, {}]));
-    const bindings = Object.fromEntries((spec.publish ?? []).map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]));
+    const bindings = Object.fromEntries(
+      (spec.publish ?? []).map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]),
+    );
     const op = `creating container ${spec.name}`;
     const container = await this.call(op, (abortSignal) =>
       this.docker.createContainer({
@@ -309,7 +382,12 @@ class DockerEngine implements Engine {
     if (typeof container.id !== 'string') throw new EngineAnswerError(this.address, op, 'no container id');
     try {
       await this.call(`starting container ${spec.name}`, (abortSignal) => container.start({ abortSignal } as object));
-      const info = this.object(op, await this.call(`inspecting container ${spec.name}`, (abortSignal) => container.inspect({ abortSignal } as object))) as unknown as Docker.ContainerInspectInfo;
+      const info = this.object(
+        op,
+        await this.call(`inspecting container ${spec.name}`, (abortSignal) =>
+          container.inspect({ abortSignal } as object),
+        ),
+      ) as unknown as Docker.ContainerInspectInfo;
       const ports: Record<number, number> = {};
       for (const p of spec.publish ?? []) {
         const bound = info.NetworkSettings?.Ports?.[`${p}/tcp`]?.[0]?.HostPort;
@@ -325,14 +403,22 @@ class DockerEngine implements Engine {
   async waitContainer(id: string, signal?: AbortSignal): Promise<number> {
     const op = `waiting for container ${id.slice(0, 12)}`;
     // No limit: a container runs as long as its work takes; the caller's signal ends the wait.
-    const result = this.object(op, await this.call(op, (abortSignal) => this.docker.getContainer(id).wait({ abortSignal } as object), { seconds: 0, signal }));
+    const result = this.object(
+      op,
+      await this.call(op, (abortSignal) => this.docker.getContainer(id).wait({ abortSignal } as object), {
+        seconds: 0,
+        signal,
+      }),
+    );
     if (typeof result.StatusCode !== 'number') throw new EngineAnswerError(this.address, op, 'no exit status');
     return result.StatusCode;
   }
 
   async containerLogs(id: string): Promise<{ stdout: string; stderr: string }> {
     const op = `reading the logs of container ${id.slice(0, 12)}`;
-    const raw = await this.call(op, (abortSignal) => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, abortSignal } as object));
+    const raw = await this.call(op, (abortSignal) =>
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, abortSignal } as object),
+    );
     if (!Buffer.isBuffer(raw)) throw new EngineAnswerError(this.address, op, 'something other than a log');
     return demultiplex(raw);
   }
@@ -340,9 +426,13 @@ class DockerEngine implements Engine {
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
     try {
       // The engine answers once the container has stopped: its grace time is part of the call.
-      await this.call(`stopping container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal } as object), {
-        seconds: this.limits.callSeconds + graceSeconds,
-      });
+      await this.call(
+        `stopping container ${id.slice(0, 12)}`,
+        (abortSignal) => this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal } as object),
+        {
+          seconds: this.limits.callSeconds + graceSeconds,
+        },
+      );
     } catch (err) {
       // 304: already stopped; 404: already gone. Either way it is stopped.
       if (!(err instanceof EngineError && (err.statusCode === 304 || err.statusCode === 404))) throw err;
@@ -351,7 +441,9 @@ class DockerEngine implements Engine {
 
   async removeContainer(id: string): Promise<void> {
     try {
-      await this.call(`removing container ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).remove({ force: true, v: true, abortSignal } as object));
+      await this.call(`removing container ${id.slice(0, 12)}`, (abortSignal) =>
+        this.docker.getContainer(id).remove({ force: true, v: true, abortSignal } as object),
+      );
     } catch (err) {
       // 404: gone; 409: removal already in progress.
       if (!(err instanceof EngineError && (err.statusCode === 404 || err.statusCode === 409))) throw err;
@@ -360,7 +452,9 @@ class DockerEngine implements Engine {
 
   async inspectContainer(id: string): Promise<ContainerState | undefined> {
     try {
-      const info = await this.call('inspecting a container', (signal) => this.docker.getContainer(id).inspect({ abortSignal: signal } as object));
+      const info = await this.call('inspecting a container', (signal) =>
+        this.docker.getContainer(id).inspect({ abortSignal: signal } as object),
+      );
       return { running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
     } catch (err) {
       if (err instanceof EngineError && err.statusCode === 404) return undefined;
@@ -370,14 +464,22 @@ class DockerEngine implements Engine {
 
   async listContainers(label: string): Promise<string[]> {
     const op = 'listing containers';
-    const list = await this.call(op, (abortSignal) => this.docker.listContainers({ all: true, filters: { label: [label] }, abortSignal } as object));
-    if (!Array.isArray(list) || list.some((c) => typeof c?.Id !== 'string')) throw new EngineAnswerError(this.address, op, 'something other than a list of containers');
+    const list = await this.call(op, (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: [label] }, abortSignal } as object),
+    );
+    if (!Array.isArray(list) || list.some((c) => typeof c?.Id !== 'string'))
+      throw new EngineAnswerError(this.address, op, 'something other than a list of containers');
     return list.map((c) => c.Id);
   }
 
   async pushImage(ref: string, options: RegistryOptions = {}): Promise<PushResult> {
     const { repo, tag } = splitReference(ref);
-    const response = (await this.call('pushing', (signal) => this.docker.getImage(repo).push({ tag, authconfig: engineAuth(options.auth), abortSignal: signal } as object), { signal: options.signal })) as unknown as Readable;
+    const response = (await this.call(
+      'pushing',
+      (signal) =>
+        this.docker.getImage(repo).push({ tag, authconfig: engineAuth(options.auth), abortSignal: signal } as object),
+      { signal: options.signal },
+    )) as unknown as Readable;
     return (await followRegistryStream(response, ref, true))!;
   }
 
@@ -385,7 +487,12 @@ class DockerEngine implements Engine {
     const { repo, tag } = splitReference(ref);
     let response: Readable;
     try {
-      response = (await this.call('pulling', (signal) => this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: signal } as object), { signal: options.signal })) as unknown as Readable;
+      response = (await this.call(
+        'pulling',
+        (signal) =>
+          this.docker.createImage(engineAuth(options.auth), { fromImage: repo, tag, abortSignal: signal } as object),
+        { signal: options.signal },
+      )) as unknown as Readable;
     } catch (err) {
       // A pull the registry refuses fails before any stream: 404 for a missing manifest, 500 for
       // a registry that is down or wants credentials. Either way, the registry's refusal.
@@ -398,7 +505,13 @@ class DockerEngine implements Engine {
   /** A JSON object, as every call but logs and history answers; dockerode hands over a Buffer otherwise. */
   private object(operation: string, answer: unknown): Record<string, unknown> {
     if (typeof answer !== 'object' || answer === null || Array.isArray(answer) || Buffer.isBuffer(answer)) {
-      throw new EngineAnswerError(this.address, operation, Buffer.isBuffer(answer) ? `something that is not JSON (${describeBytes(answer)})` : 'JSON that is not an object');
+      throw new EngineAnswerError(
+        this.address,
+        operation,
+        Buffer.isBuffer(answer)
+          ? `something that is not JSON (${describeBytes(answer)})`
+          : 'JSON that is not an object',
+      );
     }
     return answer as Record<string, unknown>;
   }
@@ -407,7 +520,11 @@ class DockerEngine implements Engine {
    * One engine call with a deadline (`seconds`, 0 for none) and the interrupt: whichever comes
    * first ends the call at once, even when the engine never answers.
    */
-  private async call<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>, options: { seconds?: number; signal?: AbortSignal | undefined } = {}): Promise<T> {
+  private async call<T>(
+    operation: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    options: { seconds?: number; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
     const seconds = options.seconds ?? this.limits.callSeconds;
     const controller = new AbortController();
     // The interrupt ends calls in flight; a call started after it is cleanup, and runs.
@@ -451,19 +568,39 @@ class DockerEngine implements Engine {
     const e = err as { statusCode?: number; code?: unknown; message?: string; json?: unknown };
     if (typeof e.statusCode === 'number') {
       const json = e.json as { message?: unknown } | undefined;
-      const message = typeof json?.message === 'string' ? json.message : typeof e.json === 'string' && e.json !== '' ? e.json : `HTTP status ${e.statusCode}`;
+      const message =
+        typeof json?.message === 'string'
+          ? json.message
+          : typeof e.json === 'string' && e.json !== ''
+            ? e.json
+            : `HTTP status ${e.statusCode}`;
       return new EngineError(message.trim(), e.statusCode, operation);
     }
     if (typeof e.code !== 'string') return err;
     if (UNREACHABLE_CODES.has(e.code)) return new EngineUnreachableError(this.address, err);
     if (CERTIFICATE_CODES.has(e.code)) {
-      const certPath = this.connection.kind === 'tcp' && this.connection.tls ? this.connection.tls.certPath : 'DOCKER_CERT_PATH';
-      return new EngineUnreachableError(this.address, err, `its certificate does not verify against ${certPath}/ca.pem (${e.code})`);
+      const certPath =
+        this.connection.kind === 'tcp' && this.connection.tls ? this.connection.tls.certPath : 'DOCKER_CERT_PATH';
+      return new EngineUnreachableError(
+        this.address,
+        err,
+        `its certificate does not verify against ${certPath}/ca.pem (${e.code})`,
+      );
     }
     if (e.code === 'EPROTO' || e.code.startsWith('ERR_SSL_') || e.code.startsWith('ERR_TLS_')) {
-      return new EngineUnreachableError(this.address, err, `the TLS handshake failed (${e.code}); does the engine speak TLS, and accept the client certificate in DOCKER_CERT_PATH?`);
+      return new EngineUnreachableError(
+        this.address,
+        err,
+        `the TLS handshake failed (${e.code}); does the engine speak TLS, and accept the client certificate in DOCKER_CERT_PATH?`,
+      );
     }
-    if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ECONNABORTED' || e.code === 'HPE_INVALID_CONSTANT' || e.code.startsWith('HPE_')) {
+    if (
+      e.code === 'ECONNRESET' ||
+      e.code === 'EPIPE' ||
+      e.code === 'ECONNABORTED' ||
+      e.code === 'HPE_INVALID_CONSTANT' ||
+      e.code.startsWith('HPE_')
+    ) {
       return new EngineUnreachableError(this.address, err, `the connection broke while ${operation} (${e.code})`);
     }
     return err;
@@ -493,7 +630,8 @@ export function splitReference(ref: string): { repo: string; tag: string } {
   const parsed = parseImageReference(ref);
   if (!parsed.ok) throw new EngineError(`${ref} is not an image reference: ${parsed.reason}`, 400, `tagging ${ref}`);
   // A digest names content: the engine cannot give that name to another image.
-  if (parsed.value.digest) throw new EngineError(`${ref} names an image by digest, which cannot be given as a tag`, 400, `tagging ${ref}`);
+  if (parsed.value.digest)
+    throw new EngineError(`${ref} names an image by digest, which cannot be given as a tag`, 400, `tagging ${ref}`);
   return { repo: parsed.value.name, tag: parsed.value.tag ?? 'latest' };
 }
 

@@ -14,7 +14,7 @@ function afterLoadingAdapter(body: string): unknown {
     "await dockerEngine('unix:///nonexistent/docker.sock').ping().catch(() => undefined);",
     "const { createRequire } = await import('node:module');",
     `const req = createRequire(createRequire(${JSON.stringify(adapter)}).resolve('dockerode'));`,
-    "const loaded = () => Object.keys(req.cache).filter((f) => /node_modules\\/(ssh2|@grpc|protobufjs)\\//.test(f)).length;",
+    'const loaded = () => Object.keys(req.cache).filter((f) => /node_modules\\/(ssh2|@grpc|protobufjs)\\//.test(f)).length;',
     body,
   ].join('\n');
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString());
@@ -22,7 +22,11 @@ function afterLoadingAdapter(body: string): unknown {
 
 describe('the engine adapter loads dockerode without its unused parts', () => {
   it('loads dockerode on the first call that needs it, and neither ssh2 nor gRPC until they are used', () => {
-    expect(afterLoadingAdapter("console.log(JSON.stringify({ dockerodeBefore, loaded: loaded(), dockerode: Boolean(req.cache[req.resolve('dockerode')]) }));")).to.deep.equal({
+    expect(
+      afterLoadingAdapter(
+        "console.log(JSON.stringify({ dockerodeBefore, loaded: loaded(), dockerode: Boolean(req.cache[req.resolve('dockerode')]) }));",
+      ),
+    ).to.deep.equal({
       dockerodeBefore: false,
       loaded: 0,
       dockerode: true,

@@ -28,11 +28,22 @@ export function engineGet(connection: EngineConnection, path: string, signal: Ab
  * POSTs `body` (a tar when given, else nothing) to `path`: resolves with the JSON body parsed (a
  * Buffer when it is not JSON, as a stream of JSON lines is).
  */
-export function enginePost(connection: EngineConnection, path: string, signal: AbortSignal, body?: Buffer): Promise<unknown> {
+export function enginePost(
+  connection: EngineConnection,
+  path: string,
+  signal: AbortSignal,
+  body?: Buffer,
+): Promise<unknown> {
   return engineRequest(connection, 'POST', path, signal, body);
 }
 
-function engineRequest(connection: EngineConnection, method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: Buffer): Promise<unknown> {
+function engineRequest(
+  connection: EngineConnection,
+  method: 'GET' | 'POST',
+  path: string,
+  signal: AbortSignal,
+  body?: Buffer,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { Accept: 'application/json' };
     if (body) Object.assign(headers, { 'Content-Type': 'application/x-tar', 'Content-Length': body.length });
@@ -42,9 +53,20 @@ function engineRequest(connection: EngineConnection, method: 'GET' | 'POST', pat
       request = (load('node:http') as typeof http).request({ ...options, socketPath: connection.socketPath });
     } else if (connection.tls) {
       const { ca, cert, key } = connection.tls;
-      request = (load('node:https') as typeof https).request({ ...options, host: connection.host, port: connection.port, ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
+      request = (load('node:https') as typeof https).request({
+        ...options,
+        host: connection.host,
+        port: connection.port,
+        ca,
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+      });
     } else {
-      request = (load('node:http') as typeof http).request({ ...options, host: connection.host, port: connection.port });
+      request = (load('node:http') as typeof http).request({
+        ...options,
+        host: connection.host,
+        port: connection.port,
+      });
     }
     request.on('error', reject);
     request.on('response', (response) => {

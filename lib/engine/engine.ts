@@ -195,7 +195,11 @@ export class EngineTimeoutError extends Error {
     /** True for the build's limit on silence, false for a short call's limit on its whole time. */
     readonly silence: boolean,
   ) {
-    super(silence ? `the engine at ${address} sent nothing for ${seconds}s while ${operation}` : `the engine at ${address} did not answer ${operation} within ${seconds}s`);
+    super(
+      silence
+        ? `the engine at ${address} sent nothing for ${seconds}s while ${operation}`
+        : `the engine at ${address} did not answer ${operation} within ${seconds}s`,
+    );
     this.name = 'EngineTimeoutError';
   }
 }
@@ -236,7 +240,9 @@ export class EngineUnreachableError extends Error {
     /** Why, when it says more than "nothing answers": a certificate the tool could not verify. */
     readonly reason?: string,
   ) {
-    super(reason ? `cannot talk to the engine at ${address}: ${reason}` : `no Docker engine answers at ${address}`, { cause });
+    super(reason ? `cannot talk to the engine at ${address}: ${reason}` : `no Docker engine answers at ${address}`, {
+      cause,
+    });
     this.name = 'EngineUnreachableError';
   }
 }

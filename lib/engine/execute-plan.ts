@@ -5,7 +5,14 @@ import { packContext, type ContextEntry, type PackedContext } from '../context/t
 import { buildFailed, contextUnreadable, interrupted, tagFailed } from '../errors.js';
 import type { BuildPlan } from '../plan/build-plan.js';
 import type { RenderedDockerfile } from '../render/dockerfile.js';
-import { BuildError, EngineError, EngineInterruptedError, EngineTimeoutError, type BuildEvent, type Engine } from './engine.js';
+import {
+  BuildError,
+  EngineError,
+  EngineInterruptedError,
+  EngineTimeoutError,
+  type BuildEvent,
+  type Engine,
+} from './engine.js';
 import { engineUserError } from './user-errors.js';
 
 export interface BuildOutcome {
@@ -38,8 +45,16 @@ export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntr
  * and the tool has checked its own side of the send: a context that failed or stopped short (a
  * file that changed while it was read) tags nothing, whatever the engine made of it.
  */
-export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfile, engine: Engine, options: ExecuteOptions): Promise<BuildOutcome> {
-  const context = packContext(contextEntries(plan, dockerfile.text), { mtime: options.mtime, compress: options.compress ?? false });
+export async function executePlan(
+  plan: BuildPlan,
+  dockerfile: RenderedDockerfile,
+  engine: Engine,
+  options: ExecuteOptions,
+): Promise<BuildOutcome> {
+  const context = packContext(contextEntries(plan, dockerfile.text), {
+    mtime: options.mtime,
+    compress: options.compress ?? false,
+  });
   let imageId: string;
   try {
     ({ imageId } = await engine.build({
@@ -57,7 +72,10 @@ export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfil
   const failure = context.failure();
   if (failure || !context.ended()) {
     await removeBuilt(engine, imageId);
-    throw contextUnreadable(plan.image, failure ?? new Error(`the engine finished after reading ${context.bytes()} bytes, before the end of the context`));
+    throw contextUnreadable(
+      plan.image,
+      failure ?? new Error(`the engine finished after reading ${context.bytes()} bytes, before the end of the context`),
+    );
   }
   if (options.signal?.aborted) {
     await removeBuilt(engine, imageId);
@@ -68,20 +86,32 @@ export async function executePlan(plan: BuildPlan, dockerfile: RenderedDockerfil
 }
 
 /** Tags the image a build made; when that fails, the image goes too (removeBuilt), and the error says so. */
-export async function tagBuilt(engine: Engine, imageId: string, image: string, signal: AbortSignal | undefined): Promise<void> {
+export async function tagBuilt(
+  engine: Engine,
+  imageId: string,
+  image: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   try {
     await engine.tagImage(imageId, image);
   } catch (err) {
     const removed = await removeBuilt(engine, imageId);
     if (signal?.aborted) throw interrupted(signal.reason);
-    if (err instanceof EngineError) throw tagFailed(image, imageId, `${err.message}${err.statusCode === undefined ? '' : ` (HTTP ${err.statusCode})`}`, removed);
+    if (err instanceof EngineError)
+      throw tagFailed(
+        image,
+        imageId,
+        `${err.message}${err.statusCode === undefined ? '' : ` (HTTP ${err.statusCode})`}`,
+        removed,
+      );
     throw engineUserError(err) ?? err;
   }
 }
 
 /** Step images the engine committed for a build that did not finish, whichever way it ended. */
 function createdImagesOf(err: unknown): string[] {
-  if (err instanceof BuildError || err instanceof EngineTimeoutError || err instanceof EngineInterruptedError) return err.createdImages;
+  if (err instanceof BuildError || err instanceof EngineTimeoutError || err instanceof EngineInterruptedError)
+    return err.createdImages;
   return [];
 }
 
@@ -126,7 +156,12 @@ const CONFLICT_RETRY_MS = 200;
 const CONFLICT_WAIT_MS = 5000;
 
 /** The error a user can act on for a failed build; the engine's own error otherwise. */
-export function asUserError(err: unknown, image: string, signal: AbortSignal | undefined, context: PackedContext): unknown {
+export function asUserError(
+  err: unknown,
+  image: string,
+  signal: AbortSignal | undefined,
+  context: PackedContext,
+): unknown {
   if (signal?.aborted) return interrupted(signal.reason);
   // A context that failed to stream fails the request too; the context's reason is the real one.
   const failure = context.failure();

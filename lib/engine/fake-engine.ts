@@ -4,7 +4,20 @@
 
 import { createHash } from 'node:crypto';
 import { extract } from 'tar-stream';
-import { BuildError, EngineError, RegistryError, type BuildOptions, type ContainerSpec, type ContainerState, type Engine, type HistoryItem, type ImageConfig, type ImageInfo, type PushResult, type StartedContainer } from './engine.js';
+import {
+  BuildError,
+  EngineError,
+  RegistryError,
+  type BuildOptions,
+  type ContainerSpec,
+  type ContainerState,
+  type Engine,
+  type HistoryItem,
+  type ImageConfig,
+  type ImageInfo,
+  type PushResult,
+  type StartedContainer,
+} from './engine.js';
 
 interface FakeImage extends ImageInfo {
   /** Cache keys of the steps that made it. */
@@ -27,8 +40,23 @@ export class FakeEngine implements Engine {
   }
 
   /** Puts an image on the engine under `ref`; another `id` stands for the same name built again. */
-  addImage(ref: string, labels: Record<string, string>, id = `sha256:${createHash('sha256').update(ref).digest('hex')}`): void {
-    this.images.set(id, { id, tags: [], labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
+  addImage(
+    ref: string,
+    labels: Record<string, string>,
+    id = `sha256:${createHash('sha256').update(ref).digest('hex')}`,
+  ): void {
+    this.images.set(id, {
+      id,
+      tags: [],
+      labels,
+      env: [],
+      user: '',
+      workingDir: '',
+      cmd: [],
+      layers: [id],
+      size: 0,
+      steps: [],
+    });
     this.tags.set(ref, id);
   }
 
@@ -79,7 +107,18 @@ export class FakeEngine implements Engine {
       this.cache.add(key);
     }
     const id = `sha256:${key}`;
-    this.images.set(id, { id, tags: [], labels, env: [], user: '', workingDir: '', cmd: [], layers: [id], size: 0, steps: [] });
+    this.images.set(id, {
+      id,
+      tags: [],
+      labels,
+      env: [],
+      user: '',
+      workingDir: '',
+      cmd: [],
+      layers: [id],
+      size: 0,
+      steps: [],
+    });
     return { imageId: id };
   }
 
@@ -90,7 +129,17 @@ export class FakeEngine implements Engine {
 
   async imageConfig(ref: string): Promise<ImageConfig | undefined> {
     const image = await this.inspectImage(ref);
-    return image && { id: image.id, architecture: 'amd64', os: 'linux', variant: undefined, config: { Labels: image.labels }, layers: image.layers, parent: '' };
+    return (
+      image && {
+        id: image.id,
+        architecture: 'amd64',
+        os: 'linux',
+        variant: undefined,
+        config: { Labels: image.labels },
+        layers: image.layers,
+        parent: '',
+      }
+    );
   }
 
   async imageHistory(ref: string): Promise<HistoryItem[]> {
@@ -113,7 +162,8 @@ export class FakeEngine implements Engine {
   async runContainer(spec: ContainerSpec): Promise<StartedContainer> {
     if (!(await this.inspectImage(spec.image))) throw new EngineError(`No such image: ${spec.image}`, 404);
     const id = createHash('sha256').update(spec.name).digest('hex');
-    if (this.containers.has(id)) throw new EngineError(`Conflict. The container name "/${spec.name}" is already in use`, 409);
+    if (this.containers.has(id))
+      throw new EngineError(`Conflict. The container name "/${spec.name}" is already in use`, 409);
     this.containers.set(id, spec);
     return { id, ports: Object.fromEntries((spec.publish ?? []).map((p) => [p, 40000 + p])) };
   }
@@ -138,7 +188,9 @@ export class FakeEngine implements Engine {
 
   async listContainers(label: string): Promise<string[]> {
     const [k, v] = label.split('=');
-    return [...this.containers.entries()].filter(([, s]) => s.labels?.[k!] !== undefined && (v === undefined || s.labels[k!] === v)).map(([id]) => id);
+    return [...this.containers.entries()]
+      .filter(([, s]) => s.labels?.[k!] !== undefined && (v === undefined || s.labels[k!] === v))
+      .map(([id]) => id);
   }
 
   async pushImage(ref: string): Promise<PushResult> {

@@ -5,7 +5,13 @@ import { extract } from 'tar-stream';
 import type { HistoryItem, ImageConfig } from './engine.js';
 import { historySteps, imageArchive, newLayer, stepsToCount, type LayeredImage } from './image-archive.js';
 
-const step = (createdBy: string, size: number, id?: string): HistoryItem => ({ id, created: 1_600_000_000, createdBy, comment: '', size });
+const step = (createdBy: string, size: number, id?: string): HistoryItem => ({
+  id,
+  created: 1_600_000_000,
+  createdBy,
+  comment: '',
+  size,
+});
 
 async function files(archive: Buffer): Promise<Map<string, Buffer>> {
   const found = new Map<string, Buffer>();
@@ -46,7 +52,10 @@ function image(overrides: Partial<LayeredImage> = {}): LayeredImage {
     ],
     layer: newLayer(Buffer.from('a layer tar')),
     created: '2022-03-04T05:06:07.000Z',
-    labels: [['replaced', 'new'], ['added', '1']],
+    labels: [
+      ['replaced', 'new'],
+      ['added', '1'],
+    ],
     layerStep: 'COPY src/ /',
     labelStep: 'LABEL "replaced"="new" "added"="1"',
     ...overrides,
@@ -55,13 +64,22 @@ function image(overrides: Partial<LayeredImage> = {}): LayeredImage {
 
 describe('historySteps', () => {
   it('gives steps with bytes a layer and configuration-only steps none', () => {
-    const history = [step('ADD file:x in /', 10), step('/bin/sh -c #(nop)  ENV A=1', 0), step('/bin/sh -c #(nop)  CMD ["sh"]', 0), step('RUN make', 5)];
+    const history = [
+      step('ADD file:x in /', 10),
+      step('/bin/sh -c #(nop)  ENV A=1', 0),
+      step('/bin/sh -c #(nop)  CMD ["sh"]', 0),
+      step('RUN make', 5),
+    ];
     expect(historySteps(history, 2, new Map())!.map((s) => s.emptyLayer)).to.deep.equal([false, true, true, false]);
   });
 
   it('tells an empty RUN from a layer of empty files by the layer counts of local step images', () => {
     // Both RUNs show 0 bytes; only the second changed a folder's owner, which is a layer.
-    const history = [step('ADD x', 10, 'sha256:1'), step('/bin/sh -c true', 0, 'sha256:2'), step('/bin/sh -c chown 1001 /app', 0, 'sha256:3')];
+    const history = [
+      step('ADD x', 10, 'sha256:1'),
+      step('/bin/sh -c true', 0, 'sha256:2'),
+      step('/bin/sh -c chown 1001 /app', 0, 'sha256:3'),
+    ];
     expect(stepsToCount(history)).to.have.members(['sha256:1', 'sha256:2', 'sha256:3']);
     const counts = new Map([
       ['sha256:1', 1],
@@ -87,10 +105,16 @@ describe('imageArchive', () => {
     const { archive, imageId } = await imageArchive(image());
     const inside = await files(archive);
     const layerHex = image().layer.diffId.slice('sha256:'.length);
-    expect([...inside.keys()].sort()).to.deep.equal([`${imageId.slice('sha256:'.length)}.json`, `${layerHex}/layer.tar`, 'manifest.json'].sort());
+    expect([...inside.keys()].sort()).to.deep.equal(
+      [`${imageId.slice('sha256:'.length)}.json`, `${layerHex}/layer.tar`, 'manifest.json'].sort(),
+    );
     const configFile = inside.get(`${imageId.slice('sha256:'.length)}.json`)!;
     expect(`sha256:${createHash('sha256').update(configFile).digest('hex')}`).to.equal(imageId);
-    const manifest = JSON.parse(inside.get('manifest.json')!.toString()) as Array<{ Config: string; Layers: string[]; RepoTags: unknown }>;
+    const manifest = JSON.parse(inside.get('manifest.json')!.toString()) as Array<{
+      Config: string;
+      Layers: string[];
+      RepoTags: unknown;
+    }>;
     // The base's layers are named but not carried: the engine has them.
     expect(manifest[0]!.Layers).to.deep.equal(['aaa/layer.tar', 'bbb/layer.tar', `${layerHex}/layer.tar`]);
     expect(manifest[0]!.RepoTags).to.equal(null);
@@ -121,6 +145,8 @@ describe('imageArchive', () => {
 
   it('gives the same inputs the same image id, and another source another', async () => {
     expect((await imageArchive(image())).imageId).to.equal((await imageArchive(image())).imageId);
-    expect((await imageArchive(image({ layer: newLayer(Buffer.from('edited')) }))).imageId).not.to.equal((await imageArchive(image())).imageId);
+    expect((await imageArchive(image({ layer: newLayer(Buffer.from('edited')) }))).imageId).not.to.equal(
+      (await imageArchive(image())).imageId,
+    );
   });
 });

@@ -28,7 +28,8 @@ export interface HistoryStep {
 }
 
 // Steps that only change the configuration: the engine records them without a layer.
-const CONFIG_ONLY = /^(?:\/bin\/sh -c #\(nop\)\s+)?(?:ENV|LABEL|CMD|USER|EXPOSE|ENTRYPOINT|ARG|VOLUME|STOPSIGNAL|HEALTHCHECK|SHELL|ONBUILD|MAINTAINER)\b/;
+const CONFIG_ONLY =
+  /^(?:\/bin\/sh -c #\(nop\)\s+)?(?:ENV|LABEL|CMD|USER|EXPOSE|ENTRYPOINT|ARG|VOLUME|STOPSIGNAL|HEALTHCHECK|SHELL|ONBUILD|MAINTAINER)\b/;
 
 /**
  * Which steps of an image's history (oldest first) made no layer. The engine's history says how
@@ -38,7 +39,11 @@ const CONFIG_ONLY = /^(?:\/bin\/sh -c #\(nop\)\s+)?(?:ENV|LABEL|CMD|USER|EXPOSE|
  * local image, when the engine has it) decides. Undefined when the answer is not certain: the
  * layers counted must be exactly the image's.
  */
-export function historySteps(history: HistoryItem[], layers: number, layersOf: ReadonlyMap<string, number>): HistoryStep[] | undefined {
+export function historySteps(
+  history: HistoryItem[],
+  layers: number,
+  layersOf: ReadonlyMap<string, number>,
+): HistoryStep[] | undefined {
   const empty: Array<boolean | undefined> = history.map((h, i) => {
     if (h.size > 0) return false;
     if (CONFIG_ONLY.test(h.createdBy)) return true;
@@ -51,7 +56,12 @@ export function historySteps(history: HistoryItem[], layers: number, layersOf: R
   // What is left unknown is certain only when all of it must go one way.
   const rest = withLayer === layers ? true : withLayer + unknown === layers ? false : undefined;
   if (rest === undefined) return undefined;
-  return history.map((h, i) => ({ created: h.created, createdBy: h.createdBy, comment: h.comment, emptyLayer: empty[i] ?? rest }));
+  return history.map((h, i) => ({
+    created: h.created,
+    createdBy: h.createdBy,
+    comment: h.comment,
+    emptyLayer: empty[i] ?? rest,
+  }));
 }
 
 /** The steps whose local images historySteps needs to count layers of: unknown ones and their predecessors. */
@@ -105,7 +115,11 @@ export async function imageArchive(image: LayeredImage): Promise<{ archive: Buff
   const configJson = Buffer.from(JSON.stringify(config));
   const configHex = createHash('sha256').update(configJson).digest('hex');
   const layerFile = (diffId: string) => `${diffId.replace(/^sha256:/, '')}/layer.tar`;
-  const manifest = Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: null, Layers: [...base.layers, layer.diffId].map(layerFile) }]));
+  const manifest = Buffer.from(
+    JSON.stringify([
+      { Config: `${configHex}.json`, RepoTags: null, Layers: [...base.layers, layer.diffId].map(layerFile) },
+    ]),
+  );
   const archive = await packFiles([
     [layerFile(layer.diffId), layer.tar],
     [`${configHex}.json`, configJson],

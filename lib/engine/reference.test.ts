@@ -4,13 +4,25 @@ import { parseImageReference } from './reference.js';
 describe('parseImageReference', () => {
   it('reads names, registries with ports, tags and digests as the engine does', () => {
     const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
-    expect(parseImageReference('model')).to.deep.equal({ ok: true, value: { name: 'model', domain: undefined, path: 'model', tag: undefined, digest: undefined } });
+    expect(parseImageReference('model')).to.deep.equal({
+      ok: true,
+      value: { name: 'model', domain: undefined, path: 'model', tag: undefined, digest: undefined },
+    });
     expect(parseImageReference('registry:5000/team/model:1.0')).to.deep.equal({
       ok: true,
-      value: { name: 'registry:5000/team/model', domain: 'registry:5000', path: 'team/model', tag: '1.0', digest: undefined },
+      value: {
+        name: 'registry:5000/team/model',
+        domain: 'registry:5000',
+        path: 'team/model',
+        tag: '1.0',
+        digest: undefined,
+      },
     });
     expect(parseImageReference(`localhost/a__b-c.d:v_1@${digest}`)).to.deep.include({ ok: true });
-    expect(parseImageReference(`team/model@${digest}`)).to.deep.equal({ ok: true, value: { name: 'team/model', domain: undefined, path: 'team/model', tag: undefined, digest } });
+    expect(parseImageReference(`team/model@${digest}`)).to.deep.equal({
+      ok: true,
+      value: { name: 'team/model', domain: undefined, path: 'team/model', tag: undefined, digest },
+    });
     expect(parseImageReference('[::1]:5000/model:x')).to.deep.include({ ok: true });
   });
 

@@ -30,15 +30,22 @@ export function parseImageReference(ref: string): ReferenceResult {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (digest.includes('@')) return fail('it has more than one @ (only a digest follows an @)');
-    if (!DIGEST.test(digest)) return fail(`${JSON.stringify(digest)} after the @ is not a digest (algorithm:hex, e.g. sha256: and 64 hex digits)`);
-    if (digest.startsWith('sha256:') && !/^sha256:[0-9a-f]{64}$/.test(digest)) return fail('a sha256 digest is 64 lower-case hex digits');
+    if (!DIGEST.test(digest))
+      return fail(
+        `${JSON.stringify(digest)} after the @ is not a digest (algorithm:hex, e.g. sha256: and 64 hex digits)`,
+      );
+    if (digest.startsWith('sha256:') && !/^sha256:[0-9a-f]{64}$/.test(digest))
+      return fail('a sha256 digest is 64 lower-case hex digits');
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return fail(`the tag ${JSON.stringify(tag)} is not valid (letters, digits, _ . -, not starting with . or -, at most 128)`);
+    if (!TAG.test(tag))
+      return fail(
+        `the tag ${JSON.stringify(tag)} is not valid (letters, digits, _ . -, not starting with . or -, at most 128)`,
+      );
   }
   const name = rest;
   if (name === '') return fail('it has no name before the tag or digest');
@@ -58,9 +65,13 @@ export function parseImageReference(ref: string): ReferenceResult {
   for (const component of path.split('/')) {
     if (component === '') return fail(`the name ${JSON.stringify(name)} has an empty part between slashes`);
     if (PATH_COMPONENT.test(component)) continue;
-    if (component !== component.toLowerCase()) return fail(`${JSON.stringify(component)} has upper case: repository names are lower case`);
-    if (component.includes(':')) return fail(`${JSON.stringify(component)} has a colon: a colon only separates the tag, or a registry's port`);
-    return fail(`${JSON.stringify(component)} is not a name component (lower-case letters and digits, joined by . _ __ or -)`);
+    if (component !== component.toLowerCase())
+      return fail(`${JSON.stringify(component)} has upper case: repository names are lower case`);
+    if (component.includes(':'))
+      return fail(`${JSON.stringify(component)} has a colon: a colon only separates the tag, or a registry's port`);
+    return fail(
+      `${JSON.stringify(component)} is not a name component (lower-case letters and digits, joined by . _ __ or -)`,
+    );
   }
   return { ok: true, value: { name, domain, path, tag, digest } };
 }
@@ -69,8 +80,10 @@ function domainProblem(domain: string): string | undefined {
   const portAt = domain.startsWith('[') ? domain.indexOf(']:') + 1 : domain.lastIndexOf(':');
   const host = portAt > 0 ? domain.slice(0, portAt) : domain;
   const port = portAt > 0 ? domain.slice(portAt + 1) : undefined;
-  if (port !== undefined && !/^[0-9]+$/.test(port)) return `the registry ${JSON.stringify(domain)} has a port that is not a number`;
+  if (port !== undefined && !/^[0-9]+$/.test(port))
+    return `the registry ${JSON.stringify(domain)} has a port that is not a number`;
   if (IPV6.test(host)) return undefined;
-  if (!host.split('.').every((c) => DOMAIN_COMPONENT.test(c))) return `the registry ${JSON.stringify(domain)} is not a host name`;
+  if (!host.split('.').every((c) => DOMAIN_COMPONENT.test(c)))
+    return `the registry ${JSON.stringify(domain)} is not a host name`;
   return undefined;
 }

@@ -5,7 +5,9 @@ import { diagnoseRegistry } from './registry-probe.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse, port: number) => void): Promise<{ server: Server; host: string }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse, port: number) => void,
+): Promise<{ server: Server; host: string }> {
   const server = createServer((req, res) => handler(req, res, (server.address() as AddressInfo).port));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, host: `127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -23,12 +25,16 @@ describe('diagnoseRegistry', () => {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"' }).end();
     });
     servers.push(server);
-    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'right' })).to.equal('answers');
-    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'wrong' })).to.equal('refused-credentials');
+    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'right' })).to.equal(
+      'answers',
+    );
+    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'wrong' })).to.equal(
+      'refused-credentials',
+    );
     expect(await diagnoseRegistry(host, undefined)).to.equal('needs-credentials');
   });
 
-  it('asks a token registry\'s token endpoint whether the password is right', async () => {
+  it("asks a token registry's token endpoint whether the password is right", async () => {
     const { server, host } = await listen((req, res, port) => {
       if (req.url?.startsWith('/token')) {
         if (req.headers.authorization === basic('ci', 'right')) return void res.writeHead(200).end('{"token":"t"}');
@@ -37,8 +43,12 @@ describe('diagnoseRegistry', () => {
       res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="test"` }).end();
     });
     servers.push(server);
-    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'wrong' })).to.equal('refused-credentials');
-    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'right' })).to.equal('unclear');
+    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'wrong' })).to.equal(
+      'refused-credentials',
+    );
+    expect(await diagnoseRegistry(host, { serverAddress: host, username: 'ci', password: 'right' })).to.equal(
+      'unclear',
+    );
   });
 
   it('says a registry whose port is closed is down', async () => {

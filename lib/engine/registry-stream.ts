@@ -13,7 +13,11 @@ interface RegistryMessage {
 }
 
 /** Resolves with the digest of a push, or (`expectDigest` false, for pulls) once the stream ends cleanly. */
-export function followRegistryStream(stream: Readable, ref: string, expectDigest: boolean): Promise<PushResult | undefined> {
+export function followRegistryStream(
+  stream: Readable,
+  ref: string,
+  expectDigest: boolean,
+): Promise<PushResult | undefined> {
   return new Promise((resolve, reject) => {
     let pending = '';
     let result: PushResult | undefined;

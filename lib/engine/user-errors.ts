@@ -1,9 +1,24 @@
 // Engine failures as the errors a user can act on: every cause the tool can name gets its own
 // message and documented exit status, decided by error type and HTTP status, never message text.
 
-import { badEngineAddress, CortexError, engineAnswerMalformed, engineRefused, engineStalled, engineUnreachable, interrupted } from '../errors.js';
+import {
+  badEngineAddress,
+  CortexError,
+  engineAnswerMalformed,
+  engineRefused,
+  engineStalled,
+  engineUnreachable,
+  interrupted,
+} from '../errors.js';
 import { EngineAddressError } from './connection.js';
-import { BuildError, EngineAnswerError, EngineError, EngineInterruptedError, EngineTimeoutError, EngineUnreachableError } from './engine.js';
+import {
+  BuildError,
+  EngineAnswerError,
+  EngineError,
+  EngineInterruptedError,
+  EngineTimeoutError,
+  EngineUnreachableError,
+} from './engine.js';
 
 /** The user's error for an engine failure, or undefined when `err` is not one. */
 export function engineUserError(err: unknown, signal?: AbortSignal): CortexError | undefined {

@@ -20,7 +20,11 @@ export interface RenderInput {
   splitClaim?: string;
 }
 
-export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } & Record<string, unknown> };
+export type Manifest = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string } & Record<string, unknown>;
+};
 
 export function jobName(jobId: string): string {
   return `cortex-s2i-${jobId}`;
@@ -34,14 +38,21 @@ export function renderJob(r: RenderInput): Manifest[] {
     ? { name: 'split', configMap: { name: `${name}-split` } }
     : { name: 'split', persistentVolumeClaim: { claimName: r.splitClaim!, readOnly: true } };
   if (r.splitFiles) {
-    manifests.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-split`, labels }, data: Object.fromEntries(r.splitFiles) });
+    manifests.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${name}-split`, labels },
+      data: Object.fromEntries(r.splitFiles),
+    });
   }
   const container = (env: Array<{ name: string; value: string }>) => ({
     name: 'worker',
     image: r.image,
     env: [{ name: 'BATCH_SPLIT', value: SPLIT_MOUNT }, ...env],
     volumeMounts: [{ name: 'split', mountPath: SPLIT_MOUNT, readOnly: true }],
-    ...(r.memoryBytes ? { resources: { requests: { memory: String(r.memoryBytes) }, limits: { memory: String(r.memoryBytes) } } } : {}),
+    ...(r.memoryBytes
+      ? { resources: { requests: { memory: String(r.memoryBytes) }, limits: { memory: String(r.memoryBytes) } } }
+      : {}),
   });
   const podSpec = (env: Array<{ name: string; value: string }>) => ({
     metadata: { labels },

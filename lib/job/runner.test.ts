@@ -1,5 +1,5 @@
 // The runner's logic without a daemon: an engine whose "containers" are local processes of the
-// image's worker loop (run/runtime's batch_worker), with bind mounts mapped to host paths.
+// image's worker loop (builder-image/runtime's batch_worker), with bind mounts mapped to host paths.
 
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -50,15 +50,22 @@ class ProcessEngine {
 
   async runContainer(spec: ContainerSpec) {
     const host = (value: string) => {
-      for (const b of spec.binds ?? []) if (value.startsWith(b.container)) return b.host + value.slice(b.container.length);
+      for (const b of spec.binds ?? [])
+        if (value.startsWith(b.container)) return b.host + value.slice(b.container.length);
       return value;
     };
-    const env: Record<string, string> = { ...this.env, PYTHONPATH: `${packageFile('run', 'runtime')}:${this.env.PYTHONPATH}` };
+    const env: Record<string, string> = {
+      ...this.env,
+      PYTHONPATH: `${packageFile('builder-image', 'runtime')}:${this.env.PYTHONPATH}`,
+    };
     for (const pair of spec.env ?? []) {
       const eq = pair.indexOf('=');
       env[pair.slice(0, eq)] = host(pair.slice(eq + 1));
     }
-    const child = spawn('python3', ['-m', 'cortex_s2i_runtime.batch_worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('python3', ['-m', 'cortex_s2i_runtime.batch_worker'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 137)));
@@ -90,7 +97,11 @@ describe('runJob (the worker loop as local processes)', function () {
   this.timeout(30_000);
   let root: string;
   beforeEach(async () => {
-    root = await writeTree({ 'code/jobscorer.py': SCORER, 'out/.keep': '', 'code/broken.py': 'raise ImportError("no model here")\n' });
+    root = await writeTree({
+      'code/jobscorer.py': SCORER,
+      'out/.keep': '',
+      'code/broken.py': 'raise ImportError("no model here")\n',
+    });
   });
   afterEach(() => removeTree(root));
 
@@ -109,20 +120,53 @@ describe('runJob (the worker loop as local processes)', function () {
   }
 
   function engine(routes = 'score:jobscorer:Scorer') {
-    return new ProcessEngine({ ROUTES: routes, OUT: path.join(root, 'out'), PYTHONPATH: path.join(root, 'code'), PATH: process.env.PATH ?? '' });
+    return new ProcessEngine({
+      ROUTES: routes,
+      OUT: path.join(root, 'out'),
+      PYTHONPATH: path.join(root, 'code'),
+      PATH: process.env.PATH ?? '',
+    });
   }
 
   const items = (n: number) => Array.from({ length: n }, (_, x) => ({ x }));
 
   it('counts retries, dead-letters what keeps failing, calls on_job_complete once, and removes every worker', async () => {
     const e = engine();
-    const s = await start({ workers: 2, config: { once: ['000001'], always: ['000003'] }, timeoutSeconds: undefined, maxReceiveCount: 2, input: { kind: 'item_list', items: items(9), batchSize: 2 } }, e);
-    expect(s).to.include({ status: 'completed_with_failures', total: 5, succeeded: 4, failed: 1, retries: 2, batches_in_queue: 0, on_job_complete: 'called' });
-    expect(s.workers.map((w) => [w.state, w.succeeded, w.failed])).to.deep.equal([['done', 3, 0], ['done', 1, 1]]);
-    const predicted = (await readFile(path.join(root, 'out', 'predictions.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).x as number);
+    const s = await start(
+      {
+        workers: 2,
+        config: { once: ['000001'], always: ['000003'] },
+        timeoutSeconds: undefined,
+        maxReceiveCount: 2,
+        input: { kind: 'item_list', items: items(9), batchSize: 2 },
+      },
+      e,
+    );
+    expect(s).to.include({
+      status: 'completed_with_failures',
+      total: 5,
+      succeeded: 4,
+      failed: 1,
+      retries: 2,
+      batches_in_queue: 0,
+      on_job_complete: 'called',
+    });
+    expect(s.workers.map((w) => [w.state, w.succeeded, w.failed])).to.deep.equal([
+      ['done', 3, 0],
+      ['done', 1, 1],
+    ]);
+    const predicted = (await readFile(path.join(root, 'out', 'predictions.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).x as number);
     expect(predicted.sort((a, b) => a - b)).to.deep.equal([0, 1, 2, 3, 4, 5, 8]);
-    const dead = (await readFile(path.join(root, 'jobs', 'j1.dead-letter.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(dead).to.deep.equal([{ batch_id: '000003', items: [{ x: 6 }, { x: 7 }], error: 'ValueError: always 000003', attempts: 2 }]);
+    const dead = (await readFile(path.join(root, 'jobs', 'j1.dead-letter.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(dead).to.deep.equal([
+      { batch_id: '000003', items: [{ x: 6 }, { x: 7 }], error: 'ValueError: always 000003', attempts: 2 },
+    ]);
     expect(await readFile(path.join(root, 'out', 'complete'), 'utf8')).to.equal('called\n');
     expect(JSON.parse(await readFile(path.join(root, 'jobs', 'j1.json'), 'utf8'))).to.deep.equal(s);
     expect(e.started).to.equal(3);
@@ -131,13 +175,31 @@ describe('runJob (the worker loop as local processes)', function () {
   });
 
   it('succeeds with every batch done and nothing dead-lettered', async () => {
-    const s = await start({ workers: 3, config: {}, timeoutSeconds: undefined, maxReceiveCount: 1, input: { kind: 'item_list', items: items(4), batchSize: 1 } }, engine());
+    const s = await start(
+      {
+        workers: 3,
+        config: {},
+        timeoutSeconds: undefined,
+        maxReceiveCount: 1,
+        input: { kind: 'item_list', items: items(4), batchSize: 1 },
+      },
+      engine(),
+    );
     expect(s).to.include({ status: 'succeeded', succeeded: 4, failed: 0 });
     expect(existsSync(path.join(root, 'jobs', 'j1.dead-letter.ndjson'))).to.equal(false);
   });
 
   it('is worker_error when the predictor cannot load, and never calls on_job_complete', async () => {
-    const s = await start({ workers: 2, config: {}, timeoutSeconds: undefined, maxReceiveCount: 1, input: { kind: 'item_list', items: items(4), batchSize: 1 } }, engine('score:broken:Scorer'));
+    const s = await start(
+      {
+        workers: 2,
+        config: {},
+        timeoutSeconds: undefined,
+        maxReceiveCount: 1,
+        input: { kind: 'item_list', items: items(4), batchSize: 1 },
+      },
+      engine('score:broken:Scorer'),
+    );
     expect(s.status).to.equal('worker_error');
     expect(s.on_job_complete).to.equal('not_run');
     expect(s.error).to.match(/worker \d exited with status 3: .*no model here/);
@@ -147,7 +209,12 @@ describe('runJob (the worker loop as local processes)', function () {
   it('stops when its signal aborts, and times out past its timeout', async () => {
     const stopping = new AbortController();
     const e = engine();
-    const slow = { workers: 2, config: { sleep: 0.3 }, maxReceiveCount: 1, input: { kind: 'item_list' as const, items: items(40), batchSize: 1 } };
+    const slow = {
+      workers: 2,
+      config: { sleep: 0.3 },
+      maxReceiveCount: 1,
+      input: { kind: 'item_list' as const, items: items(40), batchSize: 1 },
+    };
     setTimeout(() => stopping.abort(), 1500);
     const stopped = await start({ ...slow, timeoutSeconds: undefined }, e, stopping.signal);
     expect(stopped.status).to.equal('stopped');

@@ -87,17 +87,30 @@ export async function runJob(engine: Engine, o: JobRunOptions): Promise<JobStatu
 
   const ids: string[] = [];
   const waits = new AbortController();
-  const deadline = o.submission.timeoutSeconds === undefined ? undefined : started.getTime() + o.submission.timeoutSeconds * 1000;
+  const deadline =
+    o.submission.timeoutSeconds === undefined ? undefined : started.getTime() + o.submission.timeoutSeconds * 1000;
   const follower = new OutcomeFollower(outcomesDir, splitDir, deadLetterFile(o.jobsDir, o.jobId), status);
   try {
     const exits: Array<{ code: number; oom: boolean } | undefined> = [];
     for (let i = 0; i < o.submission.workers && !o.signal.aborted; i++) {
-      const worker: WorkerStatus = { index: i, container: `cortex-s2i-job-${o.jobId}-${i}`, state: 'starting', exit_code: null, succeeded: 0, failed: 0 };
+      const worker: WorkerStatus = {
+        index: i,
+        container: `cortex-s2i-job-${o.jobId}-${i}`,
+        state: 'starting',
+        exit_code: null,
+        succeeded: 0,
+        failed: 0,
+      };
       status.workers.push(worker);
-      const c = await engine.runContainer(containerSpec(o, worker.container, [`BATCH_WORKER_INDEX=${i}`], splitDir, outcomesDir));
+      const c = await engine.runContainer(
+        containerSpec(o, worker.container, [`BATCH_WORKER_INDEX=${i}`], splitDir, outcomesDir),
+      );
       ids.push(c.id);
       worker.state = 'running';
-      void waitForExit(engine, c.id, waits.signal).then((exit) => (exits[i] = exit), () => undefined);
+      void waitForExit(engine, c.id, waits.signal).then(
+        (exit) => (exits[i] = exit),
+        () => undefined,
+      );
     }
     await save();
 
@@ -133,7 +146,10 @@ export async function runJob(engine: Engine, o: JobRunOptions): Promise<JobStatu
       const name = `cortex-s2i-job-${o.jobId}-complete`;
       const c = await engine.runContainer(containerSpec(o, name, ['BATCH_ON_JOB_COMPLETE=1'], splitDir, outcomesDir));
       ids.push(c.id);
-      const exit = await Promise.race([waitForExit(engine, c.id, waits.signal), aborted(AbortSignal.any([o.signal, waits.signal]))]);
+      const exit = await Promise.race([
+        waitForExit(engine, c.id, waits.signal),
+        aborted(AbortSignal.any([o.signal, waits.signal])),
+      ]);
       if (!exit) ending = 'stopped';
       else if (exit.code !== 0 || exit.oom) {
         status.on_job_complete = 'failed';
@@ -165,7 +181,11 @@ function containerSpec(o: JobRunOptions, name: string, env: string[], splitDir: 
     image: o.image,
     name,
     env: [`BATCH_SPLIT=${SPLIT_MOUNT}`, `BATCH_OUTCOMES=${OUTCOMES_MOUNT}`, ...env],
-    binds: [{ host: splitDir, container: SPLIT_MOUNT, readOnly: true }, { host: outcomesDir, container: OUTCOMES_MOUNT }, ...o.volumes],
+    binds: [
+      { host: splitDir, container: SPLIT_MOUNT, readOnly: true },
+      { host: outcomesDir, container: OUTCOMES_MOUNT },
+      ...o.volumes,
+    ],
     labels: { [JOB_LABEL]: o.jobId },
     ...(o.user ? { user: o.user } : {}),
     ...(o.memoryBytes ? { memoryBytes: o.memoryBytes } : {}),
@@ -178,7 +198,12 @@ async function waitForExit(engine: Engine, id: string, signal: AbortSignal): Pro
   return { code, oom: state?.oomKilled ?? false };
 }
 
-async function failureEvidence(engine: Engine, id: string, who: string, exit: { code: number; oom: boolean }): Promise<string> {
+async function failureEvidence(
+  engine: Engine,
+  id: string,
+  who: string,
+  exit: { code: number; oom: boolean },
+): Promise<string> {
   const logs = await engine.containerLogs(id).catch(() => ({ stdout: '', stderr: '' }));
   const last = `${logs.stdout}${logs.stderr}`.trim().split('\n').slice(-3).join(' | ');
   const how = exit.oom ? 'was killed for exceeding its memory limit' : `exited with status ${exit.code}`;
@@ -239,8 +264,14 @@ class OutcomeFollower {
       s.failed++;
       w.failed++;
       const text = await readFile(path.join(this.splitDir, batchFileName(Number(o.batch))), 'utf8');
-      const items = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
-      await appendFile(this.deadLetters, `${JSON.stringify({ batch_id: batchId(Number(o.batch)), items, error: o.error ?? null, attempts: o.attempt })}\n`);
+      const items = text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as unknown);
+      await appendFile(
+        this.deadLetters,
+        `${JSON.stringify({ batch_id: batchId(Number(o.batch)), items, error: o.error ?? null, attempts: o.attempt })}\n`,
+      );
     }
     s.batches_in_queue = s.total - s.succeeded - s.failed;
   }

@@ -32,32 +32,70 @@ describe('writeSplit', () => {
 
   it('cuts item_list into batch files of batch_size items, one JSON item per line, and writes job.json', async () => {
     const out = path.join(root, 'split');
-    const summary = await writeSplit(submission({ kind: 'item_list', items: [{ a: 1 }, 2, 'three', [4], null], batchSize: 2 }), root, out, meta);
+    const summary = await writeSplit(
+      submission({ kind: 'item_list', items: [{ a: 1 }, 2, 'three', [4], null], batchSize: 2 }),
+      root,
+      out,
+      meta,
+    );
     expect(summary).to.include({ totalBatchCount: 3, items: 5 });
     expect(await batches(out)).to.deep.equal(['{"a":1}\n2\n', '"three"\n[4]\n', 'null\n']);
-    expect(JSON.parse(await readFile(path.join(out, 'job.json'), 'utf8'))).to.deep.equal({ job_id: 'j1', config: { k: 'v' }, workers: 2, total_batch_count: 3, start_time: meta.startTime, max_receive_count: 3 });
+    expect(JSON.parse(await readFile(path.join(out, 'job.json'), 'utf8'))).to.deep.equal({
+      job_id: 'j1',
+      config: { k: 'v' },
+      workers: 2,
+      total_batch_count: 3,
+      start_time: meta.startTime,
+      max_receive_count: 3,
+    });
   });
 
   it('streams delimited_files in path order across files, skipping blank lines, honouring globs and excludes', async () => {
     const out = path.join(root, 'split');
-    await writeSplit(submission({ kind: 'delimited_files', paths: ['data/**/*.ndjson'], includes: [], excludes: ['skip.*'], batchSize: 2 }), root, out, meta);
+    await writeSplit(
+      submission({
+        kind: 'delimited_files',
+        paths: ['data/**/*.ndjson'],
+        includes: [],
+        excludes: ['skip.*'],
+        batchSize: 2,
+      }),
+      root,
+      out,
+      meta,
+    );
     expect(await batches(out)).to.deep.equal(['{"x": 1}\n{"x": 2}\n', '{"x": 3}\n{"x": 4}\n', '{"x": 5}\n']);
   });
 
   it('refuses a line that is not JSON, naming the file and line', async () => {
-    const err = await writeSplit(submission({ kind: 'delimited_files', paths: ['bad'], includes: [], excludes: [], batchSize: 5 }), root, path.join(root, 'split'), meta).catch((e: unknown) => e);
+    const err = await writeSplit(
+      submission({ kind: 'delimited_files', paths: ['bad'], includes: [], excludes: [], batchSize: 5 }),
+      root,
+      path.join(root, 'split'),
+      meta,
+    ).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CortexError);
     expect((err as Error).message).to.contain(`${path.join(root, 'bad', 'bad.ndjson')}:2`);
   });
 
   it('lists file paths as items for file_path_lister, with includes', async () => {
     const out = path.join(root, 'split');
-    await writeSplit(submission({ kind: 'file_path_lister', paths: ['data'], includes: ['**/sub/*'], excludes: [], batchSize: 10 }), root, out, meta);
+    await writeSplit(
+      submission({ kind: 'file_path_lister', paths: ['data'], includes: ['**/sub/*'], excludes: [], batchSize: 10 }),
+      root,
+      out,
+      meta,
+    );
     expect(await batches(out)).to.deep.equal([`${JSON.stringify(path.join(root, 'data/sub/c.ndjson'))}\n`]);
   });
 
   it('refuses paths that match nothing', async () => {
-    const err = await writeSplit(submission({ kind: 'delimited_files', paths: ['data/*.csv'], includes: [], excludes: [], batchSize: 1 }), root, path.join(root, 'split'), meta).catch((e: unknown) => e);
+    const err = await writeSplit(
+      submission({ kind: 'delimited_files', paths: ['data/*.csv'], includes: [], excludes: [], batchSize: 1 }),
+      root,
+      path.join(root, 'split'),
+      meta,
+    ).catch((e: unknown) => e);
     expect((err as Error).message).to.contain('no file matches');
   });
 
@@ -65,7 +103,12 @@ describe('writeSplit', () => {
     const out = path.join(root, 'split');
     await writeSplit(submission({ kind: 'item_list', items: [1, 2, 3], batchSize: 1 }), root, out, meta);
     const files = await readSplitFiles(out, 10_000);
-    expect([...files!.keys()]).to.deep.equal(['batch-000000.ndjson', 'batch-000001.ndjson', 'batch-000002.ndjson', 'job.json']);
+    expect([...files!.keys()]).to.deep.equal([
+      'batch-000000.ndjson',
+      'batch-000001.ndjson',
+      'batch-000002.ndjson',
+      'job.json',
+    ]);
     expect(await readSplitFiles(out, 10)).to.equal(undefined);
   });
 });

@@ -1,5 +1,5 @@
 // Writes a job's input as its split: a folder of batch files and job.json, the one format that
-// the batch worker in the image reads (run/runtime/cortex_s2i_runtime/batch_worker.py documents
+// the batch worker in the image reads (builder-image/runtime/cortex_s2i_runtime/batch_worker.py documents
 // it), on a bind mount locally and from a ConfigMap or a volume on Kubernetes. Input files are
 // streamed line by line: memory holds one batch, never a whole file.
 
@@ -43,7 +43,12 @@ export interface SplitSummary {
  * `baseDir` (the folder of job.json). Rejects with a CortexError naming the file and line of an
  * input line that is not JSON.
  */
-export async function writeSplit(submission: Submission, baseDir: string, dir: string, meta: { jobId: string; startTime: string }): Promise<SplitSummary> {
+export async function writeSplit(
+  submission: Submission,
+  baseDir: string,
+  dir: string,
+  meta: { jobId: string; startTime: string },
+): Promise<SplitSummary> {
   await mkdir(dir, { recursive: true });
   const writer = new BatchWriter(dir, submission.input.batchSize);
   for await (const line of itemLines(submission.input, baseDir)) await writer.add(line);
@@ -94,7 +99,10 @@ async function* itemLines(input: JobInput, baseDir: string): AsyncGenerator<stri
   }
   const files = await listFiles(input.paths, input.includes, input.excludes, baseDir);
   if (files.length === 0) {
-    throw new CortexError(`${input.kind}: no file matches ${input.paths.join(', ')}`, { exitCode: ExitCode.badInput, hint: 'check the paths (relative ones start at the folder of job.json) and includes/excludes' });
+    throw new CortexError(`${input.kind}: no file matches ${input.paths.join(', ')}`, {
+      exitCode: ExitCode.badInput,
+      hint: 'check the paths (relative ones start at the folder of job.json) and includes/excludes',
+    });
   }
   if (input.kind === 'file_path_lister') {
     for (const f of files) yield JSON.stringify(f);
@@ -118,7 +126,10 @@ async function* ndjsonLines(file: string): AsyncGenerator<string> {
     try {
       JSON.parse(line);
     } catch (err) {
-      throw new CortexError(`${file}:${n}: not a JSON value: ${(err as Error).message}`, { exitCode: ExitCode.badInput, hint: 'delimited_files reads newline-delimited JSON: one JSON value per line' });
+      throw new CortexError(`${file}:${n}: not a JSON value: ${(err as Error).message}`, {
+        exitCode: ExitCode.badInput,
+        hint: 'delimited_files reads newline-delimited JSON: one JSON value per line',
+      });
     }
     return line;
   };
@@ -143,13 +154,22 @@ async function* ndjsonLines(file: string): AsyncGenerator<string> {
  * The files named by `paths` (files, folders walked recursively, or glob patterns), then kept when
  * they match an include (if any) and no exclude; sorted, absolute, each listed once.
  */
-export async function listFiles(paths: string[], includes: string[], excludes: string[], baseDir: string): Promise<string[]> {
+export async function listFiles(
+  paths: string[],
+  includes: string[],
+  excludes: string[],
+  baseDir: string,
+): Promise<string[]> {
   const found = new Set<string>();
   for (const p of paths) {
     const full = path.resolve(baseDir, p);
     if (!hasGlob(full)) {
       const s = await stat(full).catch(() => undefined);
-      if (!s) throw new CortexError(`${p} does not exist`, { exitCode: ExitCode.badInput, hint: 'relative paths start at the folder of job.json' });
+      if (!s)
+        throw new CortexError(`${p} does not exist`, {
+          exitCode: ExitCode.badInput,
+          hint: 'relative paths start at the folder of job.json',
+        });
       if (s.isDirectory()) for (const f of await walk(full)) found.add(f);
       else found.add(full);
       continue;
@@ -162,7 +182,9 @@ export async function listFiles(paths: string[], includes: string[], excludes: s
   }
   const inc = includes.map(globToRegExp);
   const exc = excludes.map(globToRegExp);
-  return [...found].filter((f) => (inc.length === 0 || inc.some((r) => r.test(f))) && !exc.some((r) => r.test(f))).sort();
+  return [...found]
+    .filter((f) => (inc.length === 0 || inc.some((r) => r.test(f))) && !exc.some((r) => r.test(f)))
+    .sort();
 }
 
 async function walk(dir: string): Promise<string[]> {

@@ -5,9 +5,27 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Cortex's job status codes, those a local run can reach. */
-export type JobStatusCode = 'pending' | 'enqueuing' | 'running' | 'succeeded' | 'completed_with_failures' | 'worker_error' | 'worker_oom' | 'timed_out' | 'stopped' | 'unexpected_error';
+export type JobStatusCode =
+  | 'pending'
+  | 'enqueuing'
+  | 'running'
+  | 'succeeded'
+  | 'completed_with_failures'
+  | 'worker_error'
+  | 'worker_oom'
+  | 'timed_out'
+  | 'stopped'
+  | 'unexpected_error';
 
-export const FINAL_CODES: ReadonlySet<JobStatusCode> = new Set(['succeeded', 'completed_with_failures', 'worker_error', 'worker_oom', 'timed_out', 'stopped', 'unexpected_error']);
+export const FINAL_CODES: ReadonlySet<JobStatusCode> = new Set([
+  'succeeded',
+  'completed_with_failures',
+  'worker_error',
+  'worker_oom',
+  'timed_out',
+  'stopped',
+  'unexpected_error',
+]);
 
 export interface WorkerStatus {
   index: number;

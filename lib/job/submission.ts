@@ -34,21 +34,31 @@ export function parseSubmission(text: string, file: string): Result<Submission> 
   } catch (err) {
     return failed([{ file, message: `is not JSON: ${(err as Error).message}` }]);
   }
-  if (!isObject(raw)) return failed([{ file, message: 'is not a JSON object', hint: 'e.g. {"workers": 2, "item_list": {"items": [1, 2, 3], "batch_size": 2}}' }]);
+  if (!isObject(raw))
+    return failed([
+      {
+        file,
+        message: 'is not a JSON object',
+        hint: 'e.g. {"workers": 2, "item_list": {"items": [1, 2, 3], "batch_size": 2}}',
+      },
+    ]);
   const problems: Problem[] = [];
   const problem = (message: string, hint?: string) => problems.push(hint ? { file, message, hint } : { file, message });
 
-  for (const key of Object.keys(raw)) if (!KNOWN.has(key)) problem(`unknown field ${JSON.stringify(key)}`, `known fields: ${[...KNOWN].join(', ')}`);
+  for (const key of Object.keys(raw))
+    if (!KNOWN.has(key)) problem(`unknown field ${JSON.stringify(key)}`, `known fields: ${[...KNOWN].join(', ')}`);
 
   const workers = raw.workers ?? 1;
-  if (!isWhole(workers) || workers < 1 || workers > MAX_WORKERS) problem(`workers must be a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(raw.workers)}`);
+  if (!isWhole(workers) || workers < 1 || workers > MAX_WORKERS)
+    problem(`workers must be a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(raw.workers)}`);
 
   const config = raw.config ?? {};
   if (!isObject(config)) problem('config must be an object');
 
   let timeoutSeconds: number | undefined;
   if (raw.timeout !== undefined && raw.timeout !== null) {
-    if (!isWhole(raw.timeout) || raw.timeout < 1) problem(`timeout must be a whole number of seconds, at least 1, got ${JSON.stringify(raw.timeout)}`);
+    if (!isWhole(raw.timeout) || raw.timeout < 1)
+      problem(`timeout must be a whole number of seconds, at least 1, got ${JSON.stringify(raw.timeout)}`);
     else timeoutSeconds = raw.timeout;
   }
 
@@ -56,7 +66,8 @@ export function parseSubmission(text: string, file: string): Result<Submission> 
   const dlq = raw.sqs_dead_letter_queue;
   if (dlq !== undefined && !isObject(dlq)) problem('sqs_dead_letter_queue must be an object');
   const receive = raw.max_receive_count ?? (isObject(dlq) ? dlq.max_receive_count : undefined) ?? 1;
-  if (!isWhole(receive) || receive < 1) problem(`max_receive_count must be a whole number, at least 1, got ${JSON.stringify(receive)}`);
+  if (!isWhole(receive) || receive < 1)
+    problem(`max_receive_count must be a whole number, at least 1, got ${JSON.stringify(receive)}`);
 
   const given = INPUTS.filter((k) => raw[k] !== undefined);
   let input: JobInput | undefined;
@@ -67,10 +78,20 @@ export function parseSubmission(text: string, file: string): Result<Submission> 
   }
 
   if (problems.length || !input) return failed(problems);
-  return ok({ workers: workers as number, config: config as Record<string, unknown>, timeoutSeconds, maxReceiveCount: receive as number, input });
+  return ok({
+    workers: workers as number,
+    config: config as Record<string, unknown>,
+    timeoutSeconds,
+    maxReceiveCount: receive as number,
+    input,
+  });
 }
 
-function parseInput(kind: (typeof INPUTS)[number], value: unknown, problem: (m: string, h?: string) => void): JobInput | undefined {
+function parseInput(
+  kind: (typeof INPUTS)[number],
+  value: unknown,
+  problem: (m: string, h?: string) => void,
+): JobInput | undefined {
   if (!isObject(value)) {
     problem(`${kind} must be an object`);
     return undefined;
@@ -80,7 +101,9 @@ function parseInput(kind: (typeof INPUTS)[number], value: unknown, problem: (m: 
   if (!sizeOk) problem(`${kind}.batch_size must be a whole number, at least 1, got ${JSON.stringify(batchSize)}`);
   if (kind === 'item_list') {
     if (!Array.isArray(value.items) || value.items.length === 0) problem('item_list.items must be a non-empty array');
-    return sizeOk && Array.isArray(value.items) ? { kind, items: value.items, batchSize: batchSize as number } : undefined;
+    return sizeOk && Array.isArray(value.items)
+      ? { kind, items: value.items, batchSize: batchSize as number }
+      : undefined;
   }
   // Cortex named them s3_paths; here they are local paths, and either name is read.
   const paths = value.paths ?? value.s3_paths;
@@ -92,7 +115,12 @@ function parseInput(kind: (typeof INPUTS)[number], value: unknown, problem: (m: 
   };
   const list = strings(paths, 'paths');
   if (list && list.length === 0) problem(`${kind}.paths must list at least one local path or glob`);
-  for (const p of list ?? []) if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) problem(`${kind}.paths: ${p} is not a local path`, 'download the objects first (e.g. aws s3 sync) and list the local folder');
+  for (const p of list ?? [])
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p))
+      problem(
+        `${kind}.paths: ${p} is not a local path`,
+        'download the objects first (e.g. aws s3 sync) and list the local folder',
+      );
   const includes = strings(value.includes, 'includes');
   const excludes = strings(value.excludes, 'excludes');
   if (!sizeOk || !list || !includes || !excludes) return undefined;

@@ -65,14 +65,25 @@ export function planAll(input: AllInput): Result<AllPlan> {
     const name = folderOf(model);
     const envFile = model.environment.file;
     if (!FOLDER.test(name) || name.includes('..')) {
-      errors.push({ file: model.model.dir, message: `model folder ${JSON.stringify(name)} must be one folder of letters, digits, '_', '.' and '-' at the project root` });
+      errors.push({
+        file: model.model.dir,
+        message: `model folder ${JSON.stringify(name)} must be one folder of letters, digits, '_', '.' and '-' at the project root`,
+      });
       continue;
     }
     if (model.entryPoints.routes.length === 0) {
-      errors.push({ file: envFile, message: `${name} has no ROUTES, so the all image would serve nothing of it`, hint: 'add ROUTES, or leave the model out with --models' });
+      errors.push({
+        file: envFile,
+        message: `${name} has no ROUTES, so the all image would serve nothing of it`,
+        hint: 'add ROUTES, or leave the model out with --models',
+      });
     }
     const hasTests = model.modelFiles.some((f) => f.abs === path.join(model.model.dir, TEST_INSTANCES));
-    if (!hasTests) warnings.push({ file: path.join(model.model.dir, TEST_INSTANCES), message: `missing: make test-all will not test ${name}` });
+    if (!hasTests)
+      warnings.push({
+        file: path.join(model.model.dir, TEST_INSTANCES),
+        message: `missing: make test-all will not test ${name}`,
+      });
     for (const route of model.entryPoints.routes) {
       const earlier = claimed.get(route.path);
       if (earlier) {
@@ -85,7 +96,13 @@ export function planAll(input: AllInput): Result<AllPlan> {
         continue;
       }
       claimed.set(route.path, { model: name, file: route.file, line: route.line });
-      routes.push({ path: route.path, alias: uniqueAlias(route.path, aliases), model: name, module: route.module, function: route.function });
+      routes.push({
+        path: route.path,
+        alias: uniqueAlias(route.path, aliases),
+        model: name,
+        module: route.module,
+        function: route.function,
+      });
       if (hasTests) tests.push({ model: name, route: route.path });
     }
   }
@@ -93,7 +110,11 @@ export function planAll(input: AllInput): Result<AllPlan> {
   const requirementSources: ModelRequirements[] = [];
   for (const model of input.models) {
     const chosen = BUILDER_KINDS.daemon.requirements.find((r) => r in model.requirements);
-    if (chosen) requirementSources.push({ model: folderOf(model), file: model.requirements[chosen as keyof typeof model.requirements]! });
+    if (chosen)
+      requirementSources.push({
+        model: folderOf(model),
+        file: model.requirements[chosen as keyof typeof model.requirements]!,
+      });
   }
   const merged = mergeRequirements(requirementSources);
   errors.push(...merged.errors);
@@ -117,7 +138,12 @@ export function planAll(input: AllInput): Result<AllPlan> {
     requirements: merged.value,
     setupSteps,
     tests,
-    containerName: `${input.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'project'}-all`,
+    containerName: `${
+      input.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '') || 'project'
+    }-all`,
     warnings,
   });
 }

@@ -20,7 +20,16 @@ describe('planBuild', () => {
     return r.value;
   }
   function request(p: ProjectSource, builder: Builder, extra: Partial<BuildRequest> = {}): BuildRequest {
-    return { project: p, image: 'churn-predict', builder, extraEnv: [], revision: undefined, created: '2024-01-01T00:00:00.000Z', toolVersion: '1.2.3', ...extra };
+    return {
+      project: p,
+      image: 'churn-predict',
+      builder,
+      extraEnv: [],
+      revision: undefined,
+      created: '2024-01-01T00:00:00.000Z',
+      toolVersion: '1.2.3',
+      ...extra,
+    };
   }
 
   it('lays the model and shared code out under the program folder so module names import as written', async () => {
@@ -58,24 +67,36 @@ describe('planBuild', () => {
     const r = planBuild(request(await project(), daemon, { extraEnv: [{ key: 'LOG_LEVEL', value: 'debug' }] }));
     if (!r.ok) throw new Error('unexpected');
     const env = Object.fromEntries(r.value.env.map((e) => [e.key, e.value]));
-    expect(env).to.include({ LOG_LEVEL: 'debug', TRAIN_MODULE: 'train', PYTHONPATH: '/opt/program/shop/churn:/opt/program/shop:/opt/program' });
+    expect(env).to.include({
+      LOG_LEVEL: 'debug',
+      TRAIN_MODULE: 'train',
+      PYTHONPATH: '/opt/program/shop/churn:/opt/program/shop:/opt/program',
+    });
     expect(JSON.stringify(r.value)).not.to.contain('do-not-bake-me');
     expect(r.value.runtimeVariables?.keys).to.deep.equal(['API_TOKEN']);
   });
 
   it('refuses a module that resolves to no file, naming the file, line and places looked in', async () => {
-    const p = await project({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:shop.churn.predictor:predict\nTRAIN_MODULE=train\nTRAIN_FUNCTION=train\n' });
+    const p = await project({
+      'shop/churn/.s2i/environment':
+        'ROUTES=churn/predict:shop.churn.predictor:predict\nTRAIN_MODULE=train\nTRAIN_FUNCTION=train\n',
+    });
     const r = planBuild(request(p, daemon));
     expect(r.ok).to.equal(false);
     if (r.ok) return;
     expect(r.errors).to.have.length(1);
     expect(r.errors[0]).to.include({ line: 1 });
     expect(r.errors[0]!.file).to.match(/shop\/churn\/\.s2i\/environment$/);
-    expect(r.errors[0]!.message).to.contain('module shop.churn.predictor does not resolve').and.contain('shop/churn/predictor.py');
+    expect(r.errors[0]!.message)
+      .to.contain('module shop.churn.predictor does not resolve')
+      .and.contain('shop/churn/predictor.py');
   });
 
   it('does not resolve modules from files the ignore rules leave out', async () => {
-    const p = await project({ 'shop/churn/.s2i/environment': 'ROUTES=x:notebooks.helper:f\n', 'shop/churn/notebooks/helper.py': '' });
+    const p = await project({
+      'shop/churn/.s2i/environment': 'ROUTES=x:notebooks.helper:f\n',
+      'shop/churn/notebooks/helper.py': '',
+    });
     expect(planBuild(request(p, daemon)).ok).to.equal(false);
   });
 
@@ -88,7 +109,9 @@ describe('planBuild', () => {
   });
 
   it('carries the s2i and OCI labels, with commit labels when the source is in git', async () => {
-    const r = planBuild(request(await project(), daemon, { revision: { commit: 'abc123', ref: 'main', message: 'tune' } }));
+    const r = planBuild(
+      request(await project(), daemon, { revision: { commit: 'abc123', ref: 'main', message: 'tune' } }),
+    );
     if (!r.ok) throw new Error('unexpected');
     const labels = Object.fromEntries(r.value.labels);
     expect(labels).to.include({
@@ -103,24 +126,41 @@ describe('planBuild', () => {
   });
 
   it('sends an s2i builder the model folder alone, as s2i would', async () => {
-    const s2i: Builder = { style: 's2i', image: 'centos/python-38', scriptsDir: '/usr/libexec/s2i', destination: '/tmp', user: '1001' };
+    const s2i: Builder = {
+      style: 's2i',
+      image: 'centos/python-38',
+      scriptsDir: '/usr/libexec/s2i',
+      destination: '/tmp',
+      user: '1001',
+    };
     const r = planBuild(request(await project(), s2i));
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    expect(r.value.source.map((f) => f.name)).to.include('src/predict.py').and.not.include('src/common/features.py');
+    expect(r.value.source.map((f) => f.name))
+      .to.include('src/predict.py')
+      .and.not.include('src/common/features.py');
     expect(r.value.dependencies.requirements).to.equal(undefined);
   });
   it('suggests the module that exists for a TRAIN_MODULE that does not resolve, and only warns about it in a predict image', async () => {
-    const p = await project({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:shop.churn.predict:predict\nTRAIN_MODULE=shop.trian\nTRAIN_FUNCTION=train\n' });
+    const p = await project({
+      'shop/churn/.s2i/environment':
+        'ROUTES=churn/predict:shop.churn.predict:predict\nTRAIN_MODULE=shop.trian\nTRAIN_FUNCTION=train\n',
+    });
     const forTrain = planBuild(request(p, train));
     expect(forTrain.ok).to.equal(false);
-    if (!forTrain.ok) expect(forTrain.errors[0]!.message).to.contain('module shop.trian does not resolve').and.contain('did you mean');
+    if (!forTrain.ok)
+      expect(forTrain.errors[0]!.message).to.contain('module shop.trian does not resolve').and.contain('did you mean');
     const forDaemon = planBuild(request(p, daemon));
     if (!forDaemon.ok) throw new Error(JSON.stringify(forDaemon.errors));
-    expect(forDaemon.value.warnings.map((w) => w.message).join('\n')).to.contain('TRAIN_MODULE: module shop.trian does not resolve');
+    expect(forDaemon.value.warnings.map((w) => w.message).join('\n')).to.contain(
+      'TRAIN_MODULE: module shop.trian does not resolve',
+    );
   });
 
   it('suggests the shortest name of the module a mistyped package path meant', async () => {
-    const p = await project({ 'shop/churn/.s2i/environment': 'ROUTES=churn/predict:shop.churn.predict:predict\nTRAIN_MODULE=shops.churn.train\nTRAIN_FUNCTION=train\n' });
+    const p = await project({
+      'shop/churn/.s2i/environment':
+        'ROUTES=churn/predict:shop.churn.predict:predict\nTRAIN_MODULE=shops.churn.train\nTRAIN_FUNCTION=train\n',
+    });
     const r = planBuild(request(p, train));
     expect(r.ok).to.equal(false);
     if (!r.ok) expect(r.errors[0]!.message).to.contain('did you mean churn.train?');

@@ -112,7 +112,11 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   const pythonPath = pythonRoots.map((r) => (r === '' ? PROGRAM_DIR : `${PROGRAM_DIR}/${r}`));
 
   const sourceFiles: SourceFile[] = cortex
-    ? [...project.modelFiles, ...project.rootFiles, ...[...project.sharedFolders, ...project.includedModels].flatMap((f) => f.files)]
+    ? [
+        ...project.modelFiles,
+        ...project.rootFiles,
+        ...[...project.sharedFolders, ...project.includedModels].flatMap((f) => f.files),
+      ]
     : project.modelFiles;
   // s2i builders receive the model folder alone as their source, as `s2i build` would send it.
   // For cortex builders the context's src/ mirrors the image from its root: src/opt/program/...
@@ -122,7 +126,10 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   const prefix = cortex ? `${SOURCE_DIR}${PROGRAM_DIR}/${imageRoot}/` : `${SOURCE_DIR}/`;
   const strip = cortex || project.standalone ? '' : `${project.model.path}/`;
   const inContext = (p: string) => `${prefix}${p.slice(strip.length)}`;
-  const source = withoutIndexCredentials(project, sourceFiles.map((f) => planned(f, inContext(f.path))).sort((a, b) => compare(a.name, b.name)));
+  const source = withoutIndexCredentials(
+    project,
+    sourceFiles.map((f) => planned(f, inContext(f.path))).sort((a, b) => compare(a.name, b.name)),
+  );
   const links: PlannedLink[] = cortex
     ? [
         ...project.links.map((l) => ({ name: inContext(l.path), target: l.target })),
@@ -135,14 +142,30 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   // ROUTES in a train image) is only worth a warning.
   const needs = cortex && !req.servesApis ? BUILDER_KINDS[builder.kind].needs : undefined;
   if (needs === 'routes' && routes.length === 0) {
-    errors.push({ file: envFile, message: 'ROUTES is not set: the daemon builder serves the routes it lists', hint: 'e.g. ROUTES=my_model/predict:predict:predict' });
+    errors.push({
+      file: envFile,
+      message: 'ROUTES is not set: the daemon builder serves the routes it lists',
+      hint: 'e.g. ROUTES=my_model/predict:predict:predict',
+    });
   }
   if (needs === 'train' && !train) {
-    errors.push({ file: envFile, message: 'TRAIN_MODULE and TRAIN_FUNCTION are not set: the train builder calls them', hint: 'e.g. TRAIN_MODULE=train and TRAIN_FUNCTION=train' });
+    errors.push({
+      file: envFile,
+      message: 'TRAIN_MODULE and TRAIN_FUNCTION are not set: the train builder calls them',
+      hint: 'e.g. TRAIN_MODULE=train and TRAIN_FUNCTION=train',
+    });
   }
   const toResolve = [
-    ...routes.map((r) => ({ module: r.module, file: r.file, line: r.line, what: `route ${r.path}`, needed: needs !== 'train' })),
-    ...(train ? [{ module: train.module, file: train.file, line: train.line, what: 'TRAIN_MODULE', needed: needs !== 'routes' }] : []),
+    ...routes.map((r) => ({
+      module: r.module,
+      file: r.file,
+      line: r.line,
+      what: `route ${r.path}`,
+      needed: needs !== 'train',
+    })),
+    ...(train
+      ? [{ module: train.module, file: train.file, line: train.line, what: 'TRAIN_MODULE', needed: needs !== 'routes' }]
+      : []),
   ];
   for (const m of toResolve) {
     const resolved = resolveModule(m.module, pythonRoots, imagePaths);
@@ -152,7 +175,10 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
       file: m.file,
       line: m.line,
       message: `${m.what}: module ${m.module} does not resolve to a file in the image (looked for ${resolved.tried.join(', ')})${suggestion ? `; did you mean ${suggestion}?` : ''}`,
-      hint: needs && !m.needed ? `a ${builder.style === 'cortex' ? builder.kind : ''} image never calls it, so this build goes on` : 'check the module name, and that the file is not excluded by .cortexignore',
+      hint:
+        needs && !m.needed
+          ? `a ${builder.style === 'cortex' ? builder.kind : ''} image never calls it, so this build goes on`
+          : 'check the module name, and that the file is not excluded by .cortexignore',
     };
     (m.needed ? errors : warnings).push(problem);
   }
@@ -176,7 +202,10 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
   const dotenvKeys = new Set(project.dotenv?.keys ?? []);
   for (const e of env) {
     if (dotenvKeys.has(e.key) && e.from !== '-e') {
-      warnings.push({ file: e.from.replace(/:\d+$/, ''), message: `${e.key} is also in ${DOTENV_FILE}; the value here is baked into the image, the ${DOTENV_FILE} one wins at run time` });
+      warnings.push({
+        file: e.from.replace(/:\d+$/, ''),
+        message: `${e.key} is also in ${DOTENV_FILE}; the value here is baked into the image, the ${DOTENV_FILE} one wins at run time`,
+      });
     }
   }
 
@@ -186,7 +215,9 @@ export function planBuild(req: BuildRequest): Result<BuildPlan> {
       (importCheck.where[i.name] ??= []).push({ file: i.file, line: i.line });
       if (i.strict && !importCheck.strict.includes(i.name)) importCheck.strict.push(i.name);
     }
-    importCheck.lenient = Object.keys(importCheck.where).filter((n) => !importCheck.strict.includes(n)).sort(compare);
+    importCheck.lenient = Object.keys(importCheck.where)
+      .filter((n) => !importCheck.strict.includes(n))
+      .sort(compare);
     importCheck.strict.sort(compare);
   }
 
@@ -232,10 +263,18 @@ function suggestModule(module: string, roots: string[], files: ReadonlySet<strin
       if (parts.at(-1) === '__init__') parts.pop();
       if (!parts.length || parts.some((p) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p))) continue;
       let score = 0;
-      while (score < Math.min(parts.length, wanted.length) && parts[parts.length - 1 - score] === wanted[wanted.length - 1 - score]) score++;
+      while (
+        score < Math.min(parts.length, wanted.length) &&
+        parts[parts.length - 1 - score] === wanted[wanted.length - 1 - score]
+      )
+        score++;
       // A typo in the module's own name (trian for train) still points at it.
       if (score === 0 && closeEnough(parts.at(-1)!, wanted.at(-1)!)) score = 0.5;
-      if (score > 0 && (!best || score > best.score || (score === best.score && parts.join('.').length < best.name.length))) best = { name: parts.join('.'), score };
+      if (
+        score > 0 &&
+        (!best || score > best.score || (score === best.score && parts.join('.').length < best.name.length))
+      )
+        best = { name: parts.join('.'), score };
     }
   }
   return best?.name;
@@ -244,11 +283,14 @@ function suggestModule(module: string, roots: string[], files: ReadonlySet<strin
 /** Within two single-letter edits (insertions, deletions, substitutions or swaps of neighbours). */
 function closeEnough(a: string, b: string): boolean {
   if (Math.abs(a.length - b.length) > 2) return false;
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]! <= 2;

@@ -25,8 +25,18 @@ export interface BuilderKindInfo {
 export const BUILDER_KINDS: Record<BuilderKind, BuilderKindInfo> = {
   // Train runs as root: it writes into the host's models/ folder, which a bind mount leaves owned
   // by the host user, so an unprivileged user in the container usually cannot write there.
-  train: { kind: 'train', requirements: ['requirements_train.txt', 'requirements.txt'], user: undefined, needs: 'train' },
-  daemon: { kind: 'daemon', requirements: ['requirements_predict.txt', 'requirements.txt'], user: '1001', needs: 'routes' },
+  train: {
+    kind: 'train',
+    requirements: ['requirements_train.txt', 'requirements.txt'],
+    user: undefined,
+    needs: 'train',
+  },
+  daemon: {
+    kind: 'daemon',
+    requirements: ['requirements_predict.txt', 'requirements.txt'],
+    user: '1001',
+    needs: 'routes',
+  },
 };
 
 /** Where the bundled builder images are tagged unless CORTEX_S2I_BUILDER_REPO names another repository. */

@@ -31,17 +31,21 @@ describe('planCortexBuild', () => {
   let apis: CortexApi[];
   before(async () => {
     root = path.join(await writeTree({}), 'shop');
-    await writeTree({
-      'cortex.yaml': YAML,
-      '.env': 'TOKEN=secret\n',
-      'setup.sh': 'apt-get install -y python3-torch\n',
-      'iris/predictor.py': 'import torch\nfrom iris.net import Net\ndef init(model_path, metadata):\n    pass\ndef predict(sample, metadata):\n    return 1\n',
-      'iris/net.py': 'import torch\n',
-      'iris/__pycache__/net.cpython-311.pyc': 'x',
-      'housing/predictor.py': 'import numpy\nfrom pricing import price\nclass PythonPredictor:\n    pass\n',
-      'housing/lib/pricing.py': 'def price(x):\n    return x\n',
-      'models/iris/v1/weights.pth': 'binary',
-    }, root);
+    await writeTree(
+      {
+        'cortex.yaml': YAML,
+        '.env': 'TOKEN=secret\n',
+        'setup.sh': 'apt-get install -y python3-torch\n',
+        'iris/predictor.py':
+          'import torch\nfrom iris.net import Net\ndef init(model_path, metadata):\n    pass\ndef predict(sample, metadata):\n    return 1\n',
+        'iris/net.py': 'import torch\n',
+        'iris/__pycache__/net.cpython-311.pyc': 'x',
+        'housing/predictor.py': 'import numpy\nfrom pricing import price\nclass PythonPredictor:\n    pass\n',
+        'housing/lib/pricing.py': 'def price(x):\n    return x\n',
+        'models/iris/v1/weights.pth': 'binary',
+      },
+      root,
+    );
     const parsed = parseCortexYaml(YAML, path.join(root, 'cortex.yaml'), await listProjectFiles(root));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
     apis = parsed.value;
@@ -54,12 +58,21 @@ describe('planCortexBuild', () => {
     const pythonPaths = chosen.value.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : []));
     const project = await readProject(root, root, { environmentText: '', pythonPaths });
     if (!project.ok) throw new Error(JSON.stringify(project.errors));
-    const req = { project: project.value, image: 'shop', builder: daemon, extraEnv: [], revision: undefined, created: '2024-01-01T00:00:00.000Z', toolVersion: '1' };
+    const req = {
+      project: project.value,
+      image: 'shop',
+      builder: daemon,
+      extraEnv: [],
+      revision: undefined,
+      created: '2024-01-01T00:00:00.000Z',
+      toolVersion: '1',
+    };
     const r = planCortexBuild(req, chosen.value, apis);
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     return r.value;
   }
-  const served = (p: Awaited<ReturnType<typeof plan>>): ServedApi[] => JSON.parse(p.source.find((f) => f.name === `src${APIS_FILE}`)!.content!.toString());
+  const served = (p: Awaited<ReturnType<typeof plan>>): ServedApi[] =>
+    JSON.parse(p.source.find((f) => f.name === `src${APIS_FILE}`)!.content!.toString());
 
   it('sends the predictors and their code, never cortex.yaml, .env, bytecode or the models', async () => {
     const p = await plan();
@@ -80,8 +93,24 @@ describe('planCortexBuild', () => {
 
   it('lists each API for the runtime with its route, file, config as given, model and monitoring', async () => {
     expect(served(await plan())).to.deep.equal([
-      { name: 'iris', route: 'iris', predictor: '/opt/program/shop/iris/predictor.py', python_path: null, config: { labels: ['a', 'b'] }, model: 'iris/v1', monitoring: { key: null, model_type: 'classification' } },
-      { name: 'price', route: 'v1/price', predictor: '/opt/program/shop/housing/predictor.py', python_path: '/opt/program/shop/housing/lib', config: { factor: 2 }, model: null, monitoring: { key: 'price', model_type: 'regression' } },
+      {
+        name: 'iris',
+        route: 'iris',
+        predictor: '/opt/program/shop/iris/predictor.py',
+        python_path: null,
+        config: { labels: ['a', 'b'] },
+        model: 'iris/v1',
+        monitoring: { key: null, model_type: 'classification' },
+      },
+      {
+        name: 'price',
+        route: 'v1/price',
+        predictor: '/opt/program/shop/housing/predictor.py',
+        python_path: '/opt/program/shop/housing/lib',
+        config: { factor: 2 },
+        model: null,
+        monitoring: { key: 'price', model_type: 'regression' },
+      },
     ]);
   });
 
@@ -103,8 +132,14 @@ describe('selectApis', () => {
     expect(r.ok).to.equal(false);
     if (r.ok) return;
     expect(r.errors.map((e) => [e.line, e.message])).to.deep.equal([
-      [3, 'API tf: predictor type tensorflow needs TensorFlow Serving (tensorflow_model_server) and the tensorflow package, which the images do not carry; it is not served as anything else'],
-      [3, 'API ox: predictor type onnx needs the onnxruntime package, which the images do not carry; it is not served as anything else'],
+      [
+        3,
+        'API tf: predictor type tensorflow needs TensorFlow Serving (tensorflow_model_server) and the tensorflow package, which the images do not carry; it is not served as anything else',
+      ],
+      [
+        3,
+        'API ox: predictor type onnx needs the onnxruntime package, which the images do not carry; it is not served as anything else',
+      ],
     ]);
     const one = selectApis([api('tf', 'tensorflow'), api('py', 'python')], 'cortex.yaml', 'py');
     expect(one.ok && one.value.map((a) => a.name)).to.deep.equal(['py']);

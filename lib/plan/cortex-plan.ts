@@ -51,7 +51,13 @@ const MISSING: Record<string, string> = {
 export function selectApis(apis: CortexApi[], file: string, only?: string): Result<CortexApi[]> {
   const chosen = only === undefined ? apis : apis.filter((a) => a.name === only);
   if (only !== undefined && chosen.length === 0) {
-    return failed([{ file, message: `--api ${only}: cortex.yaml has no API of that name`, hint: `its APIs: ${apis.map((a) => a.name).join(', ')}` }]);
+    return failed([
+      {
+        file,
+        message: `--api ${only}: cortex.yaml has no API of that name`,
+        hint: `its APIs: ${apis.map((a) => a.name).join(', ')}`,
+      },
+    ]);
   }
   const problems: Problem[] = [];
   for (const api of chosen) {
@@ -66,11 +72,21 @@ export function selectApis(apis: CortexApi[], file: string, only?: string): Resu
     }
     const route = api.endpoint.replace(/^\/+/, '').replace(/\/+$/, '');
     if (RESERVED_PATHS.has(route)) {
-      problems.push({ file, line: api.line, message: `API ${api.name}: endpoint ${api.endpoint} is the server's own GET /${route}`, hint: `e.g. endpoint: /${api.name}` });
+      problems.push({
+        file,
+        line: api.line,
+        message: `API ${api.name}: endpoint ${api.endpoint} is the server's own GET /${route}`,
+        hint: `e.g. endpoint: /${api.name}`,
+      });
     }
     const model = api.predictor.model;
     if (model !== undefined && (model.includes('://') || model.startsWith('/') || model.split('/').includes('..'))) {
-      problems.push({ file, line: api.line, message: `API ${api.name}: model ${model} is not a folder under the mounted models`, hint: 'give a path relative to the models folder, e.g. model: iris' });
+      problems.push({
+        file,
+        line: api.line,
+        message: `API ${api.name}: model ${model} is not a folder under the mounted models`,
+        hint: 'give a path relative to the models folder, e.g. model: iris',
+      });
     }
   }
   return problems.length ? failed(problems) : ok(chosen);
@@ -85,7 +101,9 @@ export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: Corte
   const trimmed: ProjectSource = {
     ...project,
     modelFiles: project.modelFiles.filter((f) => !under(f.path)),
-    externalImports: project.externalImports.filter((i) => !under(path.relative(project.root, i.file).split(path.sep).join('/'))),
+    externalImports: project.externalImports.filter(
+      (i) => !under(path.relative(project.root, i.file).split(path.sep).join('/')),
+    ),
     leftOut: [...project.leftOut, ...left.map((p) => ({ path: p, why: 'other API' as const }))],
   };
   const planned = planBuild({ ...req, project: trimmed, servesApis: true });
@@ -102,13 +120,26 @@ export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: Corte
     monitoring: api.monitoring ? { key: api.monitoring.key ?? null, model_type: api.monitoring.modelType } : null,
   }));
   const content = Buffer.from(`${JSON.stringify(served, null, 2)}\n`);
-  const listFile = { name: `${SOURCE_DIR}${APIS_FILE}`, from: path.join(project.root, CORTEX_YAML), size: content.length, executable: false, content };
+  const listFile = {
+    name: `${SOURCE_DIR}${APIS_FILE}`,
+    from: path.join(project.root, CORTEX_YAML),
+    size: content.length,
+    executable: false,
+    content,
+  };
   const source = [...plan.source, listFile].sort((a, b) => compare(a.name, b.name));
   // Every predictor file is in the image (cortex.yaml checked it exists; .cortexignore could still drop it).
   const names = new Set(source.map((f) => f.name));
   const problems: Problem[] = apis
     .filter((a) => !names.has(`${SOURCE_DIR}${inImage(a.predictor.path)}`))
-    .map((a) => ({ file: path.join(project.root, CORTEX_YAML), line: a.line, message: `API ${a.name}: predictor ${a.predictor.path} is not in the image`, hint: pythonFile(a.predictor.path) ? 'check that .cortexignore does not exclude it' : 'predictor.path must name a Python file' }));
+    .map((a) => ({
+      file: path.join(project.root, CORTEX_YAML),
+      line: a.line,
+      message: `API ${a.name}: predictor ${a.predictor.path} is not in the image`,
+      hint: pythonFile(a.predictor.path)
+        ? 'check that .cortexignore does not exclude it'
+        : 'predictor.path must name a Python file',
+    }));
   if (problems.length) return failed(problems);
   return ok({
     ...plan,
@@ -122,8 +153,12 @@ export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: Corte
 
 /** Folders holding other APIs' predictors, which an image of `apis` does not need. */
 function otherApiFolders(apis: CortexApi[], all: CortexApi[]): string[] {
-  const needed = apis.flatMap((a) => [path.posix.dirname(a.predictor.path), ...(a.predictor.pythonPath === undefined ? [] : [a.predictor.pythonPath])]);
-  const overlaps = (a: string, b: string) => a === '.' || b === '.' || a === '' || b === '' || a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+  const needed = apis.flatMap((a) => [
+    path.posix.dirname(a.predictor.path),
+    ...(a.predictor.pythonPath === undefined ? [] : [a.predictor.pythonPath]),
+  ]);
+  const overlaps = (a: string, b: string) =>
+    a === '.' || b === '.' || a === '' || b === '' || a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
   const out = new Set<string>();
   for (const api of all) {
     if (apis.includes(api)) continue;

@@ -32,16 +32,24 @@ export function planDependencies(
 ): PlannedDependencies {
   const name = candidates?.find((n) => n in project.requirements);
   const file = name ? (project.requirements as Record<string, RequirementsFile>)[name] : undefined;
-  const setup = setupScript ? { name: `${DEPENDENCIES_DIR}/setup.sh`, from: setupScript.abs, size: setupScript.size, executable: true } : undefined;
+  const setup = setupScript
+    ? { name: `${DEPENDENCIES_DIR}/setup.sh`, from: setupScript.abs, size: setupScript.size, executable: true }
+    : undefined;
   if (!name || !file) return { setupScript: setup, requirements: undefined, indexStage: undefined, indexOptions: [] };
   const inModel = project.standalone ? name : `${project.model.path}/${name}`;
   if (!project.modelFiles.some((f) => f.path === inModel)) {
     // Ignored by .cortexignore, yet it is a build input: it is sent from what was read.
-    warnings.push({ file: path.join(project.model.dir, name), message: 'ignored by .cortexignore, but still used to install dependencies' });
+    warnings.push({
+      file: path.join(project.model.dir, name),
+      message: 'ignored by .cortexignore, but still used to install dependencies',
+    });
   }
   const requirements = inline(`${DEPENDENCIES_DIR}/requirements.txt`, file.withoutCredentials, file.file);
   const indexStage = file.credentialLines.length
-    ? [...(setup ? [{ ...setup, name: `${INDEX_STAGE_DIR}/setup.sh` }] : []), inline(`${INDEX_STAGE_DIR}/requirements.txt`, file.text, file.file)]
+    ? [
+        ...(setup ? [{ ...setup, name: `${INDEX_STAGE_DIR}/setup.sh` }] : []),
+        inline(`${INDEX_STAGE_DIR}/requirements.txt`, file.text, file.file),
+      ]
     : undefined;
   return { setupScript: setup, requirements, indexStage, indexOptions: file.options.map(redactCredentials) };
 }

@@ -12,34 +12,62 @@ export function describePlan(plan: BuildPlan): string[] {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(14)} ${value}`);
   lines.push(`plan for ${plan.image}`);
-  row('builder', b.style === 'cortex' ? `${b.image} (${b.kind})` : `${b.image} (s2i builder: its assemble script installs)`);
+  row(
+    'builder',
+    b.style === 'cortex' ? `${b.image} (${b.kind})` : `${b.image} (s2i builder: its assemble script installs)`,
+  );
   row('project root', `${plan.project.root} (${plan.project.why})`);
-  const modelInImage = plan.project.standalone ? `${PROGRAM_DIR}/${plan.project.name}` : `${PROGRAM_DIR}/${plan.project.name}/${plan.model.path}`;
+  const modelInImage = plan.project.standalone
+    ? `${PROGRAM_DIR}/${plan.project.name}`
+    : `${PROGRAM_DIR}/${plan.project.name}/${plan.model.path}`;
   row('model', `${plan.project.standalone ? plan.model.name : plan.model.path} -> ${modelInImage}`);
   row('shared code', plan.sharedFolders.length ? plan.sharedFolders.map((f) => `${f}/`).join(', ') : 'none');
-  if (plan.skippedFolders.length) row('not included', `${plan.skippedFolders.map((f) => `${f}/`).join(', ')} (no Python code)`);
-  if (plan.includedModels.length) row('other models', `${plan.includedModels.map((f) => `${f}/`).join(', ')} (served by this image)`);
-  for (const [why, paths] of groupBy(plan.leftOut)) row('left out', `${paths.map((p) => `${p}/`).join(', ')} (${LEFT_OUT_WORDS[why] ?? why})`);
+  if (plan.skippedFolders.length)
+    row('not included', `${plan.skippedFolders.map((f) => `${f}/`).join(', ')} (no Python code)`);
+  if (plan.includedModels.length)
+    row('other models', `${plan.includedModels.map((f) => `${f}/`).join(', ')} (served by this image)`);
+  for (const [why, paths] of groupBy(plan.leftOut))
+    row('left out', `${paths.map((p) => `${p}/`).join(', ')} (${LEFT_OUT_WORDS[why] ?? why})`);
   const modelsLinks = plan.links.filter((l) => l.target === MODELS_LINK);
-  if (modelsLinks.length) row('models', `${modelsLinks.map((l) => l.name.replace(/^src\/opt\/program\/[^/]+\//, '')).join(', ')} -> the mounted models (${MODELS_LINK})`);
+  if (modelsLinks.length)
+    row(
+      'models',
+      `${modelsLinks.map((l) => l.name.replace(/^src\/opt\/program\/[^/]+\//, '')).join(', ')} -> the mounted models (${MODELS_LINK})`,
+    );
   const kept = plan.links.filter((l) => l.target !== MODELS_LINK);
-  if (kept.length) row('links', kept.map((l) => `${l.name.replace(/^src\/opt\/program\/[^/]+\//, '')} -> ${l.target}`).join(', '));
+  if (kept.length)
+    row('links', kept.map((l) => `${l.name.replace(/^src\/opt\/program\/[^/]+\//, '')} -> ${l.target}`).join(', '));
   // What the user's .cortexignore left out, by name; the built-in rules (dot files, bytecode) by count.
   const byUser = plan.ignored.filter((i) => i.by !== BUILT_IN);
   const builtIn = plan.ignored.length - byUser.length;
   const shown = byUser.slice(0, MAX_LISTED).map((i) => `${i.path}${i.dir ? '/' : ''}`);
   if (byUser.length > MAX_LISTED) shown.push(`${byUser.length - MAX_LISTED} more`);
-  row('ignored', [...(shown.length ? [`${shown.join(', ')} (${plan.ignoreFiles.join(', ')})`] : []), `${builtIn} by the built-in rules (dot files, bytecode)`].join('; '));
+  row(
+    'ignored',
+    [
+      ...(shown.length ? [`${shown.join(', ')} (${plan.ignoreFiles.join(', ')})`] : []),
+      `${builtIn} by the built-in rules (dot files, bytecode)`,
+    ].join('; '),
+  );
   if (b.style === 'cortex') row('PYTHONPATH', plan.pythonPath.join(':'));
   const deps = [plan.dependencies.setupScript, plan.dependencies.requirements].filter((f) => f !== undefined);
-  row('dependencies', deps.length ? deps.map((f) => `${f.from} -> ${f.name.replace(`${DEPENDENCIES_DIR}/`, '')}`).join(', ') : 'none (no setup.sh, no requirements file)');
+  row(
+    'dependencies',
+    deps.length
+      ? deps.map((f) => `${f.from} -> ${f.name.replace(`${DEPENDENCIES_DIR}/`, '')}`).join(', ')
+      : 'none (no setup.sh, no requirements file)',
+  );
   for (const o of plan.dependencies.indexOptions ?? []) row('index option', o);
-  if (plan.dependencies.indexStage) row('index credentials', 'installed in a build stage of its own; no layer of the image holds them');
+  if (plan.dependencies.indexStage)
+    row('index credentials', 'installed in a build stage of its own; no layer of the image holds them');
   for (const r of plan.routes) row('route', `POST /${r.path} -> ${r.module}:${r.function}`);
   if (plan.train) row('train', `${plan.train.module}:${plan.train.function}`);
   row('environment', plan.env.map((e) => e.key).join(', ') || 'none');
   if (plan.runtimeVariables) {
-    row('run time', `${plan.runtimeVariables.keys.length} variable(s) in ${plan.runtimeVariables.file}: ${plan.runtimeVariables.keys.join(', ') || 'none'} (not in the image; pass it with docker run --env-file)`);
+    row(
+      'run time',
+      `${plan.runtimeVariables.keys.length} variable(s) in ${plan.runtimeVariables.file}: ${plan.runtimeVariables.keys.join(', ') || 'none'} (not in the image; pass it with docker run --env-file)`,
+    );
   }
   const checked = [...plan.importCheck.strict, ...plan.importCheck.lenient];
   if (checked.length) row('imports', `${checked.join(', ')} (looked up in the image after the dependencies)`);

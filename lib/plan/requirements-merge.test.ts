@@ -25,7 +25,10 @@ describe('mergeRequirements', () => {
   });
 
   it('refuses conflicting pins, naming both models and both lines', () => {
-    const { errors } = mergeRequirements([source('lr', 'numpy\nscikit-learn==1.2\n'), source('rf', 'scikit-learn==1.3\n')]);
+    const { errors } = mergeRequirements([
+      source('lr', 'numpy\nscikit-learn==1.2\n'),
+      source('rf', 'scikit-learn==1.3\n'),
+    ]);
     expect(errors).to.have.length(1);
     expect(errors[0]!.message)
       .to.contain('lr and rf need scikit-learn')
@@ -35,8 +38,14 @@ describe('mergeRequirements', () => {
   });
 
   it('refuses different markers or direct references for one package', () => {
-    expect(mergeRequirements([source('a', 'pkg; python_version<"3.12"\n'), source('b', 'pkg\n')]).errors).to.have.length(1);
-    expect(mergeRequirements([source('a', 'pkg @ https://x/a.whl\n'), source('b', 'pkg @ https://x/b.whl\n')]).errors).to.have.length(1);
-    expect(mergeRequirements([source('a', 'pkg @ https://x/a.whl\n'), source('b', 'pkg @ https://x/a.whl\n')]).errors).to.have.length(0);
+    expect(
+      mergeRequirements([source('a', 'pkg; python_version<"3.12"\n'), source('b', 'pkg\n')]).errors,
+    ).to.have.length(1);
+    expect(
+      mergeRequirements([source('a', 'pkg @ https://x/a.whl\n'), source('b', 'pkg @ https://x/b.whl\n')]).errors,
+    ).to.have.length(1);
+    expect(
+      mergeRequirements([source('a', 'pkg @ https://x/a.whl\n'), source('b', 'pkg @ https://x/a.whl\n')]).errors,
+    ).to.have.length(0);
   });
 });

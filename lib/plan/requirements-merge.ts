@@ -67,10 +67,16 @@ export function mergeRequirements(sources: ModelRequirements[]): { value: Merged
     if (conflict) continue;
     const clauses: string[] = [];
     for (const l of listed) {
-      for (const c of l.specifier.split(',').map((x) => x.replace(/\s/g, '')).filter(Boolean)) if (!clauses.includes(c)) clauses.push(c);
+      for (const c of l.specifier
+        .split(',')
+        .map((x) => x.replace(/\s/g, ''))
+        .filter(Boolean))
+        if (!clauses.includes(c)) clauses.push(c);
     }
     const first = listed[0]!;
-    const text = first.specifier.startsWith('@') ? first.req.text : `${first.head}${clauses.join(',')}${first.marker ? `; ${first.marker}` : ''}`;
+    const text = first.specifier.startsWith('@')
+      ? first.req.text
+      : `${first.head}${clauses.join(',')}${first.marker ? `; ${first.marker}` : ''}`;
     requirements.push({ text, models: [...new Set(listed.map((l) => l.model))] });
   }
   return { value: { requirements, options }, errors };
@@ -79,8 +85,22 @@ export function mergeRequirements(sources: ModelRequirements[]): { value: Merged
 function split(model: string, file: string, req: Requirement): Listed {
   const [beforeMarker, marker = ''] = req.text.split(';', 2) as [string, string?];
   const m = /^([A-Za-z0-9._-]+)\s*(\[[^\]]*\])?\s*(.*)$/.exec(beforeMarker.trim())!;
-  const extras = (m[2] ?? '').replace(/[[\]\s]/g, '').split(',').filter(Boolean).map((e) => e.toLowerCase()).sort().join(',');
-  return { model, file, req, head: `${m[1]}${m[2] ?? ''}`.replace(/\s/g, ''), extras, specifier: m[3]!.trim(), marker: marker.trim() };
+  const extras = (m[2] ?? '')
+    .replace(/[[\]\s]/g, '')
+    .split(',')
+    .filter(Boolean)
+    .map((e) => e.toLowerCase())
+    .sort()
+    .join(',');
+  return {
+    model,
+    file,
+    req,
+    head: `${m[1]}${m[2] ?? ''}`.replace(/\s/g, ''),
+    extras,
+    specifier: m[3]!.trim(),
+    marker: marker.trim(),
+  };
 }
 
 function incompatibility(a: Listed, b: Listed): string | undefined {

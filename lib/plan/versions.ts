@@ -13,7 +13,11 @@ const PHASES: Record<string, number> = { dev: 0, a: 1, alpha: 1, b: 2, beta: 2, 
 export function parseVersion(text: string): Version | undefined {
   const m = /^v?(\d+(?:\.\d+)*)(?:[-_.]?(dev|a|alpha|b|beta|rc|c|post)[-_.]?(\d*))?$/i.exec(text.trim());
   if (!m) return undefined;
-  return { release: m[1]!.split('.').map(Number), phase: PHASES[(m[2] ?? '').toLowerCase()]!, serial: Number(m[3] || 0) };
+  return {
+    release: m[1]!.split('.').map(Number),
+    phase: PHASES[(m[2] ?? '').toLowerCase()]!,
+    serial: Number(m[3] || 0),
+  };
 }
 
 export function compareVersions(a: Version, b: Version): number {
@@ -93,8 +97,20 @@ function bump(release: number[]): Version {
 }
 
 function tighten(a: Allowed, lower: Bound | undefined, upper: Bound | undefined): void {
-  if (lower && (!a.lower || compareVersions(lower.version, a.lower.version) > 0 || (compareVersions(lower.version, a.lower.version) === 0 && !lower.inclusive))) a.lower = lower;
-  if (upper && (!a.upper || compareVersions(upper.version, a.upper.version) < 0 || (compareVersions(upper.version, a.upper.version) === 0 && !upper.inclusive))) a.upper = upper;
+  if (
+    lower &&
+    (!a.lower ||
+      compareVersions(lower.version, a.lower.version) > 0 ||
+      (compareVersions(lower.version, a.lower.version) === 0 && !lower.inclusive))
+  )
+    a.lower = lower;
+  if (
+    upper &&
+    (!a.upper ||
+      compareVersions(upper.version, a.upper.version) < 0 ||
+      (compareVersions(upper.version, a.upper.version) === 0 && !upper.inclusive))
+  )
+    a.upper = upper;
 }
 
 function allows(a: Allowed, v: Version): boolean {

@@ -26,19 +26,48 @@ export interface TrainNames {
 export function renderAllFiles(plan: AllPlan, trains: TrainNames[]): GeneratedFile[] {
   const common = { models: plan.models, routes: plan.routes, project: plan.project.name };
   const files: GeneratedFile[] = [
-    { path: `${ALL_DIR}/.s2i/environment`, content: template('all-environment.hbs')(common), executable: false, role: 'generated' },
-    { path: `${ALL_DIR}/predict.py`, content: template('all-predict.py.hbs')(common), executable: false, role: 'generated' },
-    { path: `${ALL_DIR}/requirements.txt`, content: template('all-requirements.txt.hbs')({ ...common, requirements: plan.requirements }), executable: false, role: 'generated' },
+    {
+      path: `${ALL_DIR}/.s2i/environment`,
+      content: template('all-environment.hbs')(common),
+      executable: false,
+      role: 'generated',
+    },
+    {
+      path: `${ALL_DIR}/predict.py`,
+      content: template('all-predict.py.hbs')(common),
+      executable: false,
+      role: 'generated',
+    },
+    {
+      path: `${ALL_DIR}/requirements.txt`,
+      content: template('all-requirements.txt.hbs')({ ...common, requirements: plan.requirements }),
+      executable: false,
+      role: 'generated',
+    },
     {
       path: `${ALL_DIR}/Makefile`,
-      content: template('all-Makefile.hbs')({ ...common, containerName: plan.containerName, tests: plan.tests, trains }),
+      content: template('all-Makefile.hbs')({
+        ...common,
+        containerName: plan.containerName,
+        tests: plan.tests,
+        trains,
+      }),
       executable: false,
       role: 'generated',
     },
   ];
   if (plan.setupSteps.length) {
-    const steps = plan.setupSteps.map((step, i) => ({ models: step.models, script: step.script, delimiter: heredocDelimiter(step.script, i + 1) }));
-    files.push({ path: `${ALL_DIR}/setup.sh`, content: template('all-setup.sh.hbs')({ ...common, steps }), executable: true, role: 'generated' });
+    const steps = plan.setupSteps.map((step, i) => ({
+      models: step.models,
+      script: step.script,
+      delimiter: heredocDelimiter(step.script, i + 1),
+    }));
+    files.push({
+      path: `${ALL_DIR}/setup.sh`,
+      content: template('all-setup.sh.hbs')({ ...common, steps }),
+      executable: true,
+      role: 'generated',
+    });
   }
   return files;
 }

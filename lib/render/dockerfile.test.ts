@@ -7,7 +7,17 @@ describe('renderDockerfile', () => {
   it('orders the steps by how often they change: dependencies, settings, source, labels', () => {
     const r = renderDockerfile(plan(), '1.0.0');
     const instructions = r.text.split('\n').filter((l) => /^[A-Z]+ /.test(l));
-    expect(instructions.map((l) => l.split(' ')[0])).to.deep.equal(['FROM', 'USER', 'COPY', 'RUN', 'ENV', 'USER', 'CMD', 'COPY', 'LABEL']);
+    expect(instructions.map((l) => l.split(' ')[0])).to.deep.equal([
+      'FROM',
+      'USER',
+      'COPY',
+      'RUN',
+      'ENV',
+      'USER',
+      'CMD',
+      'COPY',
+      'LABEL',
+    ]);
     // The daemon builder's USER is 1001: the dependency step runs as root, the image as 1001.
     expect(instructions[1]).to.equal('USER root');
     expect(r.dependencyStep).to.equal(4);
@@ -30,7 +40,10 @@ describe('renderDockerfile', () => {
     const r = renderDockerfile(plan(), '1.0.0');
     expect(r.beforeSource).to.equal(r.text.slice(0, r.text.indexOf('COPY src/ /\n')));
     expect(r.beforeSource).to.contain('CMD ["/usr/libexec/s2i/run"]').and.not.contain('LABEL');
-    const s2i = renderDockerfile(plan({ builder: { style: 's2i', image: 'b', scriptsDir: '/s2i', destination: '/tmp', user: '1001' } }), '1.0.0');
+    const s2i = renderDockerfile(
+      plan({ builder: { style: 's2i', image: 'b', scriptsDir: '/s2i', destination: '/tmp', user: '1001' } }),
+      '1.0.0',
+    );
     expect(s2i.beforeSource).to.equal(undefined);
   });
 });

@@ -43,7 +43,13 @@ export function renderDockerfile(plan: BuildPlan, toolVersion: string): Rendered
   const instructions = text.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
   const dep = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes('assemble --dependencies'));
   const check = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes(CHECK_IMPORTS));
-  return { text, dependencyStep: dep >= 0 ? dep + 1 : undefined, importStep: check >= 0 ? check + 1 : undefined, steps: instructions.length, beforeSource: beforeSource(text, plan) };
+  return {
+    text,
+    dependencyStep: dep >= 0 ? dep + 1 : undefined,
+    importStep: check >= 0 ? check + 1 : undefined,
+    steps: instructions.length,
+    beforeSource: beforeSource(text, plan),
+  };
 }
 
 /** The Dockerfile's text before `COPY src/ /` when only the LABEL step follows that line. */

@@ -17,11 +17,26 @@ export function renderModelFiles(names: ModelNames): GeneratedFile[] {
   const skeleton = (name: string) => readFileSync(packageFile('lib', 'render', 'templates', 'skeleton', name), 'utf8');
   return [
     { path: 'Makefile', content: template('model-Makefile.hbs')(names), executable: false, role: 'generated' },
-    { path: '.s2i/environment', content: template('skeleton/environment.hbs')(names), executable: false, role: 'skeleton' },
+    {
+      path: '.s2i/environment',
+      content: template('skeleton/environment.hbs')(names),
+      executable: false,
+      role: 'skeleton',
+    },
     { path: 'train.py', content: template('skeleton/train.py.hbs')(names), executable: false, role: 'skeleton' },
     { path: 'predict.py', content: template('skeleton/predict.py.hbs')(names), executable: false, role: 'skeleton' },
-    { path: 'requirements_train.txt', content: skeleton('requirements_train.txt'), executable: false, role: 'skeleton' },
-    { path: 'requirements_predict.txt', content: skeleton('requirements_predict.txt'), executable: false, role: 'skeleton' },
+    {
+      path: 'requirements_train.txt',
+      content: skeleton('requirements_train.txt'),
+      executable: false,
+      role: 'skeleton',
+    },
+    {
+      path: 'requirements_predict.txt',
+      content: skeleton('requirements_predict.txt'),
+      executable: false,
+      role: 'skeleton',
+    },
     { path: 'test/test_instances.json', content: skeleton('test_instances.json'), executable: false, role: 'skeleton' },
   ];
 }

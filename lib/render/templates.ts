@@ -11,7 +11,10 @@ export function template(name: string): HandlebarsTemplateDelegate {
   if (!t) {
     // noEscape: these are not HTML; every value reaching a template is validated before it is
     // rendered, and quoted by the helper meant for its target language where it needs quoting.
-    t = handlebars.compile(readFileSync(packageFile('lib', 'render', 'templates', name), 'utf8'), { noEscape: true, strict: true });
+    t = handlebars.compile(readFileSync(packageFile('lib', 'render', 'templates', name), 'utf8'), {
+      noEscape: true,
+      strict: true,
+    });
     compiled.set(name, t);
   }
   return t;

@@ -38,7 +38,14 @@ describe('the Makefile workflow and the all image', function () {
   let port: number;
 
   const make = async (dir: string, ...targets: string[]) => {
-    const args = ['-C', dir, ...targets, `CORTEX_S2I=${process.execPath} ${packageFile('bin', 'cortex-s2i.js')}`, `CONTAINER_PREFIX=${PREFIX}-`, `PORT=${port}`];
+    const args = [
+      '-C',
+      dir,
+      ...targets,
+      `CORTEX_S2I=${process.execPath} ${packageFile('bin', 'cortex-s2i.js')}`,
+      `CONTAINER_PREFIX=${PREFIX}-`,
+      `PORT=${port}`,
+    ];
     try {
       // Variables a CI system may set for its own purposes: they must not rename or move anything.
       const env = { ...process.env, CONTAINER_NAME: 'set-by-the-ci-system', PORT: '1', MODEL_NAME: 'other' };
@@ -69,7 +76,12 @@ describe('the Makefile workflow and the all image', function () {
     // make train-all builds this train image again under the same tag: remove this one too.
     cleanup.image((await engine.inspectImage(`${PREFIX}-${MODELS[0]!.container}-train`))!.id);
     expect((await stat(path.join(project, 'models/adult_income_lr.pkl'))).size).to.be.greaterThan(0);
-    const answer = JSON.parse(out.split('\n').filter((l) => l.startsWith('{"payload"')).at(-1)!) as { payload: { predictions: string[] } };
+    const answer = JSON.parse(
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{"payload"'))
+        .at(-1)!,
+    ) as { payload: { predictions: string[] } };
     expect(answer.payload.predictions).to.have.length.greaterThan(0);
     // make stop removed the predict container.
     const left = await run('docker', ['ps', '-aq', '--filter', `name=^/${PREFIX}-${MODELS[0]!.container}$`]);
@@ -88,7 +100,7 @@ describe('the Makefile workflow and the all image', function () {
     }
   });
 
-  it('answers every route in the all container exactly as the model\'s own container does', async () => {
+  it("answers every route in the all container exactly as the model's own container does", async () => {
     for (const m of MODELS) {
       const body = await readFile(path.join(project, m.dir, 'test/test_instances.json'), 'utf8');
       const fromAll = await postJson(port, m.route, body);

@@ -39,14 +39,23 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
   const dockerImage = `${PREFIX}-asdf-docker`;
   const buildahImage = `${PREFIX}-asdf-buildah`;
   /** buildah on storage of its own, in temporary folders: nothing of anyone else's is touched. */
-  const buildah = (...args: string[]) => run('buildah', ['--root', buildahStorage[0]!, '--runroot', buildahStorage[1]!, '--storage-driver', 'vfs', ...args], { maxBuffer: 64 * 1024 * 1024 });
+  const buildah = (...args: string[]) =>
+    run(
+      'buildah',
+      ['--root', buildahStorage[0]!, '--runroot', buildahStorage[1]!, '--storage-driver', 'vfs', ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
 
   before(async function () {
     engine = await realEngine(this);
-    const down = await fetch(`http://${REGISTRY}/v2/`).then((r) => (r.ok ? undefined : `the registry at ${REGISTRY} answers ${r.status}`), () => `no registry answers at ${REGISTRY}`);
+    const down = await fetch(`http://${REGISTRY}/v2/`).then(
+      (r) => (r.ok ? undefined : `the registry at ${REGISTRY} answers ${r.status}`),
+      () => `no registry answers at ${REGISTRY}`,
+    );
     const reason = (await hasBuildah()) ? down : 'buildah is not installed';
     if (reason) {
-      if (process.env.CI === 'true') throw new Error(`${reason}; 'make test' installs buildah and starts the registries`);
+      if (process.env.CI === 'true')
+        throw new Error(`${reason}; 'make test' installs buildah and starts the registries`);
       console.warn(`\n*** --as-dockerfile SUITE SKIPPED: ${reason}. Run 'make buildah registry' (or 'make test').\n`);
       this.skip();
     }
@@ -67,15 +76,26 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
 
   it('writes the context without an engine, and prints how to build it', async () => {
     // An address where nothing answers: writing the context must not need one.
-    const r = await cliWith({ ...process.env, DOCKER_HOST: 'tcp://127.0.0.1:9' }, 'build', path.join(project, MODEL.dir), 'daemon', dockerImage, '--as-dockerfile', context);
+    const r = await cliWith(
+      { ...process.env, DOCKER_HOST: 'tcp://127.0.0.1:9' },
+      'build',
+      path.join(project, MODEL.dir),
+      'daemon',
+      dockerImage,
+      '--as-dockerfile',
+      context,
+    );
     expect(r.code, r.err).to.equal(0);
-    expect(r.out).to.contain(`docker build -t ${dockerImage} ${context}`).and.contain(`buildah bud --storage-driver vfs -t ${dockerImage} ${context}`);
+    expect(r.out)
+      .to.contain(`docker build -t ${dockerImage} ${context}`)
+      .and.contain(`buildah bud --storage-driver vfs -t ${dockerImage} ${context}`);
     expect(r.out).to.match(/wrote .*ctx: \d+ files \(.*\) and 1 link/);
     const dockerfile = await readFile(path.join(context, 'Dockerfile'), 'utf8');
     // Nothing that only BuildKit reads: a syntax line, RUN --mount, COPY --chmod/--link, heredocs.
     expect(dockerfile).not.to.match(/^# *syntax=|--mount|--chmod|--link|<</m);
     // Every COPY source is inside the folder.
-    for (const m of dockerfile.matchAll(/^COPY (\S+) /gm)) expect((await stat(path.join(context, m[1]!))).isDirectory(), m[1]).to.equal(true);
+    for (const m of dockerfile.matchAll(/^COPY (\S+) /gm))
+      expect((await stat(path.join(context, m[1]!))).isDirectory(), m[1]).to.equal(true);
     expect((await stat(path.join(context, 'deps/requirements.txt'))).mode & 0o777).to.equal(0o644);
     expect(await readdir(context)).to.have.members(['Dockerfile', 'deps', 'src']);
 
@@ -114,7 +134,10 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
     // The job's own script lines, on the example's model instead of churn, with the cortex-s2i of
     // this checkout; its serving lines (podman, curl) are left out: the image is served below.
     const doc = await readFile(packageFile('docs', 'ci.md'), 'utf8');
-    const gitlab = parseYaml([...doc.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)][1]![1]!) as Record<string, { script: string[]; variables: Record<string, string> }>;
+    const gitlab = parseYaml([...doc.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)][1]![1]!) as Record<
+      string,
+      { script: string[]; variables: Record<string, string> }
+    >;
     const job = Object.values(gitlab)[0]!;
     const lines = job.script
       .filter((l) => !/^(podman|curl|for )/.test(l))
@@ -134,7 +157,9 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
       `buildah pull --quiet --storage-driver vfs "docker-daemon:${builder}" >/dev/null`,
       ...lines,
     ].join('\n');
-    const variables = Object.fromEntries(Object.entries(job.variables).filter(([k]) => k !== 'CORTEX_S2I_BUILDER_REPO' && k !== 'IMAGE'));
+    const variables = Object.fromEntries(
+      Object.entries(job.variables).filter(([k]) => k !== 'CORTEX_S2I_BUILDER_REPO' && k !== 'IMAGE'),
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...variables,
@@ -146,15 +171,21 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
       CONTAINERS_REGISTRIES_CONF: conf,
       CORTEX_S2I_BIN: packageFile('bin', 'cortex-s2i.js'),
     };
-    const output = await run('sh', ['-c', script], { cwd: project, env, maxBuffer: 64 * 1024 * 1024 }).catch((err: { stdout: string; stderr: string }) => {
-      throw new Error(`the job failed:\n${err.stdout.slice(-3000)}\n${err.stderr.slice(-3000)}`);
-    });
+    const output = await run('sh', ['-c', script], { cwd: project, env, maxBuffer: 64 * 1024 * 1024 }).catch(
+      (err: { stdout: string; stderr: string }) => {
+        throw new Error(`the job failed:\n${err.stdout.slice(-3000)}\n${err.stderr.slice(-3000)}`);
+      },
+    );
     // The CLI's part printed plain lines: CI is set.
-    // eslint-disable-next-line no-control-regex
-    expect(output.stdout).to.match(/^wrote \S*\/ctx: \d+ files/m).and.not.match(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(output.stdout)
+      .to.match(/^wrote \S*\/ctx: \d+ files/m)
+      // eslint-disable-next-line no-control-regex
+      .and.not.match(/[\u0000-\u0009\u000b-\u001f]/);
     const digest = (await readFile(path.join(project, 'digest.txt'), 'utf8')).trim();
     expect(digest).to.match(/^sha256:[0-9a-f]{64}$/);
-    expect((await readFile(path.join(project, 'build.env'), 'utf8')).trim()).to.equal(`IMAGE_REF=${repository}@${digest}`);
+    expect((await readFile(path.join(project, 'build.env'), 'utf8')).trim()).to.equal(
+      `IMAGE_REF=${repository}@${digest}`,
+    );
     // What a later job does with IMAGE_REF: the engine pulls exactly what was pushed.
     cleanup.image(`${repository}@${digest}`);
     cleanup.image(buildahImage);
@@ -164,7 +195,9 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
   });
 
   /** What an image shows: its answers, its user, its files, and how it stops. */
-  async function observe(image: string): Promise<{ predictions: unknown; uid: string; listing: string[]; stopStatus: number; stopSeconds: number }> {
+  async function observe(
+    image: string,
+  ): Promise<{ predictions: unknown; uid: string; listing: string[]; stopStatus: number; stopSeconds: number }> {
     const inside = (cmd: string[]) => runInImage(engine, image, cmd);
     const uid = (await inside(['id', '-u'])).trim();
     // Type, mode, owner and link target of everything under /opt/program.
@@ -173,23 +206,45 @@ describe('--as-dockerfile, built by docker build and by buildah', function () {
     const dotenv = parseDotenv(await readFile(path.join(project, '.env')));
     const env = Object.entries({ ...dotenv, PREDICTION_LABELS: 'low,high' }).map(([k, v]) => `${k}=${v}`);
     const body = await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8');
-    const r = await predictThenStop(engine, { image, name: `${PREFIX}-asdf-serve`, env, models, route: `${MODEL.name}/predict`, body });
-    return { predictions: (r.json as { payload: { predictions: unknown } }).payload.predictions, uid, listing, stopStatus: r.stopStatus, stopSeconds: r.stopSeconds };
+    const r = await predictThenStop(engine, {
+      image,
+      name: `${PREFIX}-asdf-serve`,
+      env,
+      models,
+      route: `${MODEL.name}/predict`,
+      body,
+    });
+    return {
+      predictions: (r.json as { payload: { predictions: unknown } }).payload.predictions,
+      uid,
+      listing,
+      stopStatus: r.stopStatus,
+      stopSeconds: r.stopSeconds,
+    };
   }
 
   it('gives two images with the same answers, user and files, each stopping cleanly on SIGTERM', async () => {
     const fromDocker = await observe(dockerImage);
     const fromBuildah = await observe(buildahImage);
-    const instances = (JSON.parse(await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8')) as { payload: { instances: unknown[] } }).payload.instances;
+    const instances = (
+      JSON.parse(await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8')) as {
+        payload: { instances: unknown[] };
+      }
+    ).payload.instances;
 
     expect(fromDocker.predictions).to.be.an('array').with.length(instances.length);
     expect((fromDocker.predictions as string[]).every((p) => p === 'low' || p === 'high')).to.equal(true);
     expect(fromBuildah.predictions).to.deep.equal(fromDocker.predictions);
     expect([fromDocker.uid, fromBuildah.uid]).to.deep.equal(['1001', '1001']);
     expect(fromDocker.listing).to.include(`/opt/program/finance_income_prediction/${MODEL.dir}/predict.py f 644 0 `);
-    expect(fromDocker.listing).to.include('/opt/program/finance_income_prediction/models l 777 0 /opt/cortex-s2i/models');
+    expect(fromDocker.listing).to.include(
+      '/opt/program/finance_income_prediction/models l 777 0 /opt/cortex-s2i/models',
+    );
     expect(fromBuildah.listing).to.deep.equal(fromDocker.listing);
-    for (const [name, seen] of [['docker build', fromDocker], ['buildah', fromBuildah]] as const) {
+    for (const [name, seen] of [
+      ['docker build', fromDocker],
+      ['buildah', fromBuildah],
+    ] as const) {
       expect(seen.stopStatus, `${name}: exit status after docker stop`).to.equal(0);
       expect(seen.stopSeconds, `${name}: seconds to stop`).to.be.below(10);
     }

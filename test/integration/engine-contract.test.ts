@@ -9,5 +9,9 @@ describe('the Docker engine adapter honours the engine contract', function () {
   before(async function () {
     await realEngine(this);
   });
-  engineContract(() => dockerEngine(process.env.DOCKER_HOST), bundledBuilderImage('train', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined), PREFIX);
+  engineContract(
+    () => dockerEngine(process.env.DOCKER_HOST),
+    bundledBuilderImage('train', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined),
+    PREFIX,
+  );
 });

@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExitCode } from '../../lib/errors.js';
 import { packageFile } from '../../lib/package-root.js';
-import { buildStream, FakeHttpEngine, IMAGE_JSON, json, runCli, stall, type Route } from '../support/fake-http-engine.js';
+import {
+  buildStream,
+  FakeHttpEngine,
+  IMAGE_JSON,
+  json,
+  runCli,
+  stall,
+  type Route,
+} from '../support/fake-http-engine.js';
 
 const MODEL = packageFile('fixtures', 'finance_income_prediction', 'randomForest');
 // A name of its own for every build: the model folder does not change, so the build cache would
@@ -16,10 +24,21 @@ let built = 0;
 const image = () => `${process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test'}-fake-${process.pid}-${++built}:1`;
 const BUILT = `sha256:${'b'.repeat(64)}`;
 const INSPECT = /^\/images\/.+\/json$/;
-const OK_BUILD = [{ stream: 'Step 1/1 : FROM builder' }, { stream: '\n' }, { aux: { ID: BUILT } }, { stream: 'Successfully built bbbbbbbbbbbb\n' }];
+const OK_BUILD = [
+  { stream: 'Step 1/1 : FROM builder' },
+  { stream: '\n' },
+  { aux: { ID: BUILT } },
+  { stream: 'Successfully built bbbbbbbbbbbb\n' },
+];
 
 /** No limits from the developer's environment; the defaults unless a test sets one. */
-const BASE_ENV = { CORTEX_S2I_ENGINE_TIMEOUT: '', CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '', DOCKER_TLS_VERIFY: '', DOCKER_CERT_PATH: '', SOURCE_DATE_EPOCH: '' };
+const BASE_ENV = {
+  CORTEX_S2I_ENGINE_TIMEOUT: '',
+  CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '',
+  DOCKER_TLS_VERIFY: '',
+  DOCKER_CERT_PATH: '',
+  SOURCE_DATE_EPOCH: '',
+};
 
 describe('an engine that stalls, refuses or answers nonsense', function () {
   this.timeout(60_000);
@@ -34,11 +53,18 @@ describe('an engine that stalls, refuses or answers nonsense', function () {
     return engine;
   }
 
-  function build(engine: FakeHttpEngine, env: Record<string, string> = {}, whileRunning?: Parameters<typeof runCli>[2], model = MODEL, ref = image()) {
+  function build(
+    engine: FakeHttpEngine,
+    env: Record<string, string> = {},
+    whileRunning?: Parameters<typeof runCli>[2],
+    model = MODEL,
+    ref = image(),
+  ) {
     return runCli(['build', model, 'daemon', ref], { ...BASE_ENV, DOCKER_HOST: engine.host, ...env }, whileRunning);
   }
 
-  const tagged = (engine: FakeHttpEngine) => engine.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/tag'));
+  const tagged = (engine: FakeHttpEngine) =>
+    engine.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/tag'));
 
   it('gives up on a short call after its limit: status 4, naming the call', async () => {
     const engine = await fake([['GET', INSPECT, stall]]);
@@ -195,7 +221,9 @@ describe('an engine that stalls, refuses or answers nonsense', function () {
   it('fails a file that grows while the context is sent with status 3, and tags nothing', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'cortex-s2i-test-grow-'));
     try {
-      await cp(packageFile('fixtures', 'finance_income_prediction'), path.join(dir, 'finance_income_prediction'), { recursive: true });
+      await cp(packageFile('fixtures', 'finance_income_prediction'), path.join(dir, 'finance_income_prediction'), {
+        recursive: true,
+      });
       const model = path.join(dir, 'finance_income_prediction', 'randomForest');
       const grows = path.join(model, 'features.py');
       // Between the plan (which saw the file's size) and the send: grows by zeros, which the

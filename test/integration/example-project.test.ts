@@ -36,77 +36,96 @@ describe('the example project on a real engine', function () {
 
   // One flat list in the order the work happens: mocha would run nested suites after these tests.
   for (const model of MODELS) {
-      it(`${model.dir}: builds a train image and a predict image`, async () => {
-        for (const kind of ['train', 'daemon']) {
-          const r = await cli('build', path.join(project, model.dir), kind, cleanup.image(image(model.dir, kind)));
-          buildLogs.push(r.out, r.err);
-          expect(r.code, r.err).to.equal(0);
-          expect(r.out).to.match(/built .* \(sha256:[0-9a-f]{64}\) in [\d.]+s/);
-        }
-      });
+    it(`${model.dir}: builds a train image and a predict image`, async () => {
+      for (const kind of ['train', 'daemon']) {
+        const r = await cli('build', path.join(project, model.dir), kind, cleanup.image(image(model.dir, kind)));
+        buildLogs.push(r.out, r.err);
+        expect(r.code, r.err).to.equal(0);
+        expect(r.out).to.match(/built .* \(sha256:[0-9a-f]{64}\) in [\d.]+s/);
+      }
+    });
 
-      it(`${model.dir}: trains, and the model file appears in the mounted models folder`, async () => {
-        const c = await startContainer(engine, {
-          image: image(model.dir, 'train'),
-          name: `${PREFIX}-train-${model.name}`,
-          env: ['TRAIN=1', `PAYLOAD={"$ref": "data/adult_income-prepped.csv", "model_name": "${model.name}"}`],
-          binds: [
-            { host: path.join(project, 'data'), container: '/model/data', readOnly: true },
-            { host: models, container: '/model/models' },
-          ],
-        });
-        const status = await engine.waitContainer(c.id);
-        const logs = await engine.containerLogs(c.id);
+    it(`${model.dir}: trains, and the model file appears in the mounted models folder`, async () => {
+      const c = await startContainer(engine, {
+        image: image(model.dir, 'train'),
+        name: `${PREFIX}-train-${model.name}`,
+        env: ['TRAIN=1', `PAYLOAD={"$ref": "data/adult_income-prepped.csv", "model_name": "${model.name}"}`],
+        binds: [
+          { host: path.join(project, 'data'), container: '/model/data', readOnly: true },
+          { host: models, container: '/model/models' },
+        ],
+      });
+      const status = await engine.waitContainer(c.id);
+      const logs = await engine.containerLogs(c.id);
+      await engine.removeContainer(c.id);
+      expect(status, logs.stderr).to.equal(0);
+      const events = logs.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; result?: { accuracy: number } });
+      expect(events.map((e) => e.event)).to.deep.equal(['started', 'finished']);
+      expect(events[1]!.result!.accuracy).to.be.greaterThan(0.8);
+      expect((await stat(path.join(models, `${model.name}.pkl`))).size).to.be.greaterThan(0);
+    });
+
+    it(`${model.dir}: serves the test instances, with .env values given at run time`, async () => {
+      const dotenv = parseDotenv(await readFile(path.join(project, '.env')));
+      const env = Object.entries({ ...dotenv, PREDICTION_LABELS: 'low,high' }).map(([k, v]) => `${k}=${v}`);
+      const c = await startContainer(engine, {
+        image: image(model.dir, 'daemon'),
+        name: `${PREFIX}-predict-${model.name}`,
+        env,
+        binds: [{ host: models, container: '/action/models', readOnly: true }],
+        publish: [5000],
+      });
+      try {
+        const port = c.ports[5000]!;
+        await waitForHealth(port);
+        const body = await readFile(path.join(project, model.dir, 'test/test_instances.json'), 'utf8');
+        const r = await postJson(port, `${model.name}/predict`, body);
+        expect(r.status).to.equal(200);
+        const payload = (r.json as { payload: { predictions: string[] } }).payload;
+        const instances = (JSON.parse(body) as { payload: { instances: unknown[] } }).payload.instances;
+        expect(payload.predictions).to.have.length(instances.length);
+        expect(new Set(payload.predictions)).to.satisfy((s: Set<string>) =>
+          [...s].every((p) => p === 'low' || p === 'high'),
+        );
+      } finally {
         await engine.removeContainer(c.id);
-        expect(status, logs.stderr).to.equal(0);
-        const events = logs.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; result?: { accuracy: number } });
-        expect(events.map((e) => e.event)).to.deep.equal(['started', 'finished']);
-        expect(events[1]!.result!.accuracy).to.be.greaterThan(0.8);
-        expect((await stat(path.join(models, `${model.name}.pkl`))).size).to.be.greaterThan(0);
-      });
-
-      it(`${model.dir}: serves the test instances, with .env values given at run time`, async () => {
-        const dotenv = parseDotenv(await readFile(path.join(project, '.env')));
-        const env = Object.entries({ ...dotenv, PREDICTION_LABELS: 'low,high' }).map(([k, v]) => `${k}=${v}`);
-        const c = await startContainer(engine, {
-          image: image(model.dir, 'daemon'),
-          name: `${PREFIX}-predict-${model.name}`,
-          env,
-          binds: [{ host: models, container: '/action/models', readOnly: true }],
-          publish: [5000],
-        });
-        try {
-          const port = c.ports[5000]!;
-          await waitForHealth(port);
-          const body = await readFile(path.join(project, model.dir, 'test/test_instances.json'), 'utf8');
-          const r = await postJson(port, `${model.name}/predict`, body);
-          expect(r.status).to.equal(200);
-          const payload = (r.json as { payload: { predictions: string[] } }).payload;
-          const instances = (JSON.parse(body) as { payload: { instances: unknown[] } }).payload.instances;
-          expect(payload.predictions).to.have.length(instances.length);
-          expect(new Set(payload.predictions)).to.satisfy((s: Set<string>) => [...s].every((p) => p === 'low' || p === 'high'));
-        } finally {
-          await engine.removeContainer(c.id);
-        }
-      });
+      }
+    });
   }
 
   it('gives predict images the run script as CMD, the s2i labels, and only the planned files', async () => {
     const ref = image('logisticRegression', 'daemon');
     const info = (await engine.inspectImage(ref))!;
     expect(info.cmd).to.deep.equal(['/usr/libexec/s2i/run']);
-    expect(info.labels).to.include.keys('io.openshift.s2i.build.image', 'io.openshift.s2i.build.source-location', 'org.opencontainers.image.created');
+    expect(info.labels).to.include.keys(
+      'io.openshift.s2i.build.image',
+      'io.openshift.s2i.build.source-location',
+      'org.opencontainers.image.created',
+    );
     expect(info.labels['io.openshift.s2i.build.image']).to.match(/\/builder-daemon:/);
     expect(info.labels['io.openshift.s2i.scripts-url']).to.equal('image:///usr/libexec/s2i');
 
-    const c = await startContainer(engine, { image: ref, name: `${PREFIX}-find`, cmd: ['find', '/opt/program', '/tmp'] });
+    const c = await startContainer(engine, {
+      image: ref,
+      name: `${PREFIX}-find`,
+      cmd: ['find', '/opt/program', '/tmp'],
+    });
     await engine.waitContainer(c.id);
     const listing = (await engine.containerLogs(c.id)).stdout.trim().split('\n').sort();
     await engine.removeContainer(c.id);
     const root = '/opt/program/finance_income_prediction';
-    expect(listing).to.include(`${root}/logisticRegression/predict.py`).and.include(`${root}/common_utils/preprocessing.py`);
+    expect(listing)
+      .to.include(`${root}/logisticRegression/predict.py`)
+      .and.include(`${root}/common_utils/preprocessing.py`);
     // models is the one link to the mounted models: nothing below it is in the image.
-    const unwanted = listing.filter((p) => p !== `${root}/models` && /\/(data|models|randomForest|xgBoost|all)(\/|$)|\.pyc$|\/\.[^/]+|cortex-s2i-deps/.test(p));
+    const unwanted = listing.filter(
+      (p) =>
+        p !== `${root}/models` &&
+        /\/(data|models|randomForest|xgBoost|all)(\/|$)|\.pyc$|\/\.[^/]+|cortex-s2i-deps/.test(p),
+    );
     expect(unwanted).to.deep.equal([]);
     expect(listing).to.include(`${root}/models`);
   });
@@ -143,7 +162,9 @@ describe('the example project on a real engine', function () {
     const r = await cli('build', model, 'daemon', ref);
     expect(r.code, r.err).to.equal(0);
     // Nothing before the source step changed: no step runs, the source layer goes on the same base.
-    expect(r.out).to.match(/source {8}\d+ files onto sha256:[0-9a-f]{12}, as the last build's source step: nothing before it changed/);
+    expect(r.out).to.match(
+      /source {8}\d+ files onto sha256:[0-9a-f]{12}, as the last build's source step: nothing before it changed/,
+    );
     expect(r.out).not.to.match(/step \d+\/\d+/);
     const after = (await engine.inspectImage(ref))!;
     // The dependency layers are shared; only the source layer is new.

@@ -12,7 +12,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExitCode } from '../../lib/errors.js';
 import { packageFile } from '../../lib/package-root.js';
-import { buildStream, FakeHttpEngine, IMAGE_JSON, json, runCli, stall, type CliRun, type Route } from '../support/fake-http-engine.js';
+import {
+  buildStream,
+  FakeHttpEngine,
+  IMAGE_JSON,
+  json,
+  runCli,
+  stall,
+  type CliRun,
+  type Route,
+} from '../support/fake-http-engine.js';
 
 const MODEL = packageFile('fixtures', 'finance_income_prediction', 'randomForest');
 const PREFIX = process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test';
@@ -23,7 +32,10 @@ const image = () => `${PREFIX}-status-${process.pid}-${++built}:1`;
 const BUILT = `sha256:${'b'.repeat(64)}`;
 const INSPECT = /^\/images\/.+\/json$/;
 const PUSH = /^\/images\/.+\/push$/;
-const PUSH_REFUSED = buildStream([{ status: 'The push refers to repository' }, { errorDetail: { message: 'denied: requested access to the resource is denied' }, error: 'denied' }]);
+const PUSH_REFUSED = buildStream([
+  { status: 'The push refers to repository' },
+  { errorDetail: { message: 'denied: requested access to the resource is denied' }, error: 'denied' },
+]);
 
 /** The statuses the README's exit-status section documents (0 aside). */
 async function documentedStatuses(): Promise<number[]> {
@@ -46,14 +58,21 @@ async function registry(status: number): Promise<Server> {
 interface Case {
   name: string;
   status: number;
-  run(ctx: { fake(routes: Array<[string, RegExp, Route]>): Promise<FakeHttpEngine>; registry(status: number): Promise<string>; env: NodeJS.ProcessEnv }): Promise<CliRun>;
+  run(ctx: {
+    fake(routes: Array<[string, RegExp, Route]>): Promise<FakeHttpEngine>;
+    registry(status: number): Promise<string>;
+    env: NodeJS.ProcessEnv;
+  }): Promise<CliRun>;
 }
 
 const signalled = (signal: NodeJS.Signals, status: number): Case => ({
   name: `${signal} while the engine stalls a build`,
   status,
   async run({ fake, env }) {
-    const engine = await fake([['GET', INSPECT, json(200, IMAGE_JSON)], ['POST', /^\/build$/, buildStream([{ stream: 'Step 1/2 : FROM builder\n' }], true)]]);
+    const engine = await fake([
+      ['GET', INSPECT, json(200, IMAGE_JSON)],
+      ['POST', /^\/build$/, buildStream([{ stream: 'Step 1/2 : FROM builder\n' }], true)],
+    ]);
     return runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: engine.host }, async (child) => {
       await engine.received('POST', /^\/build$/);
       child.kill(signal);
@@ -61,26 +80,55 @@ const signalled = (signal: NodeJS.Signals, status: number): Case => ({
   },
 });
 
-const push = (name: string, status: number, ref: (registry: (s: number) => Promise<string>) => Promise<string>): Case => ({
+const push = (
+  name: string,
+  status: number,
+  ref: (registry: (s: number) => Promise<string>) => Promise<string>,
+): Case => ({
   name,
   status,
   async run({ fake, registry: reg, env }) {
-    const engine = await fake([['GET', INSPECT, json(200, IMAGE_JSON)], ['POST', PUSH, PUSH_REFUSED]]);
+    const engine = await fake([
+      ['GET', INSPECT, json(200, IMAGE_JSON)],
+      ['POST', PUSH, PUSH_REFUSED],
+    ]);
     return runCli(['push', await ref(reg)], { ...env, DOCKER_HOST: engine.host });
   },
 });
 
 const CASES: Case[] = [
   { name: 'a usage error', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon'], env) },
-  { name: 'an unknown option', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', image(), '--progress', 'loud'], env) },
-  { name: 'a source folder that does not exist', status: ExitCode.badInput, run: ({ env }) => runCli(['build', '/nonexistent/model', 'daemon', image(), '--dry-run'], env) },
-  { name: 'an image name the engine would misread', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', 'a:b:c'], env) },
-  { name: 'an out-of-range SOURCE_DATE_EPOCH', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', image(), '--dry-run'], { ...env, SOURCE_DATE_EPOCH: '99999999999999' }) },
-  { name: 'a DOCKER_HOST the tool cannot honour', status: ExitCode.badInput, run: ({ env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: 'ssh://user@host' }) },
+  {
+    name: 'an unknown option',
+    status: ExitCode.badInput,
+    run: ({ env }) => runCli(['build', MODEL, 'daemon', image(), '--progress', 'loud'], env),
+  },
+  {
+    name: 'a source folder that does not exist',
+    status: ExitCode.badInput,
+    run: ({ env }) => runCli(['build', '/nonexistent/model', 'daemon', image(), '--dry-run'], env),
+  },
+  {
+    name: 'an image name the engine would misread',
+    status: ExitCode.badInput,
+    run: ({ env }) => runCli(['build', MODEL, 'daemon', 'a:b:c'], env),
+  },
+  {
+    name: 'an out-of-range SOURCE_DATE_EPOCH',
+    status: ExitCode.badInput,
+    run: ({ env }) =>
+      runCli(['build', MODEL, 'daemon', image(), '--dry-run'], { ...env, SOURCE_DATE_EPOCH: '99999999999999' }),
+  },
+  {
+    name: 'a DOCKER_HOST the tool cannot honour',
+    status: ExitCode.badInput,
+    run: ({ env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: 'ssh://user@host' }),
+  },
   {
     name: 'a builder image missing from the engine',
     status: ExitCode.badInput,
-    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([])).host }),
+    run: async ({ fake, env }) =>
+      runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([])).host }),
   },
   {
     name: 'a failing build step',
@@ -88,26 +136,59 @@ const CASES: Case[] = [
     async run({ fake, env }) {
       const engine = await fake([
         ['GET', INSPECT, json(200, IMAGE_JSON)],
-        ['POST', /^\/build$/, buildStream([{ stream: 'Step 1/2 : FROM builder\n' }, { stream: 'Step 2/2 : RUN false\n' }, { stream: 'boom\tfailed\n' }, { errorDetail: { code: 1, message: "The command '/bin/sh -c false' returned a non-zero code: 1" }, error: 'x' }])],
+        [
+          'POST',
+          /^\/build$/,
+          buildStream([
+            { stream: 'Step 1/2 : FROM builder\n' },
+            { stream: 'Step 2/2 : RUN false\n' },
+            { stream: 'boom\tfailed\n' },
+            {
+              errorDetail: { code: 1, message: "The command '/bin/sh -c false' returned a non-zero code: 1" },
+              error: 'x',
+            },
+          ]),
+        ],
       ]);
       return runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: engine.host });
     },
   },
-  { name: 'no engine answers', status: ExitCode.engineUnreachable, run: ({ env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: 'tcp://127.0.0.1:1' }) },
+  {
+    name: 'no engine answers',
+    status: ExitCode.engineUnreachable,
+    run: ({ env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: 'tcp://127.0.0.1:1' }),
+  },
   {
     name: 'an engine call that gets no answer in time',
     status: ExitCode.engineUnreachable,
-    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([['GET', INSPECT, stall]])).host, CORTEX_S2I_ENGINE_TIMEOUT: '1' }),
+    run: async ({ fake, env }) =>
+      runCli(['build', MODEL, 'daemon', image()], {
+        ...env,
+        DOCKER_HOST: (await fake([['GET', INSPECT, stall]])).host,
+        CORTEX_S2I_ENGINE_TIMEOUT: '1',
+      }),
   },
   {
     name: 'the engine refuses a request',
     status: ExitCode.engineFailed,
-    run: async ({ fake, env }) => runCli(['build', MODEL, 'daemon', image()], { ...env, DOCKER_HOST: (await fake([['GET', INSPECT, json(500, { message: 'disk on fire' })]])).host }),
+    run: async ({ fake, env }) =>
+      runCli(['build', MODEL, 'daemon', image()], {
+        ...env,
+        DOCKER_HOST: (await fake([['GET', INSPECT, json(500, { message: 'disk on fire' })]])).host,
+      }),
   },
-  push('a registry that refuses for its own reason', ExitCode.registryFailed, async (reg) => `${await reg(200)}/team/model:1`),
+  push(
+    'a registry that refuses for its own reason',
+    ExitCode.registryFailed,
+    async (reg) => `${await reg(200)}/team/model:1`,
+  ),
   push('a registry that is down', ExitCode.registryDown, async () => '127.0.0.1:1/team/model:1'),
   push('a registry host that does not resolve', ExitCode.registryUnknown, async () => 'registry.invalid/team/model:1'),
-  push('a registry that asks for credentials there are none of', ExitCode.registryCredentials, async (reg) => `${await reg(401)}/team/model:1`),
+  push(
+    'a registry that asks for credentials there are none of',
+    ExitCode.registryCredentials,
+    async (reg) => `${await reg(401)}/team/model:1`,
+  ),
   signalled('SIGHUP', ExitCode.hangup),
   signalled('SIGINT', ExitCode.interrupted),
   signalled('SIGTERM', ExitCode.terminated),
@@ -122,7 +203,14 @@ describe('exit statuses of failing commands', function () {
   before(async () => {
     configDir = await mkdtemp(path.join(tmpdir(), `${PREFIX}-status-`));
     // No credentials and no limits from the developer's own environment.
-    env = { DOCKER_CONFIG: configDir, DOCKER_TLS_VERIFY: '', DOCKER_CERT_PATH: '', CORTEX_S2I_ENGINE_TIMEOUT: '', CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '', SOURCE_DATE_EPOCH: '' };
+    env = {
+      DOCKER_CONFIG: configDir,
+      DOCKER_TLS_VERIFY: '',
+      DOCKER_CERT_PATH: '',
+      CORTEX_S2I_ENGINE_TIMEOUT: '',
+      CORTEX_S2I_BUILD_SILENCE_TIMEOUT: '',
+      SOURCE_DATE_EPOCH: '',
+    };
   });
   after(() => rm(configDir, { recursive: true, force: true }));
   afterEach(async () => {
@@ -201,7 +289,16 @@ describe('build output in a CI log', function () {
   }
 
   it('a failing build in CI: status 3 and still no control characters', async () => {
-    const run = await buildWith([{ stream: 'Step 1/2 : FROM builder\n' }, { stream: 'Step 2/2 : RUN x\n' }, { stream: 'fail\there\u001b[2J\n' }, { errorDetail: { message: 'returned a non-zero code: 1' }, error: 'x' }], ['-q'], { CI: 'true' });
+    const run = await buildWith(
+      [
+        { stream: 'Step 1/2 : FROM builder\n' },
+        { stream: 'Step 2/2 : RUN x\n' },
+        { stream: 'fail\there\u001b[2J\n' },
+        { errorDetail: { message: 'returned a non-zero code: 1' }, error: 'x' },
+      ],
+      ['-q'],
+      { CI: 'true' },
+    );
     expect(run.code).to.equal(ExitCode.buildFailed);
     expect(run.out + run.err).not.to.match(CONTROL);
   });

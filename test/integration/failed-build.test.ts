@@ -17,7 +17,10 @@ const run = promisify(execFile);
 /** Containers of a build's dependency step (any state): what a failed build could leave behind. */
 async function dependencyStepContainers(): Promise<string[]> {
   const { stdout } = await run('docker', ['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Command}}']);
-  return stdout.split('\n').filter((l) => l.includes('cortex-s2i-deps')).map((l) => l.split(' ')[0]!);
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes('cortex-s2i-deps'))
+    .map((l) => l.split(' ')[0]!);
 }
 
 async function noneLeft(): Promise<string[]> {
@@ -40,8 +43,15 @@ async function parentLinks(): Promise<Map<string, string>> {
   const ids = (await run('docker', ['images', '-a', '-q', '--no-trunc'])).stdout.trim().split('\n').filter(Boolean);
   if (ids.length === 0) return new Map();
   // Images removed meanwhile make inspect fail for them only: what it printed still counts.
-  const { stdout } = await run('docker', ['image', 'inspect', '--format', '{{.Id}} {{.Parent}}', ...new Set(ids)], { maxBuffer: 16 * 1024 * 1024 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
-  return new Map(stdout.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  const { stdout } = await run('docker', ['image', 'inspect', '--format', '{{.Id}} {{.Parent}}', ...new Set(ids)], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  return new Map(
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }
 
 /** Whether `image` descends from `ancestor`. */
@@ -73,7 +83,13 @@ async function newDanglingThatStay(before: string[]): Promise<string[]> {
  * The engine is shared, so other untagged images come and go meanwhile; those are not ours.
  */
 async function danglingImages(): Promise<string[]> {
-  const builder = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', bundledBuilderImage('daemon', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined)]);
+  const builder = await run('docker', [
+    'image',
+    'inspect',
+    '--format',
+    '{{.Id}}',
+    bundledBuilderImage('daemon', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined),
+  ]);
   const parents = await parentLinks();
   return (await allDangling()).filter((id) => descendsFrom(id, builder.stdout.trim(), parents));
 }
@@ -93,7 +109,13 @@ describe('a build that fails or is interrupted', function () {
     await appendFile(path.join(model, 'requirements_predict.txt'), 'cortex-s2i-no-such-package==9.9.9\n');
     const ref = cleanup.image(`${PREFIX}-unsatisfiable`);
     const danglingBefore = await danglingImages();
-    const result = await run(process.execPath, [packageFile('bin', 'cortex-s2i.js'), 'build', model, 'daemon', ref]).then(
+    const result = await run(process.execPath, [
+      packageFile('bin', 'cortex-s2i.js'),
+      'build',
+      model,
+      'daemon',
+      ref,
+    ]).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
     );
@@ -170,7 +192,11 @@ describe('a build that fails or is interrupted', function () {
       },
     });
     const lines: string[] = [];
-    const code = await main(['build', model, 'daemon', ref], { env: process.env, engine: () => growing, output: { out: (l) => lines.push(l), err: (l) => lines.push(l) } });
+    const code = await main(['build', model, 'daemon', ref], {
+      env: process.env,
+      engine: () => growing,
+      output: { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+    });
     expect(grown).to.equal(true);
     expect(code, lines.join('\n')).to.equal(ExitCode.buildFailed);
     expect(lines.join('\n')).to.match(/features\.py: its size changed/);

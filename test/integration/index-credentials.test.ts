@@ -43,13 +43,16 @@ describe('package-index credentials', function () {
 
   it('never reach a layer, the history or a label of the image', async () => {
     const dir = await cleanup.tempDir('index');
-    await writeTree({
-      'shop/data/.keep': '',
-      'shop/scorer/.s2i/environment': 'ROUTES=scorer/predict:predict:predict\n',
-      'shop/scorer/predict.py': 'import numpy\n\ndef predict(msg):\n    return float(numpy.sum(msg["x"]))\n',
-      // The index is unreachable: pip must find numpy already in the base and never ask it.
-      'shop/scorer/requirements_predict.txt': `--extra-index-url https://user:${TOKEN}@127.0.0.1:9/simple\nnumpy\n`,
-    }, dir);
+    await writeTree(
+      {
+        'shop/data/.keep': '',
+        'shop/scorer/.s2i/environment': 'ROUTES=scorer/predict:predict:predict\n',
+        'shop/scorer/predict.py': 'import numpy\n\ndef predict(msg):\n    return float(numpy.sum(msg["x"]))\n',
+        // The index is unreachable: pip must find numpy already in the base and never ask it.
+        'shop/scorer/requirements_predict.txt': `--extra-index-url https://user:${TOKEN}@127.0.0.1:9/simple\nnumpy\n`,
+      },
+      dir,
+    );
     const image = cleanup.image(`${PREFIX}-index-credentials`);
     const planned = await cli('build', path.join(dir, 'shop/scorer'), 'daemon', image, '--dry-run');
     expect(planned.code, planned.err).to.equal(0);
@@ -62,18 +65,31 @@ describe('package-index credentials', function () {
     await run('mkdir', ['-p', saved]);
     await run('sh', ['-c', `docker save "$1" | tar -x -C "$2"`, 'save', image, saved], { maxBuffer: 16 * 1024 * 1024 });
     // Unpack every layer too, so that a file's content is searched whatever the layer's format.
-    const layers = (await run('sh', ['-c', `cd "$1" && find . -type f \\( -name '*.tar' -o -path './blobs/*' \\)`, 'find', saved])).stdout.trim().split('\n').filter(Boolean);
+    const layers = (
+      await run('sh', ['-c', `cd "$1" && find . -type f \\( -name '*.tar' -o -path './blobs/*' \\)`, 'find', saved])
+    ).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(layers.length).to.be.greaterThan(0);
     let unpacked = 0;
     for (const [i, layer] of layers.entries()) {
       const into = path.join(dir, 'layers', String(i));
       await run('mkdir', ['-p', into]);
-      const ok = await run('tar', ['-x', '-f', path.join(saved, layer), '-C', into]).then(() => true, () => false);
+      const ok = await run('tar', ['-x', '-f', path.join(saved, layer), '-C', into]).then(
+        () => true,
+        () => false,
+      );
       if (ok) unpacked++;
     }
     expect(unpacked, 'no layer could be unpacked').to.be.greaterThan(0);
     // The requirements file is in the image, without the token: the search can find files.
-    const reqs = (await run('sh', ['-c', `find "$1" -name requirements_predict.txt`, 'find', path.join(dir, 'layers')])).stdout.trim().split('\n').filter(Boolean);
+    const reqs = (
+      await run('sh', ['-c', `find "$1" -name requirements_predict.txt`, 'find', path.join(dir, 'layers')])
+    ).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(reqs, 'the source layer holds the requirements file').to.have.length.greaterThan(0);
     for (const r of reqs) expect((await stat(r)).size).to.be.greaterThan(0);
 

@@ -40,7 +40,9 @@ describe('a nested project on a real engine, with no flags', function () {
       for (const kind of ['train', 'daemon']) {
         const r = await cli('build', path.join(useCase, model.dir), kind, cleanup.image(image(model.dir, kind)));
         expect(r.code, r.out + r.err).to.equal(0);
-        expect(r.out).to.contain(`project root   ${path.join(repo, 'scoring')} (ROUTES in insurance/${model.dir}/.s2i/environment`);
+        expect(r.out).to.contain(
+          `project root   ${path.join(repo, 'scoring')} (ROUTES in insurance/${model.dir}/.s2i/environment`,
+        );
       }
       const train = await startContainer(engine, {
         image: image(model.dir, 'train'),
@@ -69,7 +71,9 @@ describe('a nested project on a real engine, with no flags', function () {
         const body = await readFile(path.join(useCase, model.dir, 'test', 'test_instances.json'), 'utf8');
         const r = await postJson(served.ports[5000]!, model.route, body);
         expect(r.status, JSON.stringify(r.json)).to.equal(200);
-        expect((r.json as { payload: number[] }).payload).to.be.an('array').with.length((JSON.parse(body) as { instances: unknown[] }).instances.length);
+        expect((r.json as { payload: number[] }).payload)
+          .to.be.an('array')
+          .with.length((JSON.parse(body) as { instances: unknown[] }).instances.length);
       } finally {
         await engine.removeContainer(served.id);
       }
@@ -77,7 +81,11 @@ describe('a nested project on a real engine, with no flags', function () {
   }
 
   it('puts nothing from the never-list into the image: other use cases and models, data/, models/, .env, dot files', async () => {
-    const c = await startContainer(engine, { image: image('randomForest', 'daemon'), name: `${PREFIX}-nested-find`, cmd: ['find', '/opt/program'] });
+    const c = await startContainer(engine, {
+      image: image('randomForest', 'daemon'),
+      name: `${PREFIX}-nested-find`,
+      cmd: ['find', '/opt/program'],
+    });
     await engine.waitContainer(c.id);
     const { stdout } = await engine.containerLogs(c.id);
     await engine.removeContainer(c.id);
@@ -151,7 +159,9 @@ describe('a nested project on a real engine, with no flags', function () {
     try {
       const r = await cli('build', path.join(useCase, 'linear'), 'daemon', ref);
       expect(r.code).to.equal(3);
-      expect(r.err).to.contain(`${file}:1: imports numpyy, which is not installed in the image`).and.contain('requirements.txt');
+      expect(r.err)
+        .to.contain(`${file}:1: imports numpyy, which is not installed in the image`)
+        .and.contain('requirements.txt');
       expect(await engine.inspectImage(ref)).to.equal(undefined);
       expect(await engine.listContainers(`${'io.cortex-s2i.test'}=${PREFIX}`)).to.deep.equal([]);
     } finally {
@@ -169,6 +179,7 @@ describe('a nested project on a real engine, with no flags', function () {
     expect(await listing(repo)).to.deep.equal(await listing(packageFile('fixtures', 'nested_repo')));
     // Each build cache is a folder of its own that git ignores, in a model folder that was built.
     expect(caches.filter((p) => p.endsWith(`${path.sep}.gitignore`))).not.to.deep.equal([]);
-    for (const p of caches.filter((c) => c.endsWith(`${path.sep}.gitignore`))) expect(await readFile(path.join(repo, p), 'utf8')).to.match(/^\*$/m);
+    for (const p of caches.filter((c) => c.endsWith(`${path.sep}.gitignore`)))
+      expect(await readFile(path.join(repo, p), 'utf8')).to.match(/^\*$/m);
   });
 });

@@ -5,7 +5,17 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import type { Engine, StartedContainer } from '../../lib/engine/engine.js';
-import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, ROUTE_STYLES, startContainer, waitForReady } from './support.js';
+import {
+  Cleanup,
+  cli,
+  jsonLines,
+  PREFIX,
+  rawRequest,
+  realEngine,
+  ROUTE_STYLES,
+  startContainer,
+  waitForReady,
+} from './support.js';
 
 const IMAGE = `${PREFIX}-access-log-predict`;
 
@@ -34,7 +44,12 @@ describe('the predict server access lines on a real engine', function () {
   }
 
   async function predict(port: number): Promise<string> {
-    const r = await rawRequest(port, { method: 'POST', path: '/function/predict', headers: { 'Content-Type': 'application/json' }, body: '[1]' });
+    const r = await rawRequest(port, {
+      method: 'POST',
+      path: '/function/predict',
+      headers: { 'Content-Type': 'application/json' },
+      body: '[1]',
+    });
     expect(r.status, r.body).to.equal(200);
     return r.headers['x-request-id'] as string;
   }
@@ -77,7 +92,9 @@ describe('the predict server access lines on a real engine', function () {
     await engine.stopContainer(c.id, 10);
     expect(await engine.waitContainer(c.id)).to.equal(0);
     const lines = jsonLines((await engine.containerLogs(c.id)).stderr);
-    const logged = lines.filter((l) => l.event === 'request' && l.route === 'function/predict').map((l) => l.request_id as string);
+    const logged = lines
+      .filter((l) => l.event === 'request' && l.route === 'function/predict')
+      .map((l) => l.request_id as string);
     expect([...logged].sort()).to.deep.equal([...sent].sort());
     // Each worker's request lines come before its last line.
     for (const pid of new Set(lines.filter((l) => l.event === 'request').map((l) => l.pid))) {

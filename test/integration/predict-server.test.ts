@@ -7,7 +7,20 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { Engine, StartedContainer } from '../../lib/engine/engine.js';
-import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, ROUTE_STYLES, startContainer, stderrLinesUntil, waitForHealth, waitForReady, type RawResponse } from './support.js';
+import {
+  Cleanup,
+  cli,
+  jsonLines,
+  PREFIX,
+  rawRequest,
+  realEngine,
+  ROUTE_STYLES,
+  startContainer,
+  stderrLinesUntil,
+  waitForHealth,
+  waitForReady,
+  type RawResponse,
+} from './support.js';
 
 const IMAGE = `${PREFIX}-route-styles-predict`;
 const SECRET = 'route-styles-secret-never-in-an-image';
@@ -47,7 +60,12 @@ describe('the predict server on a real engine', function () {
     return jsonLines((await engine.containerLogs(id)).stderr);
   }
 
-  function post(port: number, route: string, body: string, headers: Record<string, string> = JSON_TYPE): Promise<RawResponse> {
+  function post(
+    port: number,
+    route: string,
+    body: string,
+    headers: Record<string, string> = JSON_TYPE,
+  ): Promise<RawResponse> {
     return rawRequest(port, { method: 'POST', path: `/${route}`, headers, body });
   }
 
@@ -61,7 +79,10 @@ describe('the predict server on a real engine', function () {
     expect(JSON.parse(cls.body).payload).to.include({ style: 'class', greeting: 'hello from .env', count: 2 });
     // init(model_path, metadata) read models/offset.txt (100) from the mounted folder.
     const mod = await post(c.port, 'module/predict', '{"x": [1, 2]}');
-    expect([mod.status, JSON.parse(mod.body)]).to.deep.equal([200, { payload: { style: 'module', values: [101, 102], route: 'module/predict' } }]);
+    expect([mod.status, JSON.parse(mod.body)]).to.deep.equal([
+      200,
+      { payload: { style: 'module', values: [101, 102], route: 'module/predict' } },
+    ]);
 
     const log = await logOf(c.id);
     const started = log.find((l) => l.event === 'server_started')!;
@@ -73,7 +94,9 @@ describe('the predict server on a real engine', function () {
 
   it('gets .env values at run time only: never in the image', async () => {
     const info = (await engine.inspectImage(IMAGE))!;
-    expect(JSON.stringify([info.env, info.labels])).not.to.contain(SECRET).and.not.to.contain('hello from .env');
+    expect(JSON.stringify([info.env, info.labels]))
+      .not.to.contain(SECRET)
+      .and.not.to.contain('hello from .env');
     expect((await engine.imageHistory(IMAGE)).map((h) => h.createdBy).join('\n')).not.to.contain(SECRET);
     const grep = await startContainer(engine, {
       image: IMAGE,
@@ -113,15 +136,24 @@ describe('the predict server on a real engine', function () {
       const error = (JSON.parse(r.body) as { error: { status: number; message: string; request_id: string } }).error;
       expect(error.status).to.equal(status);
       expect(error.message).to.contain(message);
-      expect(error.request_id).to.equal(r.headers['x-request-id']).and.match(/^[0-9a-f]{32}$/);
+      expect(error.request_id)
+        .to.equal(r.headers['x-request-id'])
+        .and.match(/^[0-9a-f]{32}$/);
       const after = await post(c.port, 'function/predict', '[1, 2]');
       expect(after.status, `after the ${status}`).to.equal(200);
     }
 
-    const log = await stderrLinesUntil(engine, c.id, (lines) => lines.filter((l) => l.event === 'request').length >= 2 * cases.length);
+    const log = await stderrLinesUntil(
+      engine,
+      c.id,
+      (lines) => lines.filter((l) => l.event === 'request').length >= 2 * cases.length,
+    );
     const failed = log.find((l) => l.event === 'request_failed')!;
     expect(failed.traceback).to.contain('ValueError: asked to fail: card 4242');
-    expect(log.find((l) => l.event === 'request_timeout')).to.include({ route: 'function/predict', timeout_seconds: 1 });
+    expect(log.find((l) => l.event === 'request_timeout')).to.include({
+      route: 'function/predict',
+      timeout_seconds: 1,
+    });
     const requests = log.filter((l) => l.event === 'request');
     expect(requests.map((l) => l.status)).to.include.members([400, 404, 405, 413, 415, 500, 504]);
     for (const line of requests) expect(line).to.include.keys('route', 'status', 'duration_ms', 'request_id', 'method');
@@ -166,7 +198,9 @@ describe('the predict server on a real engine', function () {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(second, 'a second worker').to.be.a('number').and.not.equal(first);
-    expect(log.filter((l) => l.event === 'request' && l.pid === second && l.status === 200)).to.have.length.greaterThan(0);
+    expect(log.filter((l) => l.event === 'request' && l.pid === second && l.status === 200)).to.have.length.greaterThan(
+      0,
+    );
     expect(log.find((l) => l.event === 'worker_restarting')).to.include({ pid: first });
     expect(log.find((l) => l.event === 'worker_stopped')).to.include({ pid: first, abandoned_calls: 2 });
     const timedOut = log.filter((l) => l.event === 'request' && l.status === 504);
@@ -180,10 +214,14 @@ describe('the predict server on a real engine', function () {
     // Announce 50 MB and send none of it: the answer must come anyway.
     const answer = await new Promise<string>((resolve, reject) => {
       const socket = connect(c.port, '127.0.0.1', () => {
-        socket.write('POST /function/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n');
+        socket.write(
+          'POST /function/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n',
+        );
       });
       let text = '';
-      socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer before the body; got ${JSON.stringify(text)}`)));
+      socket.setTimeout(10_000, () =>
+        socket.destroy(new Error(`no answer before the body; got ${JSON.stringify(text)}`)),
+      );
       socket.on('data', (d) => {
         text += d.toString();
         if (text.includes('}}')) {
@@ -214,7 +252,9 @@ describe('the predict server on a real engine', function () {
 
     const log = await logOf(c.id);
     expect(log.find((l) => l.event === 'debug_request')).to.include({ body: '{"x": [5]}', route: 'module/predict' });
-    expect(log.find((l) => l.event === 'debug_result')).to.deep.include({ result: { style: 'module', values: [105], route: 'module/predict' } });
+    expect(log.find((l) => l.event === 'debug_result')).to.deep.include({
+      result: { style: 'module', values: [105], route: 'module/predict' },
+    });
     await engine.removeContainer(c.id);
   });
 
@@ -234,7 +274,9 @@ describe('the predict server on a real engine', function () {
       }),
     );
     const isServed = (l: Record<string, unknown>): boolean => l.event === 'request' && l.route === 'function/predict';
-    const served = (await stderrLinesUntil(engine, c.id, (lines) => lines.filter(isServed).length >= total)).filter(isServed);
+    const served = (await stderrLinesUntil(engine, c.id, (lines) => lines.filter(isServed).length >= total)).filter(
+      isServed,
+    );
     expect(served).to.have.length(total);
     expect(new Set(served.map((l) => l.pid)).size, 'both workers served requests').to.equal(2);
 
@@ -251,8 +293,12 @@ describe('the predict server on a real engine', function () {
       }
       expect(samples.get('cortex_s2i_requests_total{route="function/predict",status="200"}')).to.equal(total);
       expect(samples.get('cortex_s2i_request_duration_seconds_count{route="function/predict"}')).to.equal(total);
-      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="+Inf"}')).to.equal(total);
-      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="0.005"}')).to.be.within(1, total);
+      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="+Inf"}')).to.equal(
+        total,
+      );
+      expect(
+        samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="0.005"}'),
+      ).to.be.within(1, total);
     }
     await engine.removeContainer(c.id);
   });

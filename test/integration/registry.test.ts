@@ -19,13 +19,17 @@ const AUTH = '127.0.0.1:5302';
 const DOWN = '127.0.0.1:5309';
 const USER = process.env.CORTEX_S2I_REGISTRY_USER || 'cortex';
 const PASSWORD = process.env.CORTEX_S2I_REGISTRY_PASSWORD || 'cortex-test-password';
-const MANIFEST_TYPES = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
+const MANIFEST_TYPES =
+  'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
 
 /** The digest the registry itself holds for repo:tag, read without the engine. */
 async function registryDigest(registry: string, repo: string, tag: string, auth?: string): Promise<string | null> {
   const r = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, {
     method: 'HEAD',
-    headers: { Accept: MANIFEST_TYPES, ...(auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}) },
+    headers: {
+      Accept: MANIFEST_TYPES,
+      ...(auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}),
+    },
     signal: AbortSignal.timeout(10_000),
   });
   return r.status === 200 ? r.headers.get('docker-content-digest') : null;
@@ -36,16 +40,27 @@ async function registryDigest(registry: string, repo: string, tag: string, auth?
  * digest can differ between registries for one image, as the engine reuses the compressed layers a
  * registry already has (from an earlier pull or push) and compresses afresh for another.
  */
-async function registryImageId(registry: string, repo: string, tag: string, auth?: string): Promise<string | undefined> {
+async function registryImageId(
+  registry: string,
+  repo: string,
+  tag: string,
+  auth?: string,
+): Promise<string | undefined> {
   const r = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, {
-    headers: { Accept: MANIFEST_TYPES, ...(auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}) },
+    headers: {
+      Accept: MANIFEST_TYPES,
+      ...(auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}),
+    },
     signal: AbortSignal.timeout(10_000),
   });
   return r.status === 200 ? ((await r.json()) as { config?: { digest?: string } }).config?.digest : undefined;
 }
 
 async function registriesAnswer(): Promise<string | undefined> {
-  for (const [where, status] of [[OPEN, 200], [AUTH, 401]] as const) {
+  for (const [where, status] of [
+    [OPEN, 200],
+    [AUTH, 401],
+  ] as const) {
     try {
       const r = await fetch(`http://${where}/v2/`, { signal: AbortSignal.timeout(3000) });
       if (r.status !== status) return `${where} answered ${r.status}, not ${status}`;
@@ -96,8 +111,11 @@ describe('registries: push, credentials, machine-readable results, --cache-from'
     engine = await realEngine(this);
     const reason = await registriesAnswer();
     if (reason) {
-      if (process.env.CI === 'true') throw new Error(`registry tests cannot run under CI: ${reason}; 'make test' starts the registries`);
-      console.warn(`\n*** REGISTRY TESTS SKIPPED: ${reason}.\n*** Run 'make registry' (or 'make test') to start them.\n`);
+      if (process.env.CI === 'true')
+        throw new Error(`registry tests cannot run under CI: ${reason}; 'make test' starts the registries`);
+      console.warn(
+        `\n*** REGISTRY TESTS SKIPPED: ${reason}.\n*** Run 'make registry' (or 'make test') to start them.\n`,
+      );
       this.skip();
     }
     dir = await cleanup.tempDir('registry');
@@ -108,10 +126,20 @@ describe('registries: push, credentials, machine-readable results, --cache-from'
   });
   after(() => cleanup.run());
 
-  it('build --push --json pushes, prints one JSON document with the registry\'s digest, and writes --digest-file', async () => {
+  it("build --push --json pushes, prints one JSON document with the registry's digest, and writes --digest-file", async () => {
     const digestFile = path.join(dir, 'digest');
     cleanup.image(first);
-    const r = await cliWith({ ...process.env, DOCKER_CONFIG: path.join(dir, 'none') }, 'build', model, 'daemon', first, '--push', '--json', '--digest-file', digestFile);
+    const r = await cliWith(
+      { ...process.env, DOCKER_CONFIG: path.join(dir, 'none') },
+      'build',
+      model,
+      'daemon',
+      first,
+      '--push',
+      '--json',
+      '--digest-file',
+      digestFile,
+    );
     expect(r.code, r.err).to.equal(ExitCode.ok);
     const report = JSON.parse(r.out) as BuildReport;
     imageId = cleanup.image(report.id);
@@ -149,12 +177,21 @@ describe('registries: push, credentials, machine-readable results, --cache-from'
     const bin = path.join(dir, 'bin');
     await mkdir(bin, { recursive: true });
     const helper = path.join(bin, 'docker-credential-cortextest');
-    await writeFile(helper, `#!/bin/sh\n[ "$1" = get ] || exit 3\ncat > "${bin}/asked"\nprintf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}' "${AUTH}" "${USER}" "${PASSWORD}"\n`);
+    await writeFile(
+      helper,
+      `#!/bin/sh\n[ "$1" = get ] || exit 3\ncat > "${bin}/asked"\nprintf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}' "${AUTH}" "${USER}" "${PASSWORD}"\n`,
+    );
     await chmod(helper, 0o755);
     const configDir = await dockerConfig('helper', { credHelpers: { [AUTH]: 'cortextest' } });
-    const r = await cliWith({ ...process.env, DOCKER_CONFIG: configDir, PATH: `${bin}:${process.env.PATH}` }, 'push', ref);
+    const r = await cliWith(
+      { ...process.env, DOCKER_CONFIG: configDir, PATH: `${bin}:${process.env.PATH}` },
+      'push',
+      ref,
+    );
     expect(r.code, r.err).to.equal(ExitCode.ok);
-    expect(r.out).to.equal(`${AUTH}/${repo}@${await registryDigest(AUTH, repo, `${nonce}-helper`, `${USER}:${PASSWORD}`)}`);
+    expect(r.out).to.equal(
+      `${AUTH}/${repo}@${await registryDigest(AUTH, repo, `${nonce}-helper`, `${USER}:${PASSWORD}`)}`,
+    );
     expect(await readFile(path.join(bin, 'asked'), 'utf8')).to.equal(AUTH);
     expect(await registryImageId(AUTH, repo, `${nonce}-helper`, `${USER}:${PASSWORD}`)).to.equal(imageId);
   });
@@ -165,7 +202,9 @@ describe('registries: push, credentials, machine-readable results, --cache-from'
     const configDir = await dockerConfig('wrong', { auths: { [AUTH]: { auth: basic(USER, 'not-the-password') } } });
     const r = await cliWith({ ...process.env, DOCKER_CONFIG: configDir }, 'push', ref);
     expect(r.code).to.equal(ExitCode.registryCredentials);
-    expect(errorLines(r.err), r.err).to.deep.equal([`error: registry ${AUTH} refused the credentials from the "auths" entry in ${configDir}/config.json`]);
+    expect(errorLines(r.err), r.err).to.deep.equal([
+      `error: registry ${AUTH} refused the credentials from the "auths" entry in ${configDir}/config.json`,
+    ]);
     expect(r.out).to.equal('');
     expect(await registryDigest(AUTH, repo, `${nonce}-wrong`, `${USER}:${PASSWORD}`)).to.equal(null);
 
@@ -181,7 +220,9 @@ describe('registries: push, credentials, machine-readable results, --cache-from'
     await engine.tagImage(imageId, ref);
     const r = await cliWith({ ...process.env, DOCKER_CONFIG: path.join(dir, 'none') }, 'push', ref);
     expect(r.code).to.equal(ExitCode.registryDown);
-    expect(errorLines(r.err), r.err).to.deep.equal([`error: no registry answers at ${DOWN}; ${ref} was not transferred`]);
+    expect(errorLines(r.err), r.err).to.deep.equal([
+      `error: no registry answers at ${DOWN}; ${ref} was not transferred`,
+    ]);
   });
 
   it('an unknown registry host fails with one line and exit status 12', async () => {
@@ -201,7 +242,19 @@ describe('registries: push, credentials, machine-readable results, --cache-from'
     const second = cleanup.image(`${OPEN}/${repo}:${nonce}-2`);
     // A cache image that was never pushed (a pipeline's first run) is a warning, not a failure.
     const never = `${OPEN}/${repo}:${nonce}-never-pushed`;
-    const r = await cliWith({ ...process.env, DOCKER_CONFIG: path.join(dir, 'none') }, 'build', model, 'daemon', second, '--cache-from', never, '--cache-from', first, '--push', '-q');
+    const r = await cliWith(
+      { ...process.env, DOCKER_CONFIG: path.join(dir, 'none') },
+      'build',
+      model,
+      'daemon',
+      second,
+      '--cache-from',
+      never,
+      '--cache-from',
+      first,
+      '--push',
+      '-q',
+    );
     expect(r.code, r.err).to.equal(ExitCode.ok);
     expect(r.err).to.contain(`warning: --cache-from ${never}: not used`);
     expect(r.err).to.contain(`pulling ${first}`);

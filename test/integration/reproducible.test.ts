@@ -39,7 +39,10 @@ describe('reproducible builds', function () {
     await touchAll(b, new Date('2024-06-07T08:09:10Z'));
     const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };
     const layers: string[] = [];
-    for (const [copy, name] of [[a, 'a'], [b, 'b']] as const) {
+    for (const [copy, name] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
       const ref = cleanup.image(`${PREFIX}-repro-${name}`);
       const r = await cliWith(env, 'build', path.join(copy, 'randomForest'), 'daemon', ref, '--no-cache', '--quiet');
       expect(r.code, r.err).to.equal(0);
@@ -67,7 +70,9 @@ describe('reproducible builds', function () {
       ids.push((await engine.inspectImage(ref))!.id);
     }
     expect(ids[1]).to.equal(ids[0]);
-    expect((await engine.inspectImage(ref))!.labels['org.opencontainers.image.created']).to.equal('2022-03-04T05:06:07.000Z');
+    expect((await engine.inspectImage(ref))!.labels['org.opencontainers.image.created']).to.equal(
+      '2022-03-04T05:06:07.000Z',
+    );
     // The second build knew from its cache that nothing changed, and sent nothing.
     expect(reports[0]!.upToDate).to.equal(undefined);
     expect(reports[1]).to.include({ id: ids[0], upToDate: true, bytesSent: 0 });
@@ -75,18 +80,34 @@ describe('reproducible builds', function () {
     await rm(path.join(model, '.cortex-s2i-cache'), { recursive: true });
     const again = await cliWith(env, 'build', model, 'daemon', ref, '--json');
     expect(again.code, again.err).to.equal(0);
-    const report = JSON.parse(again.out) as { id: string; upToDate?: boolean; bytesSent: number; steps: Array<{ cached: boolean; instruction: string }> };
+    const report = JSON.parse(again.out) as {
+      id: string;
+      upToDate?: boolean;
+      bytesSent: number;
+      steps: Array<{ cached: boolean; instruction: string }>;
+    };
     expect(report.upToDate).to.equal(undefined);
     expect(report.bytesSent).to.be.greaterThan(0);
     // FROM is never reported cached: there is nothing to build for it.
-    expect(report.steps.filter((step) => !step.cached && !step.instruction.startsWith('FROM ')), JSON.stringify(report.steps)).to.deep.equal([]);
+    expect(
+      report.steps.filter((step) => !step.cached && !step.instruction.startsWith('FROM ')),
+      JSON.stringify(report.steps),
+    ).to.deep.equal([]);
     expect(report.id).to.equal(ids[0]);
   });
 
-  it("dates a clean checkout by its commit: a rebuild after every file time changed gives the same image id, and clones the same label", async () => {
+  it('dates a clean checkout by its commit: a rebuild after every file time changed gives the same image id, and clones the same label', async () => {
     const origin = await cleanup.exampleCopy();
-    const gitEnv = { PATH: process.env.PATH, HOME: path.dirname(origin), GIT_CONFIG_NOSYSTEM: '1', GIT_COMMITTER_DATE: '1650000000 +0000' };
-    const git = (dir: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', dir, ...args], { env: gitEnv });
+    const gitEnv = {
+      PATH: process.env.PATH,
+      HOME: path.dirname(origin),
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_COMMITTER_DATE: '1650000000 +0000',
+    };
+    const git = (dir: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=Ada', '-c', 'user.email=ada@example.com', '-C', dir, ...args], {
+        env: gitEnv,
+      });
     git(origin, 'init', '-q');
     git(origin, 'add', '-A');
     git(origin, 'commit', '-qm', 'the example');
@@ -94,7 +115,10 @@ describe('reproducible builds', function () {
     delete env.SOURCE_DATE_EPOCH;
     const created: string[] = [];
     const ids: string[] = [];
-    for (const [name, times] of [['a', ['2001-02-03T04:05:06Z', '2024-06-07T08:09:10Z']], ['b', ['2012-01-01T00:00:00Z']]] as const) {
+    for (const [name, times] of [
+      ['a', ['2001-02-03T04:05:06Z', '2024-06-07T08:09:10Z']],
+      ['b', ['2012-01-01T00:00:00Z']],
+    ] as const) {
       // The package is imported by its folder's name: the clone keeps it.
       const clone = path.join(await cleanup.tempDir(`clone-${name}`), 'finance_income_prediction');
       git(path.dirname(clone), 'clone', '-q', origin, clone);
@@ -141,7 +165,11 @@ describe('reproducible builds', function () {
     expect(whole.code, whole.err).to.equal(0);
     expect(sentBytes(whole.err)).to.equal(sentBytes(before.err));
 
-    const c = await startContainer(engine, { image: ref, name: `${PREFIX}-ignored-find`, cmd: ['find', '/opt/program'] });
+    const c = await startContainer(engine, {
+      image: ref,
+      name: `${PREFIX}-ignored-find`,
+      cmd: ['find', '/opt/program'],
+    });
     await engine.waitContainer(c.id);
     const listing = (await engine.containerLogs(c.id)).stdout;
     await engine.removeContainer(c.id);

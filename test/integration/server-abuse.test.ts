@@ -9,7 +9,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Engine, StartedContainer } from '../../lib/engine/engine.js';
 import { packageFile } from '../../lib/package-root.js';
-import { Cleanup, cli, jsonLines, PREFIX, rawRequest, realEngine, startContainer, stderrLinesUntil, waitForReady, type RawResponse } from './support.js';
+import {
+  Cleanup,
+  cli,
+  jsonLines,
+  PREFIX,
+  rawRequest,
+  realEngine,
+  startContainer,
+  stderrLinesUntil,
+  waitForReady,
+  type RawResponse,
+} from './support.js';
 
 const FIXTURE = packageFile('fixtures', 'server_abuse');
 const IMAGE = `${PREFIX}-server-abuse-predict`;
@@ -23,7 +34,9 @@ function exchange(port: number, data: string | Buffer, timeoutMs = 10_000): Prom
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(data));
     let text = '';
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text)}`)));
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text)}`)),
+    );
     socket.on('data', (d) => (text += d.toString()));
     socket.on('end', () => resolve(text));
     socket.on('error', reject);
@@ -31,7 +44,12 @@ function exchange(port: number, data: string | Buffer, timeoutMs = 10_000): Prom
 }
 
 /** A client that sends `head` at once (may be empty), then `trickle` a byte a second; resolves with what it read and when it was closed. */
-function slowClient(port: number, head: string, trickle: string, limitMs: number): Promise<{ text: string; ms: number; closed: boolean }> {
+function slowClient(
+  port: number,
+  head: string,
+  trickle: string,
+  limitMs: number,
+): Promise<{ text: string; ms: number; closed: boolean }> {
   return new Promise((resolve) => {
     const started = Date.now();
     let text = '';
@@ -75,7 +93,10 @@ describe('the predict server under abuse, on a real engine', function () {
 
   before(async function () {
     engine = await realEngine(this);
-    for (const [dir, image] of [['abuse', IMAGE], ['broken', BROKEN_IMAGE]] as const) {
+    for (const [dir, image] of [
+      ['abuse', IMAGE],
+      ['broken', BROKEN_IMAGE],
+    ] as const) {
       const built = await cli('build', path.join(FIXTURE, dir), 'daemon', cleanup.image(image));
       expect(built.code, built.err).to.equal(0);
     }
@@ -83,7 +104,12 @@ describe('the predict server under abuse, on a real engine', function () {
   after(() => cleanup.run());
 
   async function serve(env: string[], image = IMAGE): Promise<StartedContainer & { port: number }> {
-    const c = await startContainer(engine, { image, name: `${PREFIX}-server-abuse-${process.pid}-${++serial}`, env, publish: [5000] });
+    const c = await startContainer(engine, {
+      image,
+      name: `${PREFIX}-server-abuse-${process.pid}-${++serial}`,
+      env,
+      publish: [5000],
+    });
     return { ...c, port: c.ports[5000]! };
   }
 
@@ -99,7 +125,8 @@ describe('the predict server under abuse, on a real engine', function () {
   it('closes 16 clients trickling a byte a second with a 408, while /health and the route answer at once', async () => {
     const c = await serve(['WEB_CONCURRENCY=1', 'THREADS=2', 'HEADER_TIMEOUT=5', 'BODY_TIMEOUT=5']);
     await waitForReady(c.port);
-    const head = 'POST /abuse/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
+    const head =
+      'POST /abuse/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
     const slow = [
       ...Array.from({ length: 8 }, () => slowClient(c.port, '', head, 15_000)),
       ...Array.from({ length: 8 }, () => slowClient(c.port, head, '['.repeat(100), 15_000)),
@@ -167,7 +194,9 @@ describe('the predict server under abuse, on a real engine', function () {
       expect((await post(c.port, '[1]')).status, `after the ${status}`).to.equal(200);
     }
     const statuses = (lines: Log): unknown[] => lines.filter((l) => l.event === 'request').map((l) => l.status);
-    const log = await stderrLinesUntil(engine, c.id, (lines) => [400, 431, 501].every((s) => statuses(lines).includes(s)));
+    const log = await stderrLinesUntil(engine, c.id, (lines) =>
+      [400, 431, 501].every((s) => statuses(lines).includes(s)),
+    );
     expect(statuses(log)).to.include.members([400, 431, 501]);
     expect(log.filter((l) => l.level === 'error')).to.deep.equal([]);
     await engine.removeContainer(c.id);
@@ -212,9 +241,17 @@ describe('the predict server under abuse, on a real engine', function () {
     const logs = await logsOf(c.id); // jsonLines throws on any line that is not JSON
     const requests = logs.stderr.filter((l) => l.event === 'request' && l.route === 'abuse/predict');
     expect(requests.map((l) => l.status)).to.deep.equal([200, 200, 200]);
-    const raw = logs.stderr.filter((l) => l.logger === 'output').map((l) => l.message).join('');
+    const raw = logs.stderr
+      .filter((l) => l.logger === 'output')
+      .map((l) => l.message)
+      .join('');
     expect(raw).to.equal('partialx'.repeat(3));
-    expect(logs.stdout.filter((l) => l.logger === 'output').map((l) => l.message).join('')).to.equal('no newline'.repeat(3));
+    expect(
+      logs.stdout
+        .filter((l) => l.logger === 'output')
+        .map((l) => l.message)
+        .join(''),
+    ).to.equal('no newline'.repeat(3));
     await engine.removeContainer(c.id);
   });
 
@@ -231,7 +268,9 @@ describe('the predict server under abuse, on a real engine', function () {
       '    print(error.code, error.read().decode())',
     ].join('\n');
     for (const route of ['abuse/predict', 'no/such/route']) {
-      const { stdout } = await promisify(execFile)('python3', ['-c', script, `http://127.0.0.1:${c.port}/${route}`], { timeout: 90_000 });
+      const { stdout } = await promisify(execFile)('python3', ['-c', script, `http://127.0.0.1:${c.port}/${route}`], {
+        timeout: 90_000,
+      });
       const [status, ...rest] = stdout.trim().split(' ');
       const expected = route === 'abuse/predict' ? 413 : 404;
       expect(Number(status), stdout).to.equal(expected);
@@ -249,7 +288,9 @@ describe('the predict server under abuse, on a real engine', function () {
     const last = log.at(-1)!;
     expect(last).to.include({ event: 'route_load_failed', route: 'broken/predict', module: 'predict', level: 'error' });
     expect(last.error).to.contain('ImportError: libgomp.so.1: cannot open shared object file');
-    expect(JSON.stringify(log)).not.to.contain('Traceback (most recent call last):\\n  File \\"/usr/lib/python3/dist-packages/gunicorn/arbiter.py');
+    expect(JSON.stringify(log)).not.to.contain(
+      'Traceback (most recent call last):\\n  File \\"/usr/lib/python3/dist-packages/gunicorn/arbiter.py',
+    );
     await engine.removeContainer(c.id);
   });
 });

@@ -52,14 +52,23 @@ describe('rebuilds of the source alone', function () {
     // The same sources under another name, which has no record: a build of the whole Dockerfile.
     const whole = await build(model, cleanup.image(`${PREFIX}-source-whole`));
     expect(whole.sourceOnly).to.equal(undefined);
-    expect(whole.steps.filter((s) => !s.cached).map((s) => s.instruction.split(' ')[0])).to.deep.equal(['FROM', 'COPY', 'LABEL']);
+    expect(whole.steps.filter((s) => !s.cached).map((s) => s.instruction.split(' ')[0])).to.deep.equal([
+      'FROM',
+      'COPY',
+      'LABEL',
+    ]);
 
     const [a, b] = [(await engine.imageConfig(ref))!, (await engine.imageConfig(whole.id))!];
     expect(a.layers.slice(0, -1)).to.deep.equal(b.layers.slice(0, -1));
-    for (const key of ['Env', 'Cmd', 'Entrypoint', 'User', 'WorkingDir', 'ExposedPorts', 'Labels']) expect(a.config[key], key).to.deep.equal(b.config[key]);
+    for (const key of ['Env', 'Cmd', 'Entrypoint', 'User', 'WorkingDir', 'ExposedPorts', 'Labels'])
+      expect(a.config[key], key).to.deep.equal(b.config[key]);
     expect(await runInImage(engine, ref, LISTING)).to.equal(await runInImage(engine, whole.id, LISTING));
     // The code runs: it imports, edit included, as the server will import it.
-    const imported = await runInImage(engine, ref, ['python3', '-c', 'import finance_income_prediction.logisticRegression.predict as p; print(p.EDITED)']);
+    const imported = await runInImage(engine, ref, [
+      'python3',
+      '-c',
+      'import finance_income_prediction.logisticRegression.predict as p; print(p.EDITED)',
+    ]);
     expect(imported.trim()).to.equal('source only');
     const history = (await engine.imageHistory(ref)).map((h) => h.createdBy);
     expect(history[1]).to.contain('the source layer alone');
@@ -105,7 +114,10 @@ describe('rebuilds of the source alone', function () {
 
     // Another image (the builder) carries the name now: the image built before is not the base to trust.
     const state = path.join(model, '.cortex-s2i-cache', 'state.json');
-    const recorded = () => readFile(state, 'utf8').then((t) => JSON.parse(t) as { images: Record<string, { builder: string; base?: { id: string } }> });
+    const recorded = () =>
+      readFile(state, 'utf8').then(
+        (t) => JSON.parse(t) as { images: Record<string, { builder: string; base?: { id: string } }> },
+      );
     const builder = (await recorded()).images[ref]!.builder;
     await engine.tagImage(builder, ref);
     await appendFile(path.join(model, 'predict.py'), '# after a retag\n');
@@ -119,7 +131,11 @@ describe('rebuilds of the source alone', function () {
     await appendFile(path.join(model, 'predict.py'), 'MARK = "after a forged record"\n');
     const forged = await build(model, ref);
     expect(forged.sourceOnly).to.equal(undefined);
-    const imported = await runInImage(engine, ref, ['python3', '-c', 'import finance_income_prediction.logisticRegression.predict as p; print(p.MARK)']);
+    const imported = await runInImage(engine, ref, [
+      'python3',
+      '-c',
+      'import finance_income_prediction.logisticRegression.predict as p; print(p.MARK)',
+    ]);
     expect(imported.trim()).to.equal('after a forged record');
   });
 });

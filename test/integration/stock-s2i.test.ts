@@ -22,9 +22,19 @@ const SECRET = 'cortex-s2i-fixture-secret-do-not-bake';
 async function findS2i(): Promise<string | undefined> {
   const candidates = [process.env.CORTEX_S2I_S2I, path.resolve(packageFile(), '..', 'shared', 'tools', 's2i')];
   for (const c of candidates) {
-    if (c && (await access(c, constants.X_OK).then(() => true, () => false))) return c;
+    if (
+      c &&
+      (await access(c, constants.X_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return c;
   }
-  return run('s2i', ['version']).then(() => 's2i', () => undefined);
+  return run('s2i', ['version']).then(
+    () => 's2i',
+    () => undefined,
+  );
 }
 
 describe('the stock s2i tool with the bundled builders', function () {
@@ -35,19 +45,25 @@ describe('the stock s2i tool with the bundled builders', function () {
   let project: string;
   let models: string;
   let expected: { predictions: unknown; probabilities: unknown; listing: string[] };
-  const git = (...args: string[]) => run('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args], { cwd: project });
-  const builder = (kind: BuilderKind) => bundledBuilderImage(kind, packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
+  const git = (...args: string[]) =>
+    run('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args], { cwd: project });
+  const builder = (kind: BuilderKind) =>
+    bundledBuilderImage(kind, packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
   const s2iBuild = (...args: string[]) =>
     run(s2i, ['build', ...args], { maxBuffer: 64 * 1024 * 1024, timeout: 5 * 60 * 1000 }).then(
       (r) => ({ code: 0, out: `${r.stdout}${r.stderr}` }),
-      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: typeof e.code === 'number' ? e.code : -1,
+        out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
+      }),
     );
 
   before(async function () {
     engine = await realEngine(this);
     const found = await findS2i();
     if (!found) {
-      const why = 'the stock s2i tool is not found (CORTEX_S2I_S2I, ../shared/tools/s2i beside the repository, or s2i on PATH)';
+      const why =
+        'the stock s2i tool is not found (CORTEX_S2I_S2I, ../shared/tools/s2i beside the repository, or s2i on PATH)';
       if (process.env.CI === 'true') throw new Error(`stock s2i suite cannot run under CI: ${why}`);
       console.warn(`\n*** STOCK S2I SUITE SKIPPED: ${why}.\n`);
       this.skip();
@@ -66,14 +82,31 @@ describe('the stock s2i tool with the bundled builders', function () {
   const inside = (image: string, cmd: string[], okStatuses = [0]) => runInImage(engine, image, cmd, okStatuses);
 
   /** Path, type, mode, owner and link target of everything under /opt/program. */
-  const listing = async (image: string, format = '%P %y %m %U %l\\n') => (await inside(image, ['find', '/opt/program', '-mindepth', '1', '-printf', format])).trim().split('\n').sort();
+  const listing = async (image: string, format = '%P %y %m %U %l\\n') =>
+    (await inside(image, ['find', '/opt/program', '-mindepth', '1', '-printf', format])).trim().split('\n').sort();
 
   /** Its answer to the model's test instances, its user, and how it stops. */
-  async function serve(image: string): Promise<{ payload: { predictions: unknown; probabilities: unknown }; uid: string; stopStatus: number; stopSeconds: number }> {
+  async function serve(image: string): Promise<{
+    payload: { predictions: unknown; probabilities: unknown };
+    uid: string;
+    stopStatus: number;
+    stopSeconds: number;
+  }> {
     const uid = (await inside(image, ['id', '-u'])).trim();
     const body = await readFile(path.join(project, MODEL.dir, 'test/test_instances.json'), 'utf8');
-    const r = await predictThenStop(engine, { image, name: `${PREFIX}-s2i-serve`, models, route: `${MODEL.name}/predict`, body });
-    return { payload: (r.json as { payload: { predictions: unknown; probabilities: unknown } }).payload, uid, stopStatus: r.stopStatus, stopSeconds: r.stopSeconds };
+    const r = await predictThenStop(engine, {
+      image,
+      name: `${PREFIX}-s2i-serve`,
+      models,
+      route: `${MODEL.name}/predict`,
+      body,
+    });
+    return {
+      payload: (r.json as { payload: { predictions: unknown; probabilities: unknown } }).payload,
+      uid,
+      stopStatus: r.stopStatus,
+      stopSeconds: r.stopSeconds,
+    };
   }
 
   /** Nothing of the never-list anywhere the source went, and no trace of the .env's values. */
@@ -82,7 +115,10 @@ describe('the stock s2i tool with the bundled builders', function () {
     const offending = paths.filter((l) => {
       const [p, type] = l.split(' ');
       if (p!.startsWith('/tmp/')) return /^\/tmp\/src(\/|$)/.test(p!);
-      return /\/(\.[^/]*|data|randomForest|xgBoost|all|notebooks)(\/|$)|\.pyc$/.test(p!) || (/\/models$/.test(p!) && type !== 'l');
+      return (
+        /\/(\.[^/]*|data|randomForest|xgBoost|all|notebooks)(\/|$)|\.pyc$/.test(p!) ||
+        (/\/models$/.test(p!) && type !== 'l')
+      );
     });
     expect(offending, image).to.deep.equal([]);
     // grep exits 1 when it finds nothing.
@@ -93,7 +129,9 @@ describe('the stock s2i tool with the bundled builders', function () {
     const image = cleanup.image(`${PREFIX}-s2i-folder`);
     const r = await s2iBuild(path.join(project, MODEL.dir), builder('daemon'), image);
     expect(r.code, r.out).to.not.equal(0);
-    expect(r.out).to.contain('predict.py:21 imports finance_income_prediction.common_utils, which is not in what was sent');
+    expect(r.out).to.contain(
+      'predict.py:21 imports finance_income_prediction.common_utils, which is not in what was sent',
+    );
     expect(r.out).to.contain(`-e CORTEX_S2I_MODEL=<path/to/model>`);
     expect(await engine.inspectImage(image)).to.equal(undefined);
   });
@@ -128,13 +166,24 @@ describe('the stock s2i tool with the bundled builders', function () {
     expect(b.code, b.err).to.equal(0);
     const served = await serve(image);
     expect(served.payload.predictions).to.be.an('array').with.length(4);
-    expected = { predictions: served.payload.predictions, probabilities: served.payload.probabilities, listing: await listing(image) };
+    expected = {
+      predictions: served.payload.predictions,
+      probabilities: served.payload.probabilities,
+      listing: await listing(image),
+    };
   });
 
   for (const copy of [false, true]) {
     it(`builds a predict image${copy ? ' with -c' : ''} that answers as the CLI-built one, as 1001, with its layout and labels`, async () => {
       const image = cleanup.image(`${PREFIX}-s2i-daemon${copy ? '-c' : ''}`);
-      const r = await s2iBuild(project, builder('daemon'), image, '-e', `CORTEX_S2I_MODEL=${MODEL.dir}`, ...(copy ? ['-c'] : []));
+      const r = await s2iBuild(
+        project,
+        builder('daemon'),
+        image,
+        '-e',
+        `CORTEX_S2I_MODEL=${MODEL.dir}`,
+        ...(copy ? ['-c'] : []),
+      );
       expect(r.code, r.out).to.equal(0);
       const info = (await engine.inspectImage(image))!;
       expect(info.user).to.equal('1001');
@@ -158,11 +207,21 @@ describe('the stock s2i tool with the bundled builders', function () {
     await git('commit', '-q', '-m', 'send no data, trained models or .env');
     const context = path.join(await cleanup.tempDir('s2i-context'), 'ctx');
     const image = cleanup.image(`${PREFIX}-s2i-dockerfile`);
-    const r = await s2iBuild(project, builder('daemon'), image, '-e', `CORTEX_S2I_MODEL=${MODEL.dir}`, '--as-dockerfile', path.join(context, 'Dockerfile'));
+    const r = await s2iBuild(
+      project,
+      builder('daemon'),
+      image,
+      '-e',
+      `CORTEX_S2I_MODEL=${MODEL.dir}`,
+      '--as-dockerfile',
+      path.join(context, 'Dockerfile'),
+    );
     expect(r.code, r.out).to.equal(0);
     const dockerfile = await readFile(path.join(context, 'Dockerfile'), 'utf8');
     // s2i's own recipe: assemble as 1001, and the run script as a shell-form CMD.
-    expect(dockerfile).to.match(/^USER 1001$/m).and.match(/^CMD \/usr\/libexec\/s2i\/run$/m);
+    expect(dockerfile)
+      .to.match(/^USER 1001$/m)
+      .and.match(/^CMD \/usr\/libexec\/s2i\/run$/m);
     const sent = await readdir(path.join(context, 'upload/src'));
     expect(sent).to.include('common_utils').and.include(MODEL.dir);
     for (const never of ['.env', 'data', 'models']) expect(sent).to.not.include(never);
@@ -171,10 +230,14 @@ describe('the stock s2i tool with the bundled builders', function () {
     const info = (await engine.inspectImage(image))!;
     expect(info.user).to.equal('1001');
     // Owned by 1001, who ran assemble; otherwise the layout of the CLI-built image.
-    const withoutOwners = (lines: string[]) => lines.map((l) => { const [p, y, , , t] = l.split(' '); return `${p} ${y} ${t ?? ''}`; });
-    expect(withoutOwners(await listing(image)).filter((l) => !l.startsWith('finance_income_prediction/models '))).to.deep.equal(
-      withoutOwners(expected.listing).filter((l) => !l.startsWith('finance_income_prediction/models ')),
-    );
+    const withoutOwners = (lines: string[]) =>
+      lines.map((l) => {
+        const [p, y, , , t] = l.split(' ');
+        return `${p} ${y} ${t ?? ''}`;
+      });
+    expect(
+      withoutOwners(await listing(image)).filter((l) => !l.startsWith('finance_income_prediction/models ')),
+    ).to.deep.equal(withoutOwners(expected.listing).filter((l) => !l.startsWith('finance_income_prediction/models ')));
     const served = await serve(image);
     expect(served.uid).to.equal('1001');
     expect(served.payload.predictions).to.deep.equal(expected.predictions);

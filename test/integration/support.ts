@@ -35,15 +35,22 @@ export async function realEngine(ctx: Mocha.Context): Promise<Engine> {
   try {
     await engine.ping();
     for (const kind of ['train', 'daemon']) {
-      const ref = bundledBuilderImage(kind as BuilderKind, packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined);
+      const ref = bundledBuilderImage(
+        kind as BuilderKind,
+        packageVersion(),
+        process.env.CORTEX_S2I_BUILDER_REPO || undefined,
+      );
       if (!(await engine.inspectImage(ref))) reason = `the builder image ${ref} is missing`;
     }
   } catch (err) {
     reason = `no Docker engine answers (${(err as Error).message})`;
   }
   if (!reason) return engine;
-  if (process.env.CI === 'true') throw new Error(`integration suite cannot run under CI: ${reason}; 'make test' sets up the engine and builders`);
-  console.warn(`\n*** INTEGRATION SUITE SKIPPED: ${reason}.\n*** Run 'make test' (it starts the engine and builds the builders) to run it.\n`);
+  if (process.env.CI === 'true')
+    throw new Error(`integration suite cannot run under CI: ${reason}; 'make test' sets up the engine and builders`);
+  console.warn(
+    `\n*** INTEGRATION SUITE SKIPPED: ${reason}.\n*** Run 'make test' (it starts the engine and builds the builders) to run it.\n`,
+  );
   ctx.skip();
 }
 
@@ -68,7 +75,10 @@ export class Cleanup {
   async exampleCopy(): Promise<string> {
     const dir = await this.tempDir('project');
     const copy = path.join(dir, 'finance_income_prediction');
-    await cp(EXAMPLE, copy, { recursive: true, filter: (src) => !src.includes(`${path.sep}models${path.sep}`) || src.endsWith('.gitkeep') });
+    await cp(EXAMPLE, copy, {
+      recursive: true,
+      filter: (src) => !src.includes(`${path.sep}models${path.sep}`) || src.endsWith('.gitkeep'),
+    });
     return copy;
   }
 
@@ -133,7 +143,10 @@ export async function cli(...argv: string[]): Promise<{ code: number; out: strin
   return cliWith(process.env, ...argv);
 }
 
-export async function cliWith(env: NodeJS.ProcessEnv, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+export async function cliWith(
+  env: NodeJS.ProcessEnv,
+  ...argv: string[]
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(argv, { env, output: { out: (l) => out.push(l), err: (l) => err.push(l) } });
@@ -158,7 +171,12 @@ export async function waitForHealth(port: number, seconds = 60): Promise<void> {
 }
 
 export async function postJson(port: number, route: string, body: string): Promise<{ status: number; json: unknown }> {
-  const r = await fetch(`http://127.0.0.1:${port}/${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(30_000) });
+  const r = await fetch(`http://127.0.0.1:${port}/${route}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body,
+    signal: AbortSignal.timeout(30_000),
+  });
   return { status: r.status, json: await r.json() };
 }
 
@@ -191,15 +209,31 @@ export interface RawResponse {
  */
 export function rawRequest(
   port: number,
-  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number },
+  options: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    timeoutMs?: number;
+  },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {}, agent: false, timeout: options.timeoutMs ?? 30_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers ?? {},
+        agent: false,
+        timeout: options.timeoutMs ?? 30_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

@@ -55,7 +55,10 @@ describe('the train image and the one-shot command line on a real engine', funct
     const status = await engine.waitContainer(c.id);
     const { stdout, stderr } = await engine.containerLogs(c.id);
     await engine.removeContainer(c.id);
-    const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     return { status, events, stdout, stderr };
   }
 
@@ -85,14 +88,23 @@ describe('the train image and the one-shot command line on a real engine', funct
   const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
 
   describe('train publishing', () => {
-    for (const [retyped, published, staged] of [['folder', 'a folder', 'a file'], ['file', 'a file', 'a folder']] as const) {
+    for (const [retyped, published, staged] of [
+      ['folder', 'a folder', 'a file'],
+      ['file', 'a file', 'a folder'],
+    ] as const) {
       it(`publishes nothing when a staged ${staged.slice(2)} replaces the published ${published.slice(2)}, after offset.txt was written`, async () => {
         const dir = await models();
         const before = await tree(dir);
-        const r = await train(dir, ['TRAIN=1', 'TRAIN_FUNCTION=train_retyping', `PAYLOAD={"offset": 5, "path": "${retyped}"}`]);
+        const r = await train(dir, [
+          'TRAIN=1',
+          'TRAIN_FUNCTION=train_retyping',
+          `PAYLOAD={"offset": 5, "path": "${retyped}"}`,
+        ]);
         expect(r.status, r.stderr).to.equal(1);
         const message = `publishing models to /model/models: /model/models/${retyped} is ${published} in /model/models, but ${staged} in the run's models`;
-        expect(lastLine(r.stderr)).to.contain(`cortex-s2i train: error: ${message}`).and.contain('nothing was published');
+        expect(lastLine(r.stderr))
+          .to.contain(`cortex-s2i train: error: ${message}`)
+          .and.contain('nothing was published');
         expect(r.events.map((e) => e.event)).to.deep.equal(['started', 'failed']);
         expect(await tree(dir)).to.deep.equal(before);
       });
@@ -102,7 +114,11 @@ describe('the train image and the one-shot command line on a real engine', funct
       for (const target of ['/etc/shadow', '../data/numbers.csv']) {
         const dir = await models();
         const before = await tree(dir);
-        const r = await train(dir, ['TRAIN=1', 'TRAIN_FUNCTION=train_link_out', `PAYLOAD={"offset": 5, "target": "${target}"}`]);
+        const r = await train(dir, [
+          'TRAIN=1',
+          'TRAIN_FUNCTION=train_link_out',
+          `PAYLOAD={"offset": 5, "target": "${target}"}`,
+        ]);
         expect(r.status, r.stderr).to.equal(1);
         expect(lastLine(r.stderr)).to.contain(`models/evil is a link to ${target}, outside the models folder`);
         expect(await tree(dir)).to.deep.equal(before);
@@ -111,7 +127,11 @@ describe('the train image and the one-shot command line on a real engine', funct
 
     it('publishes a link that stays inside the models folder as a relative link', async () => {
       const dir = await models();
-      const r = await train(dir, ['TRAIN=1', 'TRAIN_FUNCTION=train_link_out', 'PAYLOAD={"offset": 5, "target": "/opt/cortex-s2i/models/offset.txt"}']);
+      const r = await train(dir, [
+        'TRAIN=1',
+        'TRAIN_FUNCTION=train_link_out',
+        'PAYLOAD={"offset": 5, "target": "/opt/cortex-s2i/models/offset.txt"}',
+      ]);
       expect(r.status, r.stderr).to.equal(0);
       expect(await readlink(path.join(dir, 'evil'))).to.equal('offset.txt');
       expect(await readFile(path.join(dir, 'evil'), 'utf8')).to.equal('5\n');
@@ -120,21 +140,33 @@ describe('the train image and the one-shot command line on a real engine', funct
     it('fails before training, exit 2 and one line, when /model/models is not mounted', async () => {
       const r = await run({ image: TRAIN_IMAGE, env: ['TRAIN=1', 'PAYLOAD={"offset": 5}'] });
       expect(r.status).to.equal(2);
-      expect(r.stderr.trim()).to.equal('cortex-s2i train: error: /model/models is not a mounted folder, so the models this run publishes would be lost with the container: mount one with -v "$PWD/models:/model/models"');
+      expect(r.stderr.trim()).to.equal(
+        'cortex-s2i train: error: /model/models is not a mounted folder, so the models this run publishes would be lost with the container: mount one with -v "$PWD/models:/model/models"',
+      );
       expect(r.events.map((e) => e.event)).to.deep.equal(['failed']);
     });
 
     it('stages what the train function writes through the models link: published on success, discarded on failure', async () => {
       const dir = await models();
       const before = await tree(dir);
-      const failed = await train(dir, ['TRAIN=1', 'TRAIN_FUNCTION=train_through_link', 'PAYLOAD={"offset": 7, "fail": true}']);
+      const failed = await train(dir, [
+        'TRAIN=1',
+        'TRAIN_FUNCTION=train_through_link',
+        'PAYLOAD={"offset": 7, "fail": true}',
+      ]);
       expect(failed.status, failed.stderr).to.equal(1);
-      expect(lastLine(failed.stderr)).to.equal('cortex-s2i train: error: RuntimeError: failed after writing through the link');
+      expect(lastLine(failed.stderr)).to.equal(
+        'cortex-s2i train: error: RuntimeError: failed after writing through the link',
+      );
       expect(await tree(dir)).to.deep.equal(before);
 
       const ok = await train(dir, ['TRAIN=1', 'TRAIN_FUNCTION=train_through_link', 'PAYLOAD={"offset": 7}']);
       expect(ok.status, ok.stderr).to.equal(0);
-      expect(ok.events.at(-1)!.published).to.deep.equal(['offset.txt', 'x.bin', 'route_styles.styles.trainer.train_through_link.train.json']);
+      expect(ok.events.at(-1)!.published).to.deep.equal([
+        'offset.txt',
+        'x.bin',
+        'route_styles.styles.trainer.train_through_link.train.json',
+      ]);
       expect(await readFile(path.join(dir, 'x.bin'), 'utf8')).to.equal('through the link 7\n');
     });
 
@@ -144,7 +176,12 @@ describe('the train image and the one-shot command line on a real engine', funct
         'readlink /opt/cortex-s2i/models',
         'cat /model/models/x.bin',
       ].join('\n');
-      const r = await run({ image: TRAIN_IMAGE, user: '1001:0', cmd: ['sh', '-c', script], tmpfs: { '/model/models': 'size=1m,mode=1777' } });
+      const r = await run({
+        image: TRAIN_IMAGE,
+        user: '1001:0',
+        cmd: ['sh', '-c', script],
+        tmpfs: { '/model/models': 'size=1m,mode=1777' },
+      });
       expect(r.stdout.trim().split('\n'), r.stderr).to.deep.equal(['exit 0', '/model/models', 'through the link 2']);
     });
 
@@ -152,7 +189,11 @@ describe('the train image and the one-shot command line on a real engine', funct
       const dir = await models();
       const r = await train(dir, ['TRAIN=1', 'ROUTE_STYLES_IMPORT_MISSING=xgboost_not_in_this_image']);
       expect(r.status).to.equal(2);
-      expect(lastLine(r.stderr)).to.match(new RegExp(`^cortex-s2i train: error: cannot import TRAIN_MODULE route_styles\\.styles\\.trainer: ModuleNotFoundError: No module named 'xgboost_not_in_this_image' \\(at ${TRAINER}:\\d+\\)$`));
+      expect(lastLine(r.stderr)).to.match(
+        new RegExp(
+          `^cortex-s2i train: error: cannot import TRAIN_MODULE route_styles\\.styles\\.trainer: ModuleNotFoundError: No module named 'xgboost_not_in_this_image' \\(at ${TRAINER}:\\d+\\)$`,
+        ),
+      );
       expect(r.events.at(-1)).to.include({ event: 'failed', exit_code: 2 });
     });
   });
@@ -183,13 +224,22 @@ describe('the train image and the one-shot command line on a real engine', funct
       expect(lastLine(bad.stderr)).to.contain('cortex-s2i train: error: PAYLOAD is not valid JSON');
       const failing = await train(await models(), ['TRAIN_FUNCTION=train_then_fail'], ['--train', '{"offset": 1}']);
       expect(failing.status).to.equal(1);
-      expect(failing.events.at(-1)).to.include({ event: 'failed', error: 'RuntimeError: training diverged', exit_code: 1 });
+      expect(failing.events.at(-1)).to.include({
+        event: 'failed',
+        error: 'RuntimeError: training diverged',
+        exit_code: 1,
+      });
     });
   });
 
   describe('--inquire', () => {
     function inquire(cmd: string[], env: string[] = []): Promise<Run> {
-      return run({ image: PREDICT_IMAGE, env, cmd, binds: [{ host: path.join(ROUTE_STYLES, 'models'), container: '/action/models', readOnly: true }] });
+      return run({
+        image: PREDICT_IMAGE,
+        env,
+        cmd,
+        binds: [{ host: path.join(ROUTE_STYLES, 'models'), container: '/action/models', readOnly: true }],
+      });
     }
 
     it('calls the chosen route once and prints {"payload": …} alone on stdout, logs with a version id on stderr', async () => {
@@ -210,14 +260,19 @@ describe('the train image and the one-shot command line on a real engine', funct
         binds: [{ host: path.join(ROUTE_STYLES, 'models'), container: '/action/models', readOnly: true }],
       });
       expect(r.status, r.stderr).to.equal(0);
-      expect(JSON.parse(r.stdout)).to.deep.equal({ payload: { style: 'module', values: [101, 102], route: 'module/predict' } });
+      expect(JSON.parse(r.stdout)).to.deep.equal({
+        payload: { style: 'module', values: [101, 102], route: 'module/predict' },
+      });
     });
 
     it('names the routes when there are several and none is chosen: exit 2, the error as JSON on stdout', async () => {
       const r = await inquire(['--inquire', '{"numbers": [1]}']);
       expect(r.status).to.equal(2);
       const error = (JSON.parse(r.stdout) as { error: Record<string, unknown> }).error;
-      expect(error).to.include({ exit_code: 2, message: 'ROUTES has 3 routes (function/predict, class/predict, module/predict): choose one with --route' });
+      expect(error).to.include({
+        exit_code: 2,
+        message: 'ROUTES has 3 routes (function/predict, class/predict, module/predict): choose one with --route',
+      });
       expect(error.version).to.match(VERSION);
       expect(jsonLines(r.stderr).at(-1)).to.include({ event: 'inquiry_failed', version: error.version });
     });
@@ -225,7 +280,10 @@ describe('the train image and the one-shot command line on a real engine', funct
     it('exits 1 with the error as JSON when the function raises, and 2 on JSON it cannot read', async () => {
       const raised = await inquire(['--inquire', '{"fail": "on purpose"}', '--route', 'function/predict']);
       expect(raised.status).to.equal(1);
-      expect(JSON.parse(raised.stdout).error).to.include({ exit_code: 1, message: "route 'function/predict' raised ValueError: asked to fail: on purpose" });
+      expect(JSON.parse(raised.stdout).error).to.include({
+        exit_code: 1,
+        message: "route 'function/predict' raised ValueError: asked to fail: on purpose",
+      });
       expect(jsonLines(raised.stderr).at(-1)!.traceback).to.contain('Traceback');
 
       const bad = await inquire(['--inquire', '{nope', '--route', 'function/predict']);

@@ -39,7 +39,12 @@ describe('the train runner on a real engine', function () {
     return { models, stage: await cleanup.tempDir('stage') };
   }
 
-  function spec(env: string[], models: string, stage: string, extra: Partial<ContainerSpec> = {}): Omit<ContainerSpec, 'labels'> {
+  function spec(
+    env: string[],
+    models: string,
+    stage: string,
+    extra: Partial<ContainerSpec> = {},
+  ): Omit<ContainerSpec, 'labels'> {
     return {
       image: IMAGE,
       name: `${PREFIX}-train-runner-${process.pid}-${++serial}`,
@@ -58,7 +63,10 @@ describe('the train runner on a real engine', function () {
     const status = await engine.waitContainer(id);
     const { stdout, stderr } = await engine.containerLogs(id);
     await engine.removeContainer(id);
-    const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     return { status, events, stdout, stderr };
   }
 
@@ -111,7 +119,10 @@ describe('the train runner on a real engine', function () {
 
   it('on docker stop during training, exits 143 and leaves the previous binaries and no stage', async () => {
     const { models, stage } = await folders();
-    const c = await startContainer(engine, spec(['TRAIN_FUNCTION=train_slowly', 'PAYLOAD={"offset": 3}'], models, stage));
+    const c = await startContainer(
+      engine,
+      spec(['TRAIN_FUNCTION=train_slowly', 'PAYLOAD={"offset": 3}'], models, stage),
+    );
     const until = Date.now() + 60_000;
     while (!(await engine.containerLogs(c.id)).stderr.includes('training slowly')) {
       if (Date.now() > until) throw new Error('the train function never started');
@@ -151,7 +162,9 @@ describe('the train runner on a real engine', function () {
     expect(section('stage')).to.equal('');
     expect(run.stdout).to.contain('== exit 1');
     const failed = run.events.find((e) => e.event === 'failed')!;
-    expect(failed.error).to.match(/^publishing models to \/model\/models: OSError: \[Errno 28\] No space left on device/);
+    expect(failed.error).to.match(
+      /^publishing models to \/model\/models: OSError: \[Errno 28\] No space left on device/,
+    );
   });
 
   it('refuses bad input with one clear line and exit status 2', async () => {
@@ -159,7 +172,11 @@ describe('the train runner on a real engine', function () {
       [['PAYLOAD={not json'], 'PAYLOAD is not valid JSON', true],
       [['PAYLOAD={"$ref": "data/missing.csv"}'], 'PAYLOAD "$ref" data/missing.csv does not exist in /model', true],
       [['PAYLOAD={"$ref": "data/numbers.csv"}'], 'mount the data folder: -v "$PWD/data:/model/data"', false],
-      [['TRAIN_FUNCTION=no_such_function'], "TRAIN_MODULE route_styles.styles.trainer (/opt/program/route_styles/styles/trainer.py) has no function 'no_such_function'", true],
+      [
+        ['TRAIN_FUNCTION=no_such_function'],
+        "TRAIN_MODULE route_styles.styles.trainer (/opt/program/route_styles/styles/trainer.py) has no function 'no_such_function'",
+        true,
+      ],
     ];
     for (const [env, message, withData] of cases) {
       const { models, stage } = await folders();

@@ -9,7 +9,12 @@ import { BuildError, EngineError, type Engine } from '../../lib/engine/engine.js
 function context(dockerfile: string, files: Record<string, string> = {}) {
   return packContext([
     { name: 'Dockerfile', content: Buffer.from(dockerfile), size: Buffer.byteLength(dockerfile), executable: false },
-    ...Object.entries(files).map(([name, text]) => ({ name, content: Buffer.from(text), size: Buffer.byteLength(text), executable: false })),
+    ...Object.entries(files).map(([name, text]) => ({
+      name,
+      content: Buffer.from(text),
+      size: Buffer.byteLength(text),
+      executable: false,
+    })),
   ]).stream;
 }
 
@@ -57,18 +62,24 @@ export function engineContract(makeEngine: () => Engine, base: string, prefix: s
     expect(info?.labels['io.cortex-s2i.test']).to.have.length(36);
 
     const cached: number[] = [];
-    const second = await engine.build({ context: context(dockerfile, { 'a.txt': `a ${nonce}` }), onEvent: (e) => e.type === 'cached' && cached.push(e.step) });
+    const second = await engine.build({
+      context: context(dockerfile, { 'a.txt': `a ${nonce}` }),
+      onEvent: (e) => e.type === 'cached' && cached.push(e.step),
+    });
     expect(second.imageId).to.equal(first.imageId);
     expect(cached).to.deep.equal([2, 3, 4]);
 
     const changed: number[] = [];
     tags.push(first.imageId);
-    const third = await engine.build({ context: context(dockerfile, { 'a.txt': `b ${nonce}` }), onEvent: (e) => e.type === 'cached' && changed.push(e.step) });
+    const third = await engine.build({
+      context: context(dockerfile, { 'a.txt': `b ${nonce}` }),
+      onEvent: (e) => e.type === 'cached' && changed.push(e.step),
+    });
     expect(changed).to.deep.equal([]);
     tags.push(third.imageId);
   });
 
-  it('rejects a failing step with the engine\'s message', async () => {
+  it("rejects a failing step with the engine's message", async () => {
     const err = await buildError(engine.build({ context: context(`FROM ${base}\nRUN exit 3\n`) }));
     expect(err.message).to.contain('returned a non-zero code: 3');
   });

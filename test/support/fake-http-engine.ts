@@ -15,7 +15,13 @@ export interface Request {
 }
 
 /** An image the bundled builder check accepts, as GET /images/{name}/json answers it. */
-export const IMAGE_JSON = { Id: `sha256:${'a'.repeat(64)}`, RepoTags: ['builder:1'], Config: { Labels: {}, Env: [], User: '1001', Cmd: [] }, RootFS: { Layers: [] }, Size: 1 };
+export const IMAGE_JSON = {
+  Id: `sha256:${'a'.repeat(64)}`,
+  RepoTags: ['builder:1'],
+  Config: { Labels: {}, Env: [], User: '1001', Cmd: [] },
+  RootFS: { Layers: [] },
+  Size: 1,
+};
 
 export class FakeHttpEngine {
   readonly requests: Request[] = [];
@@ -71,7 +77,9 @@ export class FakeHttpEngine {
       }));
     const route = this.routes.find((r) => r.method === request.method && r.path.test(path));
     if (!route) {
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no such route ${path}` }));
+      res
+        .writeHead(404, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ message: `no such route ${path}` }));
       return;
     }
     await route.route(req, res, body);
@@ -106,9 +114,15 @@ export interface CliRun {
 }
 
 /** Runs bin/cortex-s2i.js in a child process; `whileRunning` may signal it. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>,
+): Promise<CliRun> {
   const started = Date.now();
-  const child = spawn(process.execPath, [packageFile('bin', 'cortex-s2i.js'), ...args], { env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [packageFile('bin', 'cortex-s2i.js'), ...args], {
+    env: { ...process.env, ...env },
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));

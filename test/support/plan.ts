@@ -18,7 +18,10 @@ export function testPlan(overrides: Partial<BuildPlan> = {}): BuildPlan {
     importCheck: { strict: [], lenient: [], where: {} },
     ignoreFiles: [],
     ignored: [],
-    dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/p/m/requirements.txt', size: 1, executable: false } },
+    dependencies: {
+      setupScript: undefined,
+      requirements: { name: 'deps/requirements.txt', from: '/p/m/requirements.txt', size: 1, executable: false },
+    },
     sourceDir: 'src',
     source: [],
     sourceBytes: 0,

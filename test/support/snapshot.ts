@@ -8,7 +8,10 @@ import { resolveProject, type ProjectSource, type ResolveOptions } from '../../l
 import type { Result } from '../../lib/config/result.js';
 
 /** A file's text, an executable file, or a link (its target as written). */
-export type MemoryTree = Record<string, string | { content: string; mode: number } | { link: string } | { special: true }>;
+export type MemoryTree = Record<
+  string,
+  string | { content: string; mode: number } | { link: string } | { special: true }
+>;
 
 const ROOT = '/mem';
 
@@ -34,7 +37,8 @@ export function snapshotOf(tree: MemoryTree, model: string): ProjectSnapshot {
     if (typeof value !== 'object' || !('link' in value)) continue;
     const abs = path.posix.join(ROOT, rel);
     let real: string | undefined = path.posix.resolve(path.posix.dirname(abs), value.link);
-    for (let hops = 0; real && entries.get(real)?.kind === 'link' && hops < 10; hops++) real = entries.get(real)!.realTarget;
+    for (let hops = 0; real && entries.get(real)?.kind === 'link' && hops < 10; hops++)
+      real = entries.get(real)!.realTarget;
     const target = real ? entries.get(real) : undefined;
     entries.set(abs, {
       kind: 'link',
@@ -42,18 +46,31 @@ export function snapshotOf(tree: MemoryTree, model: string): ProjectSnapshot {
       executable: false,
       mtimeMs: 0,
       linkTarget: value.link,
-      ...(target && real ? { realTarget: real, targetKind: target.kind === 'file' ? 'file' : target.kind === 'dir' ? 'dir' : 'other' } : {}),
+      ...(target && real
+        ? { realTarget: real, targetKind: target.kind === 'file' ? 'file' : target.kind === 'dir' ? 'dir' : 'other' }
+        : {}),
     } as ScannedEntry);
   }
   const modelDir = path.posix.join(ROOT, model);
   const levels: string[] = [];
   for (let d = modelDir; d !== '/'; d = path.posix.dirname(d)) levels.push(d);
-  const walked = new Set([...dirs].filter((d) => !path.posix.relative(ROOT, d).split('/').some((p) => p.startsWith('.') || NOT_WALKED.has(p))));
+  const walked = new Set(
+    [...dirs].filter(
+      (d) =>
+        !path.posix
+          .relative(ROOT, d)
+          .split('/')
+          .some((p) => p.startsWith('.') || NOT_WALKED.has(p)),
+    ),
+  );
   return { modelDir, levels, realLevels: levels, entries, listed: dirs, walked, texts, badNames: [] };
 }
 
 export function resolveInMemory(tree: MemoryTree, model: string, options: ResolveOptions = {}): Result<ProjectSource> {
-  const r = resolveProject(snapshotOf(tree, model), options.projectDir ? { ...options, projectDir: path.posix.join(ROOT, options.projectDir) } : options);
+  const r = resolveProject(
+    snapshotOf(tree, model),
+    options.projectDir ? { ...options, projectDir: path.posix.join(ROOT, options.projectDir) } : options,
+  );
   if (r.ok === 'more') throw new Error(`the in-memory snapshot lacks ${JSON.stringify(r)}`);
   return r;
 }

@@ -24,7 +24,10 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   const chosen = cmd.models ?? available;
   const unknown = chosen.filter((m) => !available.includes(m));
   if (unknown.length) {
-    throw usageError(`--models names ${unknown.join(', ')}, not model folders of ${root}`, `the model folders are: ${available.join(', ') || 'none'}`);
+    throw usageError(
+      `--models names ${unknown.join(', ')}, not model folders of ${root}`,
+      `the model folders are: ${available.join(', ') || 'none'}`,
+    );
   }
   if (chosen.length === 0) throw usageError(`${root} has no model folders (folders with .s2i/environment)`);
 
@@ -47,7 +50,8 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   if (!planned.ok) throw invalidProject(planned.errors);
   const trains = [];
   // Named by their folders beside all/, whatever the root of each model's own layout.
-  for (const m of models) trains.push({ model: toPosix(path.relative(root, m.model.dir)), ...(await chooseNames(m.model.dir, {}, m)) });
+  for (const m of models)
+    trains.push({ model: toPosix(path.relative(root, m.model.dir)), ...(await chooseNames(m.model.dir, {}, m)) });
   const files = renderAllFiles(planned.value, trains);
   const predict = files.find((f) => f.path === `${ALL_DIR}/predict.py`)!;
   const checked = await checkPythonSyntax(predict.content, predict.path);
@@ -55,9 +59,15 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
   for (const w of planned.value.warnings) ctx.output.err(`warning: ${formatProblem(w)}`);
   const written = await writeGenerated(root, files, { force: cmd.force, ownedDir: ALL_DIR });
   for (const line of written.lines) ctx.output.out(line);
-  if (written.kept.length) ctx.output.err(`warning: kept ${written.kept.join(', ')}, written by hand: the all image is built from them as they are`);
-  if (!checked) ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
-  ctx.output.out(`all/ serves ${planned.value.routes.length} route(s) of ${chosen.join(', ')}; build it with: cortex-s2i build ${path.join(cmd.project, ALL_DIR)} daemon ${planned.value.containerName}`);
+  if (written.kept.length)
+    ctx.output.err(
+      `warning: kept ${written.kept.join(', ')}, written by hand: the all image is built from them as they are`,
+    );
+  if (!checked)
+    ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
+  ctx.output.out(
+    `all/ serves ${planned.value.routes.length} route(s) of ${chosen.join(', ')}; build it with: cortex-s2i build ${path.join(cmd.project, ALL_DIR)} daemon ${planned.value.containerName}`,
+  );
   return ExitCode.ok;
 }
 
@@ -67,11 +77,21 @@ export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<
  */
 function checkPythonSyntax(source: string, name: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = execFile('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read(), sys.argv[1])', name], (err, _stdout, stderr) => {
-      if (!err) return resolve(true);
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(false);
-      reject(new CortexError(`the generated ${name} is not valid Python; nothing was written`, { exitCode: ExitCode.internal, details: stderr.trim().split('\n'), hint: 'this is a bug in cortex-s2i: please report it with the message above' }));
-    });
+    const child = execFile(
+      'python3',
+      ['-c', 'import ast, sys; ast.parse(sys.stdin.read(), sys.argv[1])', name],
+      (err, _stdout, stderr) => {
+        if (!err) return resolve(true);
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(false);
+        reject(
+          new CortexError(`the generated ${name} is not valid Python; nothing was written`, {
+            exitCode: ExitCode.internal,
+            details: stderr.trim().split('\n'),
+            hint: 'this is a bug in cortex-s2i: please report it with the message above',
+          }),
+        );
+      },
+    );
     child.stdin?.end(source);
   });
 }

@@ -46,7 +46,9 @@ describe('build --as-dockerfile', () => {
       throw new Error('the engine must not be used');
     });
     expect(r.code, r.err).to.equal(0);
-    expect(r.out).to.contain(`docker build -t churn-predict ${dir}`).and.contain(`buildah bud --storage-driver vfs -t churn-predict ${dir}`);
+    expect(r.out)
+      .to.contain(`docker build -t churn-predict ${dir}`)
+      .and.contain(`buildah bud --storage-driver vfs -t churn-predict ${dir}`);
     expect(r.out).to.contain('  src/opt/program/shop/churn/predict.py');
 
     const engine = new FakeEngine();
@@ -58,18 +60,32 @@ describe('build --as-dockerfile', () => {
 
   it('refuses a folder that is not empty with exit status 2 and a hint, and changes nothing in it', async () => {
     const dir = await writeTree({ 'mine.txt': 'keep' }, path.join(out));
-    const r = await run(['build', path.join(root, 'shop/churn'), 'daemon', 'churn-predict', '--as-dockerfile', dir], () => {
-      throw new Error('the engine must not be used');
-    });
+    const r = await run(
+      ['build', path.join(root, 'shop/churn'), 'daemon', 'churn-predict', '--as-dockerfile', dir],
+      () => {
+        throw new Error('the engine must not be used');
+      },
+    );
     expect(r.code).to.equal(2);
     expect(r.err).to.contain('is not empty').and.contain('hint:');
     expect(await readdir(dir)).to.deep.equal(['mine.txt']);
   });
 
   it('does not go with --dry-run', async () => {
-    const r = await run(['build', path.join(root, 'shop/churn'), 'daemon', 'churn-predict', '--dry-run', '--as-dockerfile', path.join(out, 'x')], () => {
-      throw new Error('the engine must not be used');
-    });
+    const r = await run(
+      [
+        'build',
+        path.join(root, 'shop/churn'),
+        'daemon',
+        'churn-predict',
+        '--dry-run',
+        '--as-dockerfile',
+        path.join(out, 'x'),
+      ],
+      () => {
+        throw new Error('the engine must not be used');
+      },
+    );
     expect(r.code).to.equal(2);
     expect(await readdir(out)).to.deep.equal([]);
   });

@@ -9,13 +9,21 @@ import { formatBytes } from '../../plan/describe.js';
 import { compare } from '../../text.js';
 import type { Output } from '../context.js';
 
-export async function writeAsDockerfile(dir: string, plan: BuildPlan, dockerfile: string, mtime: Date, output: Output): Promise<void> {
+export async function writeAsDockerfile(
+  dir: string,
+  plan: BuildPlan,
+  dockerfile: string,
+  mtime: Date,
+  output: Output,
+): Promise<void> {
   const entries = contextEntries(plan, dockerfile);
   const written = await writeContextDirectory(entries, dir, { mtime }).catch((err: unknown) => {
     if (err instanceof ContextDirectoryError) throw contextDirectoryRefused(dir, err.message);
     throw contextDirectoryFailed(dir, err instanceof Error ? err : new Error(String(err)));
   });
-  output.out(`wrote ${written.dir}: ${written.files} files (${formatBytes(written.bytes)})${written.links ? ` and ${written.links} link${written.links === 1 ? '' : 's'}` : ''}`);
+  output.out(
+    `wrote ${written.dir}: ${written.files} files (${formatBytes(written.bytes)})${written.links ? ` and ${written.links} link${written.links === 1 ? '' : 's'}` : ''}`,
+  );
   for (const e of [...entries].sort((a, b) => compare(a.name, b.name))) {
     output.out(`  ${e.name}${e.linkTarget !== undefined ? ` -> ${e.linkTarget}` : ''}`);
   }

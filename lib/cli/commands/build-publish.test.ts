@@ -9,7 +9,7 @@ import { removeTree, sampleProject, writeTree } from '../../../test/support/tree
 import { main } from '../main.js';
 import type { BuildReport } from './build-publish.js';
 
-describe('a build\'s results on stdout (--json, -q, --push)', () => {
+describe("a build's results on stdout (--json, -q, --push)", () => {
   let root: string;
   let model: string;
   let engine: FakeEngine;
@@ -20,7 +20,11 @@ describe('a build\'s results on stdout (--json, -q, --push)', () => {
   async function run(...argv: string[]) {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(argv, { env, output: { out: (l) => out.push(l), err: (l) => err.push(l) }, engine: () => engine });
+    const code = await main(argv, {
+      env,
+      output: { out: (l) => out.push(l), err: (l) => err.push(l) },
+      engine: () => engine,
+    });
     return { code, out, err: err.join('\n') };
   }
 
@@ -56,7 +60,9 @@ describe('a build\'s results on stdout (--json, -q, --push)', () => {
     const report = JSON.parse(r.out.join('\n')) as BuildReport;
     expect(report.cacheFrom).to.deep.equal([]);
     expect(report.warnings).to.have.length(1);
-    expect(report.warnings[0]).to.contain('--cache-from 127.0.0.1:1/none:1: not used (no registry answers at 127.0.0.1:1');
+    expect(report.warnings[0]).to.contain(
+      '--cache-from 127.0.0.1:1/none:1: not used (no registry answers at 127.0.0.1:1',
+    );
     expect(r.err).to.contain('warning: --cache-from 127.0.0.1:1/none:1: not used');
   });
 

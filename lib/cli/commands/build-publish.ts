@@ -24,7 +24,13 @@ export function buildLog(cmd: BuildCommand, output: Output): Output {
  * the engine takes cached steps only from images descending from them). An image that cannot be
  * pulled is a warning: a pipeline's first run has no earlier build to reuse.
  */
-export async function prepareCacheFrom(ctx: CommandContext, engine: Engine, cmd: BuildCommand, image: string, log: Output): Promise<{ sources: string[]; warnings: string[] }> {
+export async function prepareCacheFrom(
+  ctx: CommandContext,
+  engine: Engine,
+  cmd: BuildCommand,
+  image: string,
+  log: Output,
+): Promise<{ sources: string[]; warnings: string[] }> {
   const sources: string[] = [];
   const warnings: string[] = [];
   if (!cmd.cacheFrom?.length) return { sources, warnings };
@@ -89,7 +95,13 @@ export interface BuildReport {
 }
 
 /** Pushes (with --push), writes the digest file, and gives the report --json prints. */
-export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: BuildCommand, built: BuiltImage, log: Output): Promise<{ kind: 'built'; report: BuildReport; pushed: PushedImage[] }> {
+export async function publishBuild(
+  ctx: CommandContext,
+  engine: Engine,
+  cmd: BuildCommand,
+  built: BuiltImage,
+  log: Output,
+): Promise<{ kind: 'built'; report: BuildReport; pushed: PushedImage[] }> {
   const tags = [built.image];
   const pushed: PushedImage[] = [];
   if (cmd.push) {
@@ -114,7 +126,13 @@ export async function publishBuild(ctx: CommandContext, engine: Engine, cmd: Bui
     sourceBytes: built.sourceBytes,
     seconds: round(built.seconds),
     cacheFrom: built.cacheFrom,
-    steps: built.steps.map((s) => ({ step: s.step, instruction: s.instruction, seconds: round(s.seconds), cached: s.cached, dependencies: s.step === built.dependencyStep })),
+    steps: built.steps.map((s) => ({
+      step: s.step,
+      instruction: s.instruction,
+      seconds: round(s.seconds),
+      cached: s.cached,
+      dependencies: s.step === built.dependencyStep,
+    })),
     ...(built.upToDate ? { upToDate: true } : {}),
     ...(built.sourceOnly ? { sourceOnly: true } : {}),
     warnings: [...built.planWarnings, ...built.warnings],

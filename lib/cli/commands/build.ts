@@ -1,7 +1,14 @@
 // `cortex-s2i build <source> <builder> <image>`: read the project, plan, print, build, tag.
 
 import path from 'node:path';
-import { readCommittedFiles, readRevision, revisionStamp, unchangedSince, type CommittedFile, type SourceRevision } from '../../config/git.js';
+import {
+  readCommittedFiles,
+  readRevision,
+  revisionStamp,
+  unchangedSince,
+  type CommittedFile,
+  type SourceRevision,
+} from '../../config/git.js';
 import type { ProjectSource } from '../../config/project.js';
 import type { ProjectSnapshot } from '../../config/scan.js';
 import { ENVIRONMENT_FILE, CORTEX_YAML } from '../../config/source-tree.js';
@@ -45,7 +52,10 @@ export async function buildCommand(cmd: BuildCommand, ctx: CommandContext): Prom
 /** How this build shows its progress: --progress, decided against the stream its lines go to. */
 function progressFor(cmd: BuildCommand, ctx: CommandContext): { style: ProgressStyle; live: LiveStream | undefined } {
   const live = cmd.quiet || cmd.json ? ctx.display?.err : ctx.display?.out;
-  const style = resolveProgress(cmd.progress, live ?? { isTTY: false }, { CI: ctx.display?.ci ? 'true' : '', NO_COLOR: ctx.display?.noColor ? '1' : '' });
+  const style = resolveProgress(cmd.progress, live ?? { isTTY: false }, {
+    CI: ctx.display?.ci ? 'true' : '',
+    NO_COLOR: ctx.display?.noColor ? '1' : '',
+  });
   return { style, live };
 }
 
@@ -57,7 +67,8 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   const { style, live } = progressFor(cmd, ctx);
   const full = buildLog(cmd, ctx.output);
   // quiet: errors and the result only. A dry run and --as-dockerfile print what they were asked for.
-  const output: Output = style.mode === 'quiet' && !cmd.dryRun && cmd.asDockerfile === undefined ? { out: () => {}, err: full.err } : full;
+  const output: Output =
+    style.mode === 'quiet' && !cmd.dryRun && cmd.asDockerfile === undefined ? { out: () => {}, err: full.err } : full;
   const started = ctx.now().getTime();
   const engineBuild = !cmd.dryRun && cmd.asDockerfile === undefined;
   // A build that will talk to the engine starts loading its adapter (dockerode) now, so that the
@@ -90,8 +101,18 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
 
   // git is asked now (not by a rebuild found up to date), so that it answers while the project is
   // read: the commit for the labels, and the files of HEAD when they can date the image.
-  const fromGit = Promise.all([readRevision(modelDir), epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined]);
-  const [{ readProject, SourceDirectoryError }, { planBuild }, { planCortexBuild, selectApis }, { describePlan, formatBytes }, { renderDockerfile }, { DEFAULT_MTIME }] = await Promise.all([
+  const fromGit = Promise.all([
+    readRevision(modelDir),
+    epoch === undefined ? readCommittedFiles(modelDir, 'HEAD') : undefined,
+  ]);
+  const [
+    { readProject, SourceDirectoryError },
+    { planBuild },
+    { planCortexBuild, selectApis },
+    { describePlan, formatBytes },
+    { renderDockerfile },
+    { DEFAULT_MTIME },
+  ] = await Promise.all([
     import('../../config/project.js'),
     import('../../plan/build-plan.js'),
     import('../../plan/cortex-plan.js'),
@@ -101,10 +122,15 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   ]);
   // A folder with cortex.yaml is a Cortex project: its APIs are served, and the folder is the root.
   const allApis = await readCortexYaml(cmd.source).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw sourceNotFound(cmd.source);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      throw sourceNotFound(cmd.source);
     throw err;
   });
-  if (cmd.api !== undefined && allApis === undefined) throw usageError(`--api ${cmd.api}: ${cmd.source} has no ${CORTEX_YAML}`, '--api picks one API of a Cortex project');
+  if (cmd.api !== undefined && allApis === undefined)
+    throw usageError(
+      `--api ${cmd.api}: ${cmd.source} has no ${CORTEX_YAML}`,
+      '--api picks one API of a Cortex project',
+    );
   let apis: typeof allApis;
   if (allApis) {
     const chosen = selectApis(allApis, path.resolve(cmd.source, CORTEX_YAML), cmd.api);
@@ -112,7 +138,10 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     apis = chosen.value;
   }
   const cortexOptions = apis
-    ? { environmentText: '', pythonPaths: [...new Set(apis.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))] }
+    ? {
+        environmentText: '',
+        pythonPaths: [...new Set(apis.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))],
+      }
     : {};
   let inputs: ProjectSnapshot | undefined;
   const project = await readProject(cmd.source, apis ? cmd.source : cmd.project, {
@@ -128,7 +157,11 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   });
   if (!project.ok) throw invalidProject(project.errors);
 
-  if (apis && kind !== 'daemon') throw usageError(`${cmd.source} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${cmd.builder}`, `cortex-s2i build ${cmd.source} daemon ${cmd.image}`);
+  if (apis && kind !== 'daemon')
+    throw usageError(
+      `${cmd.source} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${cmd.builder}`,
+      `cortex-s2i build ${cmd.source} daemon ${cmd.image}`,
+    );
   // A bundled builder is known by name, so a dry run needs no engine; any other image is
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
@@ -142,7 +175,9 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     builder,
     extraEnv: cmd.env,
     revision,
-    created: new Date(epoch === undefined ? await sourceTime(project.value, revision, committed) : epoch * 1000).toISOString(),
+    created: new Date(
+      epoch === undefined ? await sourceTime(project.value, revision, committed) : epoch * 1000,
+    ).toISOString(),
     toolVersion: ctx.toolVersion,
   };
   const planned = apis && allApis ? planCortexBuild(request, apis, allApis) : planBuild(request);
@@ -151,22 +186,47 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
 
   const description = describePlan(plan);
   for (const line of description) output.out(line);
-  for (const api of apis ?? []) output.out(`  api           POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`);
+  for (const api of apis ?? [])
+    output.out(
+      `  api           POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`,
+    );
   for (const w of plan.warnings) output.err(`warning: ${formatProblem(w)}`);
   const dockerfile = renderDockerfile(plan, ctx.toolVersion);
   if (cmd.asDockerfile !== undefined) {
     const { writeAsDockerfile } = await import('./as-dockerfile.js');
-    await writeAsDockerfile(cmd.asDockerfile, plan, dockerfile.text, epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000), output);
-    return { kind: 'as-dockerfile', image: plan.image, dir: cmd.asDockerfile, warnings: plan.warnings.map(formatProblem) };
+    await writeAsDockerfile(
+      cmd.asDockerfile,
+      plan,
+      dockerfile.text,
+      epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000),
+      output,
+    );
+    return {
+      kind: 'as-dockerfile',
+      image: plan.image,
+      dir: cmd.asDockerfile,
+      warnings: plan.warnings.map(formatProblem),
+    };
   }
   if (cmd.dryRun) {
     output.out('Dockerfile:');
     for (const line of dockerfile.text.trimEnd().split('\n')) output.out(`  ${line}`);
     output.out('dry run: nothing was sent to the engine');
-    return { kind: 'dry-run', image: plan.image, dockerfile: dockerfile.text, plan: description, warnings: plan.warnings.map(formatProblem) };
+    return {
+      kind: 'dry-run',
+      image: plan.image,
+      dockerfile: dockerfile.text,
+      plan: description,
+      warnings: plan.warnings.map(formatProblem),
+    };
   }
 
-  const [{ executePlan }, { ImportCheckReport }, { requirementsFailure }, { describeSourceBase, lookAtBase, rebuildSource, sourceBaseKey }] = await Promise.all([
+  const [
+    { executePlan },
+    { ImportCheckReport },
+    { requirementsFailure },
+    { describeSourceBase, lookAtBase, rebuildSource, sourceBaseKey },
+  ] = await Promise.all([
     import('../../engine/execute-plan.js'),
     import('./import-check.js'),
     import('./requirements-failure.js'),
@@ -174,7 +234,8 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
   ]);
   const mtime = epoch === undefined ? DEFAULT_MTIME : new Date(epoch * 1000);
   return withEngine(ctx, async (engine) => {
-    const sourceOnly = cache && inputs && record?.base && !cmd.noCache && !cmd.cacheFrom?.length ? record.base : undefined;
+    const sourceOnly =
+      cache && inputs && record?.base && !cmd.noCache && !cmd.cacheFrom?.length ? record.base : undefined;
     const seen = sourceOnly && lookAtBase(engine, plan.image, sourceOnly).catch(() => undefined);
     const builderInfo = await engine.inspectImage(builder.image);
     if (!builderInfo) throw unknownBuilder(builder.image);
@@ -182,16 +243,33 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     const identity = async () => buildIdentity(cmd, ctx, builderRef, await revisionStamped);
     // Only the source changed since the last build: its image gets a new source layer, unbuilt.
     if (cache && inputs && record && sourceOnly && baseKey === sourceOnly.key) {
-      const rebuilt = await rebuildSource(engine, plan, dockerfile, record, sourceOnly, await seen, { mtime, compress: cmd.compress, signal: ctx.signal });
+      const rebuilt = await rebuildSource(engine, plan, dockerfile, record, sourceOnly, await seen, {
+        mtime,
+        compress: cmd.compress,
+        signal: ctx.signal,
+      });
       if (rebuilt) {
         await recordBuild(cache, cmd, ctx, await identity(), inputs, rebuilt.imageId, builderInfo.id, rebuilt.recorded);
-        if (rebuilt.unchanged) return answerUpToDate(ctx, engine, cmd, rebuilt.imageId, output, full, started, 'what goes into the image is what it has: the same source layer and labels');
+        if (rebuilt.unchanged)
+          return answerUpToDate(
+            ctx,
+            engine,
+            cmd,
+            rebuilt.imageId,
+            output,
+            full,
+            started,
+            'what goes into the image is what it has: the same source layer and labels',
+          );
         return answerSourceOnly(ctx, engine, cmd, plan, rebuilt, output, full, started);
       }
     }
     const cacheFrom = await prepareCacheFrom(ctx, engine, cmd, plan.image, output);
     output.out(`building ${plan.image}`);
-    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep, { style, ...(live ? { live } : {}) });
+    const progress = new BuildProgress(output, () => ctx.now(), !cmd.quiet, dockerfile.dependencyStep, {
+      style,
+      ...(live ? { live } : {}),
+    });
     const importCheck = new ImportCheckReport(plan);
     const logLines: string[] = [];
     const outcome = await executePlan(plan, dockerfile, engine, {
@@ -208,11 +286,20 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
       },
     }).catch((err: unknown) => {
       progress.close();
-      const requirementsFile = plan.dependencies.requirements ? Object.values(project.value.requirements).find((r) => r.file === plan.dependencies.requirements!.from) : undefined;
+      const requirementsFile = plan.dependencies.requirements
+        ? Object.values(project.value.requirements).find((r) => r.file === plan.dependencies.requirements!.from)
+        : undefined;
       const explained = importCheck.failure(err) ?? requirementsFailure(plan.image, err, requirementsFile, logLines);
       if (explained) throw explained;
       // The log was on the screen as it came: the end of it once is enough.
-      if (!cmd.quiet && style.mode !== 'quiet' && logLines.length > 0 && err instanceof CortexError && err.exitCode === ExitCode.buildFailed) throw err.withoutDetails();
+      if (
+        !cmd.quiet &&
+        style.mode !== 'quiet' &&
+        logLines.length > 0 &&
+        err instanceof CortexError &&
+        err.exitCode === ExitCode.buildFailed
+      )
+        throw err.withoutDetails();
       throw err;
     });
     for (const w of importCheck.warnings()) output.err(`warning: ${formatProblem(w)}`);
@@ -222,67 +309,112 @@ export async function runBuild(cmd: BuildCommand, ctx: CommandContext): Promise<
     // The result: printed in quiet mode too.
     full.out(`built ${plan.image} (${outcome.imageId}) in ${seconds}s`);
     if (cache && inputs) {
-      const base = baseKey === undefined ? undefined : await describeSourceBase(engine, outcome.imageId, baseKey, plan, mtime, record?.base).catch(() => undefined);
+      const base =
+        baseKey === undefined
+          ? undefined
+          : await describeSourceBase(engine, outcome.imageId, baseKey, plan, mtime, record?.base).catch(
+              () => undefined,
+            );
       await recordBuild(cache, cmd, ctx, await identity(), inputs, outcome.imageId, builderInfo.id, base);
     }
-    return publishBuild(ctx, engine, cmd, {
-      image: plan.image,
-      sourceBytes: plan.sourceBytes,
-      planWarnings: plan.warnings.map(formatProblem),
-      imageId: outcome.imageId,
-      bytesSent: outcome.bytesSent,
-      seconds: Number(seconds),
-      steps: progress.durations,
-      dependencyStep: dockerfile.dependencyStep,
-      cacheFrom: cacheFrom.sources,
-      warnings: cacheFrom.warnings,
-    }, output);
+    return publishBuild(
+      ctx,
+      engine,
+      cmd,
+      {
+        image: plan.image,
+        sourceBytes: plan.sourceBytes,
+        planWarnings: plan.warnings.map(formatProblem),
+        imageId: outcome.imageId,
+        bytesSent: outcome.bytesSent,
+        seconds: Number(seconds),
+        steps: progress.durations,
+        dependencyStep: dockerfile.dependencyStep,
+        cacheFrom: cacheFrom.sources,
+        warnings: cacheFrom.warnings,
+      },
+      output,
+    );
   });
 }
 
 /** The answer of a build that found its image up to date (up-to-date.ts): the image, as built before. */
-async function answerUpToDate(ctx: CommandContext, engine: Engine, cmd: BuildCommand, imageId: string, output: Output, full: Output, started: number, why?: string): Promise<BuildOutcome> {
+async function answerUpToDate(
+  ctx: CommandContext,
+  engine: Engine,
+  cmd: BuildCommand,
+  imageId: string,
+  output: Output,
+  full: Output,
+  started: number,
+  why?: string,
+): Promise<BuildOutcome> {
   const seconds = (ctx.now().getTime() - started) / 1000;
-  output.out(`${why ?? `nothing changed since ${cmd.image} was built: no file, option, commit or builder`} (to build it anyway: --no-cache)`);
+  output.out(
+    `${why ?? `nothing changed since ${cmd.image} was built: no file, option, commit or builder`} (to build it anyway: --no-cache)`,
+  );
   // The result: printed in quiet mode too.
   full.out(`${cmd.image} (${imageId}) is up to date, ${seconds.toFixed(1)}s`);
-  return publishBuild(ctx, engine, cmd, {
-    image: cmd.image,
-    sourceBytes: 0,
-    planWarnings: [],
-    imageId,
-    bytesSent: 0,
-    seconds,
-    steps: [],
-    dependencyStep: undefined,
-    cacheFrom: [],
-    warnings: [],
-    upToDate: true,
-  }, output);
+  return publishBuild(
+    ctx,
+    engine,
+    cmd,
+    {
+      image: cmd.image,
+      sourceBytes: 0,
+      planWarnings: [],
+      imageId,
+      bytesSent: 0,
+      seconds,
+      steps: [],
+      dependencyStep: undefined,
+      cacheFrom: [],
+      warnings: [],
+      upToDate: true,
+    },
+    output,
+  );
 }
 
 /** The answer of a rebuild that made only the source layer (source-rebuild.ts). */
-async function answerSourceOnly(ctx: CommandContext, engine: Engine, cmd: BuildCommand, plan: BuildPlan, rebuilt: SourceRebuild, output: Output, full: Output, started: number): Promise<BuildOutcome> {
+async function answerSourceOnly(
+  ctx: CommandContext,
+  engine: Engine,
+  cmd: BuildCommand,
+  plan: BuildPlan,
+  rebuilt: SourceRebuild,
+  output: Output,
+  full: Output,
+  started: number,
+): Promise<BuildOutcome> {
   const { formatBytes } = await import('../../plan/describe.js');
   const seconds = (ctx.now().getTime() - started) / 1000;
   output.out(`building ${plan.image}`);
-  output.out(`  source        ${plan.source.length} files onto ${rebuilt.base.slice(0, 19)}, as the last build's source step: nothing before it changed`);
+  output.out(
+    `  source        ${plan.source.length} files onto ${rebuilt.base.slice(0, 19)}, as the last build's source step: nothing before it changed`,
+  );
   output.out(`sent ${formatBytes(rebuilt.bytesSent)} to the engine (source files: ${formatBytes(plan.sourceBytes)})`);
   // The result: printed in quiet mode too.
   full.out(`built ${plan.image} (${rebuilt.imageId}) in ${seconds.toFixed(1)}s`);
-  return publishBuild(ctx, engine, cmd, {
-    image: plan.image,
-    sourceBytes: plan.sourceBytes,
-    planWarnings: plan.warnings.map(formatProblem),
-    imageId: rebuilt.imageId,
-    bytesSent: rebuilt.bytesSent,
-    seconds,
-    steps: [],
-    dependencyStep: undefined,
-    cacheFrom: [],
-    warnings: [],
-    sourceOnly: true,
-  }, output);
+  return publishBuild(
+    ctx,
+    engine,
+    cmd,
+    {
+      image: plan.image,
+      sourceBytes: plan.sourceBytes,
+      planWarnings: plan.warnings.map(formatProblem),
+      imageId: rebuilt.imageId,
+      bytesSent: rebuilt.bytesSent,
+      seconds,
+      steps: [],
+      dependencyStep: undefined,
+      cacheFrom: [],
+      warnings: [],
+      sourceOnly: true,
+    },
+    output,
+  );
 }
 
 /**
@@ -291,8 +423,17 @@ async function answerSourceOnly(ctx: CommandContext, engine: Engine, cmd: BuildC
  * files sent are exactly the commit's, which a fresh clone or a CI checkout keeps whatever its
  * file times; else the newest file that goes into the image.
  */
-async function sourceTime(project: ProjectSource, revision: SourceRevision | undefined, committed: ReadonlyMap<string, CommittedFile> | undefined): Promise<number> {
-  const files = [...project.modelFiles, ...project.rootFiles, ...project.sharedFolders.flatMap((f) => f.files), ...project.includedModels.flatMap((f) => f.files)];
+async function sourceTime(
+  project: ProjectSource,
+  revision: SourceRevision | undefined,
+  committed: ReadonlyMap<string, CommittedFile> | undefined,
+): Promise<number> {
+  const files = [
+    ...project.modelFiles,
+    ...project.rootFiles,
+    ...project.sharedFolders.flatMap((f) => f.files),
+    ...project.includedModels.flatMap((f) => f.files),
+  ];
   if (revision?.time !== undefined && committed) {
     // .s2i/environment is not sent, but its values are baked into the image.
     const environment = { abs: path.join(project.model.dir, ENVIRONMENT_FILE) };
@@ -318,10 +459,13 @@ async function inspectBuilder(engine: Engine, ref: string, allowRoot: boolean): 
   // s2i itself refuses builders that run as root unless told otherwise: their assemble script runs
   // the project's code with every privilege in the image.
   if (/^(|root|0)(:.*)?$/.test(info.user) && !allowRoot) {
-    throw new CortexError(`${ref} runs as root (its USER is ${info.user === '' ? 'not set' : JSON.stringify(info.user)})`, {
-      exitCode: ExitCode.badInput,
-      hint: 'use a builder image that sets a non-root USER, or pass --allow-root if you trust it',
-    });
+    throw new CortexError(
+      `${ref} runs as root (its USER is ${info.user === '' ? 'not set' : JSON.stringify(info.user)})`,
+      {
+        exitCode: ExitCode.badInput,
+        hint: 'use a builder image that sets a non-root USER, or pass --allow-root if you trust it',
+      },
+    );
   }
   return {
     style: 's2i',

@@ -17,13 +17,20 @@ type BuildersCommand = Extract<Command, { name: 'builders' }>;
 /** Bases tried in order: the official image where it exists, else the one bootstrapped offline. */
 export const BASE_CANDIDATES = ['python:3.11-slim', 'cortex-s2i/python-base:bookworm'];
 const KINDS: BuilderKind[] = ['train', 'daemon'];
+/** The folder of the package that holds everything the builder images are made of. */
+const BUILDER_IMAGE_DIR = 'builder-image';
 
 export async function buildersCommand(cmd: BuildersCommand, ctx: CommandContext): Promise<number> {
   const root = packageRoot();
-  // The builder context: its Dockerfile and the s2i scripts and runtime it copies in.
-  const files = (await Promise.all(['builders', 'assemble', 'run'].map((dir) => listFiles(root, dir, ignoreRules([]))))).flat();
+  // The builder context: builder-image/, the Dockerfile and the s2i scripts and runtime it copies
+  // in; the runtime's tests stay out.
+  const files = await listFiles(
+    root,
+    BUILDER_IMAGE_DIR,
+    ignoreRules([{ base: BUILDER_IMAGE_DIR, file: 'builders.ts', text: 'runtime/tests/\n' }]),
+  );
   const entries: ContextEntry[] = files.map((f) => ({
-    name: f.path === 'builders/Dockerfile' ? 'Dockerfile' : f.path,
+    name: f.path.slice(BUILDER_IMAGE_DIR.length + 1),
     from: f.abs,
     size: f.size,
     executable: f.executable,

@@ -28,7 +28,10 @@ function command(argv: string[]): DeployCommand {
 async function run(argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['deploy', ...argv], { env: {}, output: { out: (l) => out.push(l), err: (l) => err.push(l) } });
+  const code = await main(['deploy', ...argv], {
+    env: {},
+    output: { out: (l) => out.push(l), err: (l) => err.push(l) },
+  });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -49,14 +52,21 @@ class FakeDocker {
     if (a === 'stack' && b === 'deploy') {
       this.stackFile = await readFile(args[args.length - 2]!, 'utf8');
       const stack = args[args.length - 1]!;
-      for (const [name, svc] of Object.entries(parse(this.stackFile).services as Record<string, { image: string }>)) this.services.set(`${stack}_${name}`, svc.image);
+      for (const [name, svc] of Object.entries(parse(this.stackFile).services as Record<string, { image: string }>))
+        this.services.set(`${stack}_${name}`, svc.image);
       return '';
     }
     if (a === 'service' && b === 'inspect') return '\n';
-    if (a === 'service' && b === 'ps') return `Running\tRunning 2 seconds ago\t${this.services.get(args[2]!)}\nShutdown\tShutdown 1 minute ago\told:1\n`.repeat(2);
+    if (a === 'service' && b === 'ps')
+      return `Running\tRunning 2 seconds ago\t${this.services.get(args[2]!)}\nShutdown\tShutdown 1 minute ago\told:1\n`.repeat(
+        2,
+      );
     if (a === 'service' && b === 'ls') {
       const filter = args[args.indexOf('--filter') + 1]!;
-      const names = [...this.services.keys(), ...(filter.startsWith('label=com.docker.stack.namespace') ? this.foreign : [])];
+      const names = [
+        ...this.services.keys(),
+        ...(filter.startsWith('label=com.docker.stack.namespace') ? this.foreign : []),
+      ];
       return names.join('\n');
     }
     if (a === 'stack' && b === 'rm') {
@@ -109,8 +119,28 @@ describe('cortex-s2i deploy', () => {
 
   describe('arguments', () => {
     it('reads the target, images, ports and flags', () => {
-      expect(command(['p', '--target', 'swarm', '--image', 'iris=reg.io/iris:1', '--image', `price=price@sha256:${'b'.repeat(64)}`, '--port', '5500', '--host-ports'])).to.deep.include({
-        project: 'p', target: 'swarm', images: { iris: 'reg.io/iris:1', price: `price@sha256:${'b'.repeat(64)}` }, firstPort: 5500, hostPorts: true, delete: false, out: undefined, timeoutSeconds: 300,
+      expect(
+        command([
+          'p',
+          '--target',
+          'swarm',
+          '--image',
+          'iris=reg.io/iris:1',
+          '--image',
+          `price=price@sha256:${'b'.repeat(64)}`,
+          '--port',
+          '5500',
+          '--host-ports',
+        ]),
+      ).to.deep.include({
+        project: 'p',
+        target: 'swarm',
+        images: { iris: 'reg.io/iris:1', price: `price@sha256:${'b'.repeat(64)}` },
+        firstPort: 5500,
+        hostPorts: true,
+        delete: false,
+        out: undefined,
+        timeoutSeconds: 300,
       });
     });
     for (const [argv, message] of [
@@ -140,13 +170,19 @@ describe('cortex-s2i deploy', () => {
     expect(deployment.spec.template.spec.containers[0].image).to.equal('reg.io/iris:7');
     const price = parseAllDocuments(await readFile(path.join(out, 'api-price.yaml'), 'utf8')).map((d) => d.toJSON());
     // The default naming rule: <project>-<api>:latest.
-    expect(price.find((m) => m.kind === 'Deployment').spec.template.spec.containers[0].image).to.equal('shop-price:latest');
-    expect(await readFile(path.join(out, 'shop.yaml'), 'utf8')).to.include(Buffer.from('very-secret').toString('base64'));
+    expect(price.find((m) => m.kind === 'Deployment').spec.template.spec.containers[0].image).to.equal(
+      'shop-price:latest',
+    );
+    expect(await readFile(path.join(out, 'shop.yaml'), 'utf8')).to.include(
+      Buffer.from('very-secret').toString('base64'),
+    );
   });
 
   it('refuses Kubernetes without --out: applying is kubectl apply', async () => {
     const r = await run([project, '--target', 'kubernetes']);
-    expect([r.code, r.err]).to.satisfy(([code, err]: [number, string]) => code === ExitCode.badInput && err.includes('give --out'));
+    expect([r.code, r.err]).to.satisfy(
+      ([code, err]: [number, string]) => code === ExitCode.badInput && err.includes('give --out'),
+    );
   });
 
   it('writes the Swarm stack file naming .env by a path relative to it', async () => {
@@ -164,7 +200,9 @@ describe('cortex-s2i deploy', () => {
     await writeTree({ 'shop/cortex.yaml': '- name: Iris\n  predictor: {path: nope.py}\n' }, root);
     const docker = new FakeDocker();
     const out: string[] = [];
-    const err = await deployCommand(command([project, '--target', 'swarm']), context(out), docker.run).catch((e: CortexError) => e);
+    const err = await deployCommand(command([project, '--target', 'swarm']), context(out), docker.run).catch(
+      (e: CortexError) => e,
+    );
     expect(err).to.be.instanceOf(CortexError);
     const details = (err as CortexError).details;
     expect(details).to.have.length(2);
@@ -182,7 +220,11 @@ describe('cortex-s2i deploy', () => {
   it('applies the stack on Swarm, waits for the replicas and prints where each API answers', async () => {
     const docker = new FakeDocker();
     const out: string[] = [];
-    const code = await deployCommand(command([project, '--target', 'swarm', '--host-ports', '--port', '5500', '--image', 'iris=iris:2']), context(out), docker.run);
+    const code = await deployCommand(
+      command([project, '--target', 'swarm', '--host-ports', '--port', '5500', '--image', 'iris=iris:2']),
+      context(out),
+      docker.run,
+    );
     expect(code).to.equal(0);
     const deploy = docker.calls.find((c) => c[0] === 'stack' && c[1] === 'deploy')!;
     expect(deploy.slice(-1)).to.deep.equal(['shop']);
@@ -190,7 +232,9 @@ describe('cortex-s2i deploy', () => {
     const stack = parse(docker.stackFile);
     expect(stack.services.iris.env_file).to.deep.equal([path.join(project, '.env')]);
     expect(stack.services.iris.ports[0].mode).to.equal('host');
-    expect(out).to.include('iris: ready, 2 replicas; answers at http://127.0.0.1:5500/iris (port 5500 of each node running a replica)');
+    expect(out).to.include(
+      'iris: ready, 2 replicas; answers at http://127.0.0.1:5500/iris (port 5500 of each node running a replica)',
+    );
     expect(out.join('\n')).to.not.include('very-secret');
   });
 
@@ -199,7 +243,11 @@ describe('cortex-s2i deploy', () => {
     const digest = `reg.io:5000/team/iris@sha256:${'c'.repeat(64)}`;
     docker.digests = { 'reg.io:5000/team/iris:3': [`other/iris@sha256:${'d'.repeat(64)}`, digest], 'price:1': [] };
     const out: string[] = [];
-    await deployCommand(command([project, '--target', 'swarm', '--image', 'iris=reg.io:5000/team/iris:3', '--image', 'price=price:1']), context(out), docker.run);
+    await deployCommand(
+      command([project, '--target', 'swarm', '--image', 'iris=reg.io:5000/team/iris:3', '--image', 'price=price:1']),
+      context(out),
+      docker.run,
+    );
     const stack = parse(docker.stackFile);
     expect([stack.services.iris.image, stack.services.price.image]).to.deep.equal([digest, 'price:1']);
     expect(out).to.include(`iris: reg.io:5000/team/iris:3 pinned to ${digest}`);
@@ -210,8 +258,17 @@ describe('cortex-s2i deploy', () => {
   it('with --host-ports, refuses more replicas than ready nodes before deploying anything', async () => {
     const docker = new FakeDocker();
     docker.nodes = ['Ready Active', 'Down Active'];
-    const err = await deployCommand(command([project, '--target', 'swarm', '--host-ports']), context([]), docker.run).catch((e: CortexError) => e);
-    expect(err).to.be.instanceOf(CortexError).and.to.have.property('message').that.match(/API iris asks for 2 replicas, but with --host-ports each of the swarm's 1 ready node runs at most one/);
+    const err = await deployCommand(
+      command([project, '--target', 'swarm', '--host-ports']),
+      context([]),
+      docker.run,
+    ).catch((e: CortexError) => e);
+    expect(err)
+      .to.be.instanceOf(CortexError)
+      .and.to.have.property('message')
+      .that.match(
+        /API iris asks for 2 replicas, but with --host-ports each of the swarm's 1 ready node runs at most one/,
+      );
     expect(docker.calls.some((c) => c[0] === 'stack')).to.equal(false);
   });
 
@@ -225,7 +282,11 @@ describe('cortex-s2i deploy', () => {
       }
       return docker.run(args);
     };
-    const err = await deployCommand(command([project, '--target', 'swarm']), { ...context([]), signal: controller.signal }, run).catch((e: CortexError) => e);
+    const err = await deployCommand(
+      command([project, '--target', 'swarm']),
+      { ...context([]), signal: controller.signal },
+      run,
+    ).catch((e: CortexError) => e);
     expect(err).to.be.instanceOf(CortexError).and.to.include({ exitCode: ExitCode.interrupted });
     expect((err as CortexError).message).to.match(/waiting for stack shop; what was deployed stays deployed/);
   });
@@ -233,30 +294,50 @@ describe('cortex-s2i deploy', () => {
   it('fails when the replicas do not become ready in time', async () => {
     const docker = new FakeDocker();
     const slow = docker.run;
-    const run = async (args: string[]) => (args[0] === 'service' && args[1] === 'ps' ? 'Running\tStarting 3 seconds ago\tiris:2\n' : slow(args));
-    const err = await deployCommand(command([project, '--target', 'swarm', '--timeout', '1', '--image', 'iris=iris:2']), context([]), run).catch((e: CortexError) => e);
-    expect(err).to.be.instanceOf(CortexError).and.to.have.property('message').that.match(/not every replica was ready within 1s/);
+    const run = async (args: string[]) =>
+      args[0] === 'service' && args[1] === 'ps' ? 'Running\tStarting 3 seconds ago\tiris:2\n' : slow(args);
+    const err = await deployCommand(
+      command([project, '--target', 'swarm', '--timeout', '1', '--image', 'iris=iris:2']),
+      context([]),
+      run,
+    ).catch((e: CortexError) => e);
+    expect(err)
+      .to.be.instanceOf(CortexError)
+      .and.to.have.property('message')
+      .that.match(/not every replica was ready within 1s/);
     expect((err as CortexError).details).to.include('shop_iris: 0/2 ready');
   });
 
   it('refuses to apply when the engine is not in a swarm', async () => {
     const docker = new FakeDocker();
     docker.swarm = 'inactive';
-    const err = await deployCommand(command([project, '--target', 'swarm']), context([]), docker.run).catch((e: CortexError) => e);
-    expect(err).to.be.instanceOf(CortexError).and.to.have.property('message').that.match(/not part of a swarm/);
+    const err = await deployCommand(command([project, '--target', 'swarm']), context([]), docker.run).catch(
+      (e: CortexError) => e,
+    );
+    expect(err)
+      .to.be.instanceOf(CortexError)
+      .and.to.have.property('message')
+      .that.match(/not part of a swarm/);
   });
 
   it('--delete removes its stack, and refuses a stack with services it did not deploy', async () => {
     const docker = new FakeDocker();
     docker.services.set('shop_iris', 'iris:1');
     docker.foreign = ['shop_db'];
-    const err = await deployCommand(command([project, '--target', 'swarm', '--delete']), context([]), docker.run).catch((e: CortexError) => e);
-    expect(err).to.be.instanceOf(CortexError).and.to.have.property('message').that.match(/services cortex-s2i did not deploy: shop_db/);
+    const err = await deployCommand(command([project, '--target', 'swarm', '--delete']), context([]), docker.run).catch(
+      (e: CortexError) => e,
+    );
+    expect(err)
+      .to.be.instanceOf(CortexError)
+      .and.to.have.property('message')
+      .that.match(/services cortex-s2i did not deploy: shop_db/);
     expect(docker.calls.some((c) => c[0] === 'stack' && c[1] === 'rm')).to.equal(false);
     docker.foreign = [];
     docker.lingering = 1;
     const out: string[] = [];
-    expect(await deployCommand(command([project, '--target', 'swarm', '--delete']), context(out), docker.run)).to.equal(0);
+    expect(await deployCommand(command([project, '--target', 'swarm', '--delete']), context(out), docker.run)).to.equal(
+      0,
+    );
     expect(docker.calls.filter((c) => c[0] === 'stack' && c[1] === 'rm')).to.deep.equal([['stack', 'rm', 'shop']]);
     expect(out).to.deep.equal(['removed stack shop: shop_iris']);
     // It waited until no container of the stack was left, stopped ones included.

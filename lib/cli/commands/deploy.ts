@@ -12,7 +12,16 @@ import { LABEL_PROJECT, projectName, type DeployInput } from '../../deploy/commo
 import { kubernetesFiles, renderKubernetes } from '../../deploy/kubernetes.js';
 import { renderSwarmStack, serviceName, type SwarmInput } from '../../deploy/swarm.js';
 import { dockerCli, type DockerCli } from '../../engine/docker-cli.js';
-import { deployInterrupted, deployNotReady, invalidProject, noCortexYaml, stackNotOurs, swarmInactive, tooFewNodes, usageError } from '../../errors.js';
+import {
+  deployInterrupted,
+  deployNotReady,
+  invalidProject,
+  noCortexYaml,
+  stackNotOurs,
+  swarmInactive,
+  tooFewNodes,
+  usageError,
+} from '../../errors.js';
 import type { DeployCommand } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { writeContained } from '../safe-write.js';
@@ -26,7 +35,8 @@ export function defaultImage(project: string, api: string): string {
 
 export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, docker?: DockerCli): Promise<number> {
   const root = path.resolve(cmd.project);
-  if (!(await stat(root).catch(() => undefined))?.isDirectory()) throw usageError(`${root} is not a folder`, 'pass the folder holding cortex.yaml');
+  if (!(await stat(root).catch(() => undefined))?.isDirectory())
+    throw usageError(`${root} is not a folder`, 'pass the folder holding cortex.yaml');
   const stack = projectName(path.basename(root));
   const run = docker ?? dockerCli(ctx.dockerHost, ctx.signal);
   if (cmd.delete) return deleteStack(stack, run, ctx);
@@ -34,8 +44,16 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   const apis = await readCortexYaml(root);
   if (apis === undefined) throw noCortexYaml(root);
   const unknown = Object.keys(cmd.images).filter((a) => !apis.some((api) => api.name === a));
-  if (unknown.length) throw usageError(`--image names ${unknown.join(', ')}, not APIs of cortex.yaml`, `the APIs are: ${apis.map((a) => a.name).join(', ')}`);
-  const images = await pinImages(Object.fromEntries(apis.map((a) => [a.name, cmd.images[a.name] ?? defaultImage(stack, a.name)])), run, ctx);
+  if (unknown.length)
+    throw usageError(
+      `--image names ${unknown.join(', ')}, not APIs of cortex.yaml`,
+      `the APIs are: ${apis.map((a) => a.name).join(', ')}`,
+    );
+  const images = await pinImages(
+    Object.fromEntries(apis.map((a) => [a.name, cmd.images[a.name] ?? defaultImage(stack, a.name)])),
+    run,
+    ctx,
+  );
   const envPath = path.join(root, '.env');
   const envText = await readFile(envPath, 'utf8').catch(() => undefined);
   let envKeys: string[] = [];
@@ -47,19 +65,26 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   const input: DeployInput = { project: stack, apis, images, envKeys };
 
   if (cmd.target === 'kubernetes') {
-    if (cmd.out === undefined) throw usageError('--target kubernetes writes manifests: give --out <dir>', 'then kubectl apply -f <dir>');
+    if (cmd.out === undefined)
+      throw usageError('--target kubernetes writes manifests: give --out <dir>', 'then kubectl apply -f <dir>');
     const out = path.resolve(cmd.out);
     // Values are read here, for the Secret object only; nothing printed below contains them.
     const envValues = envText === undefined ? {} : parseDotenv(Buffer.from(envText));
     const kin = { ...input, envValues, modelsClaim: cmd.modelsVolume, modelsSize: '1Gi' };
-    for (const f of kubernetesFiles(kin, renderKubernetes(kin))) ctx.output.out(await writeOutput(out, f.path, f.content));
-    if (envKeys.length) ctx.output.out(`${stack}.yaml holds the Secret made from .env (${envKeys.join(', ')}): keep it out of version control`);
+    for (const f of kubernetesFiles(kin, renderKubernetes(kin)))
+      ctx.output.out(await writeOutput(out, f.path, f.content));
+    if (envKeys.length)
+      ctx.output.out(
+        `${stack}.yaml holds the Secret made from .env (${envKeys.join(', ')}): keep it out of version control`,
+      );
     return 0;
   }
 
   const ports = Object.fromEntries(apis.map((a, i) => [a.name, cmd.firstPort + i]));
-  if (cmd.firstPort + apis.length - 1 > 65535) throw usageError(`--port ${cmd.firstPort} leaves no room for ${apis.length} APIs`);
-  const models = cmd.modelsVolume !== undefined ? { kind: 'volume' as const, name: cmd.modelsVolume } : await modelsFolder(root);
+  if (cmd.firstPort + apis.length - 1 > 65535)
+    throw usageError(`--port ${cmd.firstPort} leaves no room for ${apis.length} APIs`);
+  const models =
+    cmd.modelsVolume !== undefined ? { kind: 'volume' as const, name: cmd.modelsVolume } : await modelsFolder(root);
   const swarm = (stackDir: string): SwarmInput => ({
     ...input,
     ports,
@@ -76,7 +101,9 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   await requireSwarm(run);
   if (cmd.hostPorts) {
     // A host port is bound once per node: more replicas than nodes would wait forever.
-    const nodes = (await run(['node', 'ls', '--format', '{{.Status}} {{.Availability}}'])).split('\n').filter((l) => l.trim() === 'Ready Active').length;
+    const nodes = (await run(['node', 'ls', '--format', '{{.Status}} {{.Availability}}']))
+      .split('\n')
+      .filter((l) => l.trim() === 'Ready Active').length;
     const crowded = apis.find((a) => a.autoscaling.initReplicas > nodes);
     if (crowded) throw tooFewNodes(crowded.name, crowded.autoscaling.initReplicas, nodes);
   }
@@ -86,7 +113,9 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
     await writeFile(file, renderSwarmStack({ ...swarm(dir), envFile: envText === undefined ? undefined : envPath }));
     // Images named without a registry are local to the engine: asking a registry for their digest
     // would only fail (or wait on a network that is not there).
-    const resolve = Object.values(images).every((ref) => ref.includes('@sha256:') || !registryQualified(ref)) ? 'never' : 'always';
+    const resolve = Object.values(images).every((ref) => ref.includes('@sha256:') || !registryQualified(ref))
+      ? 'never'
+      : 'always';
     ctx.output.out(`deploying stack ${stack}: ${apis.map((a) => `${a.name} (${images[a.name]})`).join(', ')}`);
     await run(['stack', 'deploy', '--prune', '--resolve-image', resolve, '-c', file, stack]);
   } finally {
@@ -94,8 +123,12 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
   }
   await waitReady(stack, apis, images, run, ctx, cmd.timeoutSeconds);
   for (const api of apis) {
-    const where = cmd.hostPorts ? `port ${ports[api.name]} of each node running a replica` : `port ${ports[api.name]} of every node`;
-    ctx.output.out(`${api.name}: ready, ${api.autoscaling.initReplicas} replica${api.autoscaling.initReplicas === 1 ? '' : 's'}; answers at http://127.0.0.1:${ports[api.name]}${api.endpoint} (${where})`);
+    const where = cmd.hostPorts
+      ? `port ${ports[api.name]} of each node running a replica`
+      : `port ${ports[api.name]} of every node`;
+    ctx.output.out(
+      `${api.name}: ready, ${api.autoscaling.initReplicas} replica${api.autoscaling.initReplicas === 1 ? '' : 's'}; answers at http://127.0.0.1:${ports[api.name]}${api.endpoint} (${where})`,
+    );
   }
   return 0;
 }
@@ -105,7 +138,11 @@ export async function deployCommand(cmd: DeployCommand, ctx: CommandContext, doc
  * replica runs the same bytes even when the tag moves. Images that were never pushed (no repo
  * digest) or that this engine does not have are left as given.
  */
-async function pinImages(images: Record<string, string>, run: DockerCli, ctx: CommandContext): Promise<Record<string, string>> {
+async function pinImages(
+  images: Record<string, string>,
+  run: DockerCli,
+  ctx: CommandContext,
+): Promise<Record<string, string>> {
   const pinned: Record<string, string> = {};
   for (const [api, ref] of Object.entries(images)) {
     pinned[api] = ref;
@@ -153,18 +190,35 @@ interface TaskState {
 }
 
 async function tasks(run: DockerCli, service: string): Promise<TaskState[]> {
-  const out = await run(['service', 'ps', service, '--no-trunc', '--format', '{{.DesiredState}}\t{{.CurrentState}}\t{{.Image}}']);
-  return out.split('\n').filter(Boolean).map((l) => {
-    const [desired = '', current = '', image = ''] = l.split('\t');
-    return { desired, current, image };
-  });
+  const out = await run([
+    'service',
+    'ps',
+    service,
+    '--no-trunc',
+    '--format',
+    '{{.DesiredState}}\t{{.CurrentState}}\t{{.Image}}',
+  ]);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [desired = '', current = '', image = ''] = l.split('\t');
+      return { desired, current, image };
+    });
 }
 
 /**
  * Waits until each service runs its desired number of replicas of the new image, all Running (a
  * task with a healthcheck turns Running only once /ready answers) and no update still rolling.
  */
-async function waitReady(stack: string, apis: CortexApi[], images: Record<string, string>, run: DockerCli, ctx: CommandContext, seconds: number): Promise<void> {
+async function waitReady(
+  stack: string,
+  apis: CortexApi[],
+  images: Record<string, string>,
+  run: DockerCli,
+  ctx: CommandContext,
+  seconds: number,
+): Promise<void> {
   const until = ctx.now().getTime() + seconds * 1000;
   let states: string[] = [];
   for (;;) {
@@ -173,14 +227,27 @@ async function waitReady(stack: string, apis: CortexApi[], images: Record<string
     let ready = true;
     for (const api of apis) {
       const service = serviceName(stack, api);
-      const update = (await run(['service', 'inspect', service, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}'])).trim();
+      const update = (
+        await run(['service', 'inspect', service, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}'])
+      ).trim();
       if (update === 'rollback_completed' || update === 'paused' || update === 'rollback_paused') {
-        throw deployNotReady(stack, seconds, [`${service}: the rolling update ended ${update}`, ...(await tasks(run, service)).map((t) => `${service}: ${t.current} (${t.image})`)]);
+        throw deployNotReady(stack, seconds, [
+          `${service}: the rolling update ended ${update}`,
+          ...(await tasks(run, service)).map((t) => `${service}: ${t.current} (${t.image})`),
+        ]);
       }
       const running = (await tasks(run, service)).filter((t) => t.desired === 'Running');
       const ok = running.filter((t) => t.current.startsWith('Running') && sameImage(t.image, images[api.name]!));
-      states.push(`${service}: ${ok.length}/${api.autoscaling.initReplicas} ready${update ? `, update ${update}` : ''}`);
-      if (ok.length < api.autoscaling.initReplicas || running.length !== ok.length || update === 'updating' || update === 'rollback_started') ready = false;
+      states.push(
+        `${service}: ${ok.length}/${api.autoscaling.initReplicas} ready${update ? `, update ${update}` : ''}`,
+      );
+      if (
+        ok.length < api.autoscaling.initReplicas ||
+        running.length !== ok.length ||
+        update === 'updating' ||
+        update === 'rollback_started'
+      )
+        ready = false;
     }
     if (ready) return;
     if (ctx.now().getTime() > until) throw deployNotReady(stack, seconds, states);
@@ -197,7 +264,8 @@ function sameImage(taskImage: string, wanted: string): boolean {
 /** Removes the stack, only when every service in it is one this command deployed, and waits until it is gone. */
 async function deleteStack(stack: string, run: DockerCli, ctx: CommandContext): Promise<number> {
   await requireSwarm(run);
-  const list = async (filter: string) => (await run(['service', 'ls', '--filter', filter, '--format', '{{.Name}}'])).split('\n').filter(Boolean);
+  const list = async (filter: string) =>
+    (await run(['service', 'ls', '--filter', filter, '--format', '{{.Name}}'])).split('\n').filter(Boolean);
   const inStack = await list(`label=com.docker.stack.namespace=${stack}`);
   if (inStack.length === 0) {
     ctx.output.out(`no stack ${stack} is deployed; nothing to remove`);

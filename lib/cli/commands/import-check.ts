@@ -33,7 +33,11 @@ export class ImportCheckReport {
     if (err instanceof BuildError) for (const line of err.lastLines) this.read(line);
     const missing = this.result?.missing ?? [];
     if (!missing.length) return undefined;
-    return buildFailedProblems(this.plan.image, `${missing.length} imported module${missing.length === 1 ? ' is' : 's are'} not in the image`, this.problems(missing, true));
+    return buildFailedProblems(
+      this.plan.image,
+      `${missing.length} imported module${missing.length === 1 ? ' is' : 's are'} not in the image`,
+      this.problems(missing, true),
+    );
   }
 
   private read(text: string): void {

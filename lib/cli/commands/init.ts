@@ -68,14 +68,27 @@ export async function chooseNames(
     fromRoutes = project.value.entryPoints.routes[0]?.path.split('/')[0];
     if (!project.value.standalone) projectDir = project.value.root;
   }
-  const modelName = cmd.modelName ?? (fromRoutes && MODEL_NAME.test(fromRoutes) ? fromRoutes : snake(path.basename(modelDir)));
+  const modelName =
+    cmd.modelName ?? (fromRoutes && MODEL_NAME.test(fromRoutes) ? fromRoutes : snake(path.basename(modelDir)));
   // data/x.csv and x.csv name the same file: the Makefile mounts data/ and adds the prefix itself.
   const given = cmd.dataset?.replace(/^(\.\/)?data\//, '');
   const dataset = given ?? (await onlyCsv(path.join(projectDir, 'data'))) ?? `${modelName}.csv`;
   const containerName = cmd.container ?? modelName.toLowerCase().replace(/_/g, '-');
-  if (!MODEL_NAME.test(modelName)) throw usageError(`model name ${JSON.stringify(modelName)} must be a Python identifier`, 'pass --model-name, e.g. --model-name adult_income_lr');
-  if (!DATASET.test(dataset) || dataset.split('/').includes('..')) throw usageError(`dataset ${JSON.stringify(dataset)} must be a file name under data/`, 'e.g. --dataset adult_income-prepped.csv');
-  if (!CONTAINER.test(containerName)) throw usageError(`container name ${JSON.stringify(containerName)} must be lower case letters, digits, '.', '_' and '-'`, 'e.g. --container adult-income-lr');
+  if (!MODEL_NAME.test(modelName))
+    throw usageError(
+      `model name ${JSON.stringify(modelName)} must be a Python identifier`,
+      'pass --model-name, e.g. --model-name adult_income_lr',
+    );
+  if (!DATASET.test(dataset) || dataset.split('/').includes('..'))
+    throw usageError(
+      `dataset ${JSON.stringify(dataset)} must be a file name under data/`,
+      'e.g. --dataset adult_income-prepped.csv',
+    );
+  if (!CONTAINER.test(containerName))
+    throw usageError(
+      `container name ${JSON.stringify(containerName)} must be lower case letters, digits, '.', '_' and '-'`,
+      'e.g. --container adult-income-lr',
+    );
   const rel = path.relative(modelDir, projectDir).split(path.sep).join('/');
   return { modelName, datasetName: dataset, containerName, projectDir: rel === '' ? '.' : rel };
 }
@@ -86,6 +99,10 @@ async function onlyCsv(dataDir: string): Promise<string | undefined> {
 }
 
 function snake(name: string): string {
-  const s = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9_]+/g, '_').toLowerCase().replace(/^(\d)/, '_$1');
+  const s = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_]+/g, '_')
+    .toLowerCase()
+    .replace(/^(\d)/, '_$1');
   return s || 'model';
 }

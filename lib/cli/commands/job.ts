@@ -42,7 +42,9 @@ async function readSubmission(file: string): Promise<Submission> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw invalidJob(file, [{ file, message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw invalidJob(file, [
+      { file, message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   const parsed = parseSubmission(text, file);
   if (!parsed.ok) throw invalidJob(file, parsed.errors);
@@ -56,7 +58,11 @@ function newJobId(given: string | undefined, jobsDir: string): string {
   return id;
 }
 
-async function runCommand(cmd: Extract<JobCommand, { name: 'job-run' }>, ctx: CommandContext, jobsDir: string): Promise<number> {
+async function runCommand(
+  cmd: Extract<JobCommand, { name: 'job-run' }>,
+  ctx: CommandContext,
+  jobsDir: string,
+): Promise<number> {
   const submission = await readSubmission(cmd.jobFile);
   const jobId = newJobId(cmd.id, jobsDir);
   const volumes = cmd.volumes.map((v) => ({ ...v, host: path.resolve(v.host) }));
@@ -65,7 +71,9 @@ async function runCommand(cmd: Extract<JobCommand, { name: 'job-run' }>, ctx: Co
   const terminal = ctx.terminal;
   const status = await withEngine(ctx, async (engine) => {
     if (!(await engine.inspectImage(cmd.image))) throw imageNotFound(cmd.image);
-    ctx.output.err(`job ${jobId}: ${submission.workers} worker${submission.workers === 1 ? '' : 's'} of ${cmd.image}; status in ${path.join(JOBS_DIR, `${jobId}.json`)}`);
+    ctx.output.err(
+      `job ${jobId}: ${submission.workers} worker${submission.workers === 1 ? '' : 's'} of ${cmd.image}; status in ${path.join(JOBS_DIR, `${jobId}.json`)}`,
+    );
     return runJob(engine, {
       jobId,
       image: cmd.image,
@@ -87,12 +95,19 @@ async function runCommand(cmd: Extract<JobCommand, { name: 'job-run' }>, ctx: Co
   return ExitCode.jobFailed;
 }
 
-async function renderCommand(cmd: Extract<JobCommand, { name: 'job-render' }>, ctx: CommandContext, jobsDir: string): Promise<number> {
+async function renderCommand(
+  cmd: Extract<JobCommand, { name: 'job-render' }>,
+  ctx: CommandContext,
+  jobsDir: string,
+): Promise<number> {
   const submission = await readSubmission(cmd.jobFile);
   const jobId = newJobId(cmd.id, jobsDir);
   const out = path.resolve(cmd.out ?? path.join(JOBS_DIR, jobId));
   const splitDir = path.join(out, 'split');
-  const summary = await writeSplit(submission, path.dirname(path.resolve(cmd.jobFile)), splitDir, { jobId, startTime: ctx.now().toISOString() });
+  const summary = await writeSplit(submission, path.dirname(path.resolve(cmd.jobFile)), splitDir, {
+    jobId,
+    startTime: ctx.now().toISOString(),
+  });
   let splitFiles: Map<string, string> | undefined;
   if (!cmd.splitClaim) {
     splitFiles = await readSplitFiles(splitDir, CONFIGMAP_LIMIT_BYTES);
@@ -109,8 +124,12 @@ async function renderCommand(cmd: Extract<JobCommand, { name: 'job-render' }>, c
   const manifestFile = path.join(out, 'kubernetes.json');
   await writeFile(manifestFile, manifestList(manifests));
   const shown = path.relative(process.cwd(), manifestFile) || manifestFile;
-  ctx.output.out(`job ${jobId}: ${summary.totalBatchCount} batches (${summary.items} items) for ${submission.workers} workers`);
-  ctx.output.out(`wrote ${path.relative(process.cwd(), splitDir) || splitDir}/ and ${shown}${cmd.splitClaim ? ` (copy the split's files to the root of volume claim ${cmd.splitClaim})` : ''}`);
+  ctx.output.out(
+    `job ${jobId}: ${summary.totalBatchCount} batches (${summary.items} items) for ${submission.workers} workers`,
+  );
+  ctx.output.out(
+    `wrote ${path.relative(process.cwd(), splitDir) || splitDir}/ and ${shown}${cmd.splitClaim ? ` (copy the split's files to the root of volume claim ${cmd.splitClaim})` : ''}`,
+  );
   ctx.output.out('run it, and on_job_complete once its workers are done, with:');
   for (const line of applyCommands(jobId, shown)) ctx.output.out(`  ${line}`);
   return ExitCode.ok;

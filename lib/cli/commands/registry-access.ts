@@ -56,11 +56,19 @@ export async function pullImage(ctx: CommandContext, engine: Engine, ref: string
   }
 }
 
-async function registryRefusal(ctx: CommandContext, err: unknown, ref: string, registry: string, creds: FoundCredentials): Promise<unknown> {
-  if (ctx.signal.aborted) return new CortexError(`interrupted; ${ref} was not transferred`, { exitCode: ExitCode.interrupted });
+async function registryRefusal(
+  ctx: CommandContext,
+  err: unknown,
+  ref: string,
+  registry: string,
+  creds: FoundCredentials,
+): Promise<unknown> {
+  if (ctx.signal.aborted)
+    return new CortexError(`interrupted; ${ref} was not transferred`, { exitCode: ExitCode.interrupted });
   // The engine reports a registry's refusal inside the stream, or as a 500 before it; either way
   // its message mixes every cause, so the registry itself is asked why.
-  const fromEngine = err instanceof RegistryError || (err instanceof EngineError && (err.statusCode === 500 || err.statusCode === 404));
+  const fromEngine =
+    err instanceof RegistryError || (err instanceof EngineError && (err.statusCode === 500 || err.statusCode === 404));
   if (!fromEngine) return err;
   switch (await diagnoseRegistry(registry, creds.auth)) {
     case 'down':

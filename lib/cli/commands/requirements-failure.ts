@@ -9,10 +9,16 @@ import type { Problem } from '../../config/result.js';
 import { buildFailedProblems, CortexError } from '../../errors.js';
 
 const NOT_FOUND = /No matching distribution found for (\S+)/;
-const NO_INDEX = /Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|connection broken by/i;
+const NO_INDEX =
+  /Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|connection broken by/i;
 
 /** The user's error for a build whose dependency step pip failed, or undefined for any other failure. */
-export function requirementsFailure(image: string, err: unknown, requirements: RequirementsFile | undefined, logLines: string[]): CortexError | undefined {
+export function requirementsFailure(
+  image: string,
+  err: unknown,
+  requirements: RequirementsFile | undefined,
+  logLines: string[],
+): CortexError | undefined {
   if (!requirements || !(err instanceof CortexError)) return undefined;
   const offline = logLines.some((l) => NO_INDEX.test(l));
   const problems: Problem[] = [];

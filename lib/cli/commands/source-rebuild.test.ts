@@ -10,8 +10,25 @@ import { lookAtBase, rebuildSource, sourceBaseKey } from './source-rebuild.js';
 const plan = testPlan({
   image: 'm:1',
   links: [{ name: 'src/opt/program/p/m/models', target: '/opt/cortex-s2i/models' }],
-  dependencies: { setupScript: undefined, requirements: { name: 'deps/requirements.txt', from: '/nowhere', size: 6, executable: false, content: Buffer.from('numpy\n') } },
-  source: [{ name: 'src/opt/program/p/m/predict.py', from: '/nowhere', size: 4, executable: false, content: Buffer.from('x=1\n') }],
+  dependencies: {
+    setupScript: undefined,
+    requirements: {
+      name: 'deps/requirements.txt',
+      from: '/nowhere',
+      size: 6,
+      executable: false,
+      content: Buffer.from('numpy\n'),
+    },
+  },
+  source: [
+    {
+      name: 'src/opt/program/p/m/predict.py',
+      from: '/nowhere',
+      size: 4,
+      executable: false,
+      content: Buffer.from('x=1\n'),
+    },
+  ],
   sourceBytes: 4,
   env: [{ key: 'ROUTES', value: 'r', from: 'x' }],
   labels: [
@@ -22,8 +39,28 @@ const plan = testPlan({
 const dockerfile = renderDockerfile(plan, '1.0.0');
 
 const runtime = { Env: ['ROUTES=r'], Cmd: ['/usr/libexec/s2i/run'], User: '1001' };
-const base: ImageConfig = { id: 'sha256:base', architecture: 'amd64', os: 'linux', variant: undefined, config: { ...runtime, Labels: { builder: 'yes' } }, layers: ['sha256:l1'], parent: '' };
-const named: ImageConfig = { ...base, id: 'sha256:named', layers: ['sha256:l1', 'sha256:src'], config: { ...runtime, Labels: { builder: 'yes', 'org.opencontainers.image.created': '2022-03-04T05:06:07.000Z', 'io.cortex-s2i.routes': 'r' } } };
+const base: ImageConfig = {
+  id: 'sha256:base',
+  architecture: 'amd64',
+  os: 'linux',
+  variant: undefined,
+  config: { ...runtime, Labels: { builder: 'yes' } },
+  layers: ['sha256:l1'],
+  parent: '',
+};
+const named: ImageConfig = {
+  ...base,
+  id: 'sha256:named',
+  layers: ['sha256:l1', 'sha256:src'],
+  config: {
+    ...runtime,
+    Labels: {
+      builder: 'yes',
+      'org.opencontainers.image.created': '2022-03-04T05:06:07.000Z',
+      'io.cortex-s2i.routes': 'r',
+    },
+  },
+};
 const history: HistoryItem[] = [{ id: 'sha256:base', created: 1, createdBy: 'ADD rootfs', comment: '', size: 10 }];
 const record: BuildRecord = { inputs: 'i', walked: [], read: [], id: named.id, builder: 'sha256:builder', at: 1 };
 const recorded: SourceBase = { key: 'k', id: base.id, emptyLayers: [false], layer: 'sha256:an-older-source' };
@@ -68,7 +105,11 @@ async function manifestOf(archive: Buffer): Promise<{ Layers: string[] }> {
   return (JSON.parse(manifest) as Array<{ Layers: string[] }>)[0]!;
 }
 
-const rebuild = async (e: Engine, base: SourceBase = recorded) => rebuildSource(e, plan, dockerfile, record, base, await lookAtBase(e, plan.image, base), { mtime: new Date(0), compress: false });
+const rebuild = async (e: Engine, base: SourceBase = recorded) =>
+  rebuildSource(e, plan, dockerfile, record, base, await lookAtBase(e, plan.image, base), {
+    mtime: new Date(0),
+    compress: false,
+  });
 
 describe('rebuildSource', () => {
   it('loads the base with one new layer and tags it', async () => {
@@ -89,7 +130,10 @@ describe('rebuildSource', () => {
     expect(again).to.include({ imageId: named.id, unchanged: true, bytesSent: 0 });
     expect(e.loaded).to.deep.equal([]);
     // Another label value (a newer source time): a new image.
-    const newer = await rebuild(engine([{ ...named, config: { ...named.config, Labels: { builder: 'yes' } } }, base]), first!.recorded);
+    const newer = await rebuild(
+      engine([{ ...named, config: { ...named.config, Labels: { builder: 'yes' } } }, base]),
+      first!.recorded,
+    );
     expect(newer).to.include({ imageId: 'sha256:loaded', unchanged: false });
   });
 
@@ -121,10 +165,14 @@ describe('sourceBaseKey', () => {
     expect(sourceBaseKey(dockerfile, { ...plan, source: [] }, 'sha256:builder')).to.equal(key);
     expect(sourceBaseKey(dockerfile, plan, 'sha256:rebuilt')).not.to.equal(key);
     const requirements = { ...plan.dependencies.requirements!, content: Buffer.from('numpy==2\n') };
-    expect(sourceBaseKey(dockerfile, { ...plan, dependencies: { ...plan.dependencies, requirements } }, 'sha256:builder')).not.to.equal(key);
+    expect(
+      sourceBaseKey(dockerfile, { ...plan, dependencies: { ...plan.dependencies, requirements } }, 'sha256:builder'),
+    ).not.to.equal(key);
     const other = renderDockerfile({ ...plan, env: [{ key: 'ROUTES', value: 'other', from: 'x' }] }, '1.0.0');
     expect(sourceBaseKey(other, plan, 'sha256:builder')).not.to.equal(key);
     // Index credentials are never digested into the cache.
-    expect(sourceBaseKey(dockerfile, { ...plan, dependencies: { ...plan.dependencies, indexStage: [] } }, 'sha256:builder')).to.equal(undefined);
+    expect(
+      sourceBaseKey(dockerfile, { ...plan, dependencies: { ...plan.dependencies, indexStage: [] } }, 'sha256:builder'),
+    ).to.equal(undefined);
   });
 });

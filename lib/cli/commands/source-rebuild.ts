@@ -52,13 +52,22 @@ export function sourceBaseKey(dockerfile: RenderedDockerfile, plan: BuildPlan, b
  * After a build of the whole Dockerfile: the image its source step went on, for the next rebuild
  * of the source alone. Undefined when the engine does not show it for certain.
  */
-export async function describeSourceBase(engine: Engine, imageId: string, key: string, plan: BuildPlan, mtime: Date, previous: SourceBase | undefined): Promise<SourceBase | undefined> {
+export async function describeSourceBase(
+  engine: Engine,
+  imageId: string,
+  key: string,
+  plan: BuildPlan,
+  mtime: Date,
+  previous: SourceBase | undefined,
+): Promise<SourceBase | undefined> {
   const labelled = await engine.imageConfig(imageId);
   const copied = labelled?.parent ? await engine.imageConfig(labelled.parent) : undefined;
   const base = copied?.parent ? await engine.imageConfig(copied.parent) : undefined;
-  if (!labelled || !copied || !base || !addsOneLayer(base, copied) || labelled.layers.length !== copied.layers.length) return undefined;
+  if (!labelled || !copied || !base || !addsOneLayer(base, copied) || labelled.layers.length !== copied.layers.length)
+    return undefined;
   // The same base as recorded (the engine's cache gave the same image): its history is known.
-  const emptyLayers = previous?.id === base.id && previous.key === key ? previous.emptyLayers : await emptyLayersOf(engine, base);
+  const emptyLayers =
+    previous?.id === base.id && previous.key === key ? previous.emptyLayers : await emptyLayersOf(engine, base);
   const layer = emptyLayers && (await packSourceLayer(plan, mtime));
   return emptyLayers && layer && { key, id: base.id, emptyLayers, layer: newLayer(layer).diffId };
 }
@@ -66,7 +75,9 @@ export async function describeSourceBase(engine: Engine, imageId: string, key: s
 /** For each step of the image's history, oldest first, whether it made no layer (image-archive.ts historySteps). */
 async function emptyLayersOf(engine: Engine, image: ImageConfig): Promise<boolean[] | undefined> {
   const history = (await engine.imageHistory(image.id)).reverse();
-  const counted = await Promise.all(stepsToCount(history).map(async (id) => [id, (await engine.imageConfig(id))?.layers.length] as const));
+  const counted = await Promise.all(
+    stepsToCount(history).map(async (id) => [id, (await engine.imageConfig(id))?.layers.length] as const),
+  );
   const layersOf = new Map(counted.filter((c): c is readonly [string, number] => c[1] !== undefined));
   return historySteps(history, image.layers.length, layersOf)?.map((s) => s.emptyLayer);
 }
@@ -95,7 +106,11 @@ export interface SeenBase {
 
 /** Asks the engine for what rebuildSource checks, at once: asked early, the answers overlap other work. */
 export async function lookAtBase(engine: Engine, image: string, base: SourceBase): Promise<SeenBase> {
-  const [named, parent, history] = await Promise.all([engine.imageConfig(image), engine.imageConfig(base.id), engine.imageHistory(base.id).catch(() => undefined)]);
+  const [named, parent, history] = await Promise.all([
+    engine.imageConfig(image),
+    engine.imageConfig(base.id),
+    engine.imageHistory(base.id).catch(() => undefined),
+  ]);
   return { named, parent, history };
 }
 
@@ -114,9 +129,22 @@ export async function rebuildSource(
   options: { mtime: Date; compress: boolean; signal?: AbortSignal | undefined },
 ): Promise<SourceRebuild | undefined> {
   const { named, parent, history } = seen ?? {};
-  if (!named || !parent || !history || named.id !== record.id || !addsOneLayer(parent, named) || !sameRuntime(parent, named)) return undefined;
+  if (
+    !named ||
+    !parent ||
+    !history ||
+    named.id !== record.id ||
+    !addsOneLayer(parent, named) ||
+    !sameRuntime(parent, named)
+  )
+    return undefined;
   if (history.length !== base.emptyLayers.length) return undefined;
-  const baseHistory = [...history].reverse().map((h, i) => ({ created: h.created, createdBy: h.createdBy, comment: h.comment, emptyLayer: base.emptyLayers[i]! }));
+  const baseHistory = [...history].reverse().map((h, i) => ({
+    created: h.created,
+    createdBy: h.createdBy,
+    comment: h.comment,
+    emptyLayer: base.emptyLayers[i]!,
+  }));
   if (baseHistory.filter((h) => !h.emptyLayer).length !== parent.layers.length) return undefined;
 
   const layerTar = await packSourceLayer(plan, options.mtime).catch((err: unknown) => {
@@ -171,7 +199,10 @@ function sameLabels(image: ImageConfig, labels: Record<string, unknown>): boolea
 
 /** What a container of each image would run, and how: the same, labels apart. */
 function sameRuntime(a: ImageConfig, b: ImageConfig): boolean {
-  const runtime = (c: ImageConfig) => JSON.stringify(['Env', 'Cmd', 'Entrypoint', 'User', 'WorkingDir', 'ExposedPorts', 'Volumes'].map((k) => c.config[k] ?? null));
+  const runtime = (c: ImageConfig) =>
+    JSON.stringify(
+      ['Env', 'Cmd', 'Entrypoint', 'User', 'WorkingDir', 'ExposedPorts', 'Volumes'].map((k) => c.config[k] ?? null),
+    );
   return runtime(a) === runtime(b);
 }
 

@@ -21,8 +21,16 @@ type BuildCommand = Extract<Command, { name: 'build' }>;
  * time, so that a changed cortex-s2i never trusts what an older one built), the options, the
  * builder by name, the commit the labels name (git.ts revisionStamp), and SOURCE_DATE_EPOCH.
  */
-export async function buildIdentity(cmd: BuildCommand, ctx: CommandContext, builderRef: string, revision: string): Promise<unknown> {
-  const tool = await stat(fileURLToPath(import.meta.url)).then((s) => s.mtimeMs, () => 0);
+export async function buildIdentity(
+  cmd: BuildCommand,
+  ctx: CommandContext,
+  builderRef: string,
+  revision: string,
+): Promise<unknown> {
+  const tool = await stat(fileURLToPath(import.meta.url)).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   return {
     tool: [ctx.toolVersion, tool],
     builder: builderRef,
@@ -36,7 +44,11 @@ export async function buildIdentity(cmd: BuildCommand, ctx: CommandContext, buil
 }
 
 /** The first look at the model, and the rest of the tree as the recorded build walked it. */
-export async function snapshotAsRecorded(modelDir: string, ctx: CommandContext, record: BuildRecord): Promise<{ first: ProjectSnapshot; full: ProjectSnapshot }> {
+export async function snapshotAsRecorded(
+  modelDir: string,
+  ctx: CommandContext,
+  record: BuildRecord,
+): Promise<{ first: ProjectSnapshot; full: ProjectSnapshot }> {
   const first = await scanModel(modelDir, ctx.home === undefined ? {} : { home: ctx.home });
   const full = await extendScan(first, { walk: record.walked.map((rel) => path.resolve(modelDir, rel)), read: [] });
   return { first, full };
@@ -47,7 +59,14 @@ export async function snapshotAsRecorded(modelDir: string, ctx: CommandContext, 
  * inputs are the folder's now, and the engine still has that image under that name and the
  * builder the record names. Undefined whenever any of it is not so: then the build builds.
  */
-export async function upToDateImage(engine: Engine, cache: BuildCache, cmd: BuildCommand, builderRef: string, full: ProjectSnapshot, identity: unknown): Promise<string | undefined> {
+export async function upToDateImage(
+  engine: Engine,
+  cache: BuildCache,
+  cmd: BuildCommand,
+  builderRef: string,
+  full: ProjectSnapshot,
+  identity: unknown,
+): Promise<string | undefined> {
   const record = cache.record(cmd.image);
   if (!record) return undefined;
   const read = new Set(record.read.map((rel) => path.resolve(full.modelDir, rel)));
@@ -61,7 +80,16 @@ export async function upToDateImage(engine: Engine, cache: BuildCache, cmd: Buil
  * project from (digested as upToDateImage will digest the tree next time), its builder, and the
  * image its source step went on (source-rebuild.ts).
  */
-export async function recordBuild(cache: BuildCache, cmd: BuildCommand, ctx: CommandContext, identity: unknown, snapshot: ProjectSnapshot, imageId: string, builderId: string, base?: SourceBase): Promise<void> {
+export async function recordBuild(
+  cache: BuildCache,
+  cmd: BuildCommand,
+  ctx: CommandContext,
+  identity: unknown,
+  snapshot: ProjectSnapshot,
+  imageId: string,
+  builderId: string,
+  base?: SourceBase,
+): Promise<void> {
   const read = readBeyondWalked(snapshot);
   await cache.save(cmd.image, {
     inputs: inputsDigest(snapshot, identity, read),

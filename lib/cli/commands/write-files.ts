@@ -28,7 +28,11 @@ export interface WriteReport {
   kept: string[];
 }
 
-export async function writeGenerated(root: string, files: GeneratedFile[], opts: { force?: boolean; ownedDir?: string } = {}): Promise<WriteReport> {
+export async function writeGenerated(
+  root: string,
+  files: GeneratedFile[],
+  opts: { force?: boolean; ownedDir?: string } = {},
+): Promise<WriteReport> {
   const lines: string[] = [];
   const kept: string[] = [];
   // The model's own files where a skeleton would go: never replaced, named once.
@@ -53,7 +57,9 @@ export async function writeGenerated(root: string, files: GeneratedFile[], opts:
       if (!isGenerated(text)) {
         if (!(opts.force && forceable(f))) {
           kept.push(f.path);
-          lines.push(`kept ${f.path}: written by hand (no cortex-s2i header)${forceable(f) ? '; --force replaces it' : ''}`);
+          lines.push(
+            `kept ${f.path}: written by hand (no cortex-s2i header)${forceable(f) ? '; --force replaces it' : ''}`,
+          );
           continue;
         }
         await writeContained(root, f.path, f.content, f.executable);
@@ -64,7 +70,8 @@ export async function writeGenerated(root: string, files: GeneratedFile[], opts:
     await writeContained(root, f.path, f.content, f.executable);
     lines.push(`${before.kind === 'missing' ? 'wrote' : 'updated'} ${f.path}`);
   }
-  if (ownCode.length) lines.push(`kept ${ownCode.join(', ')} (the model's own; a skeleton is written only where a file is missing)`);
+  if (ownCode.length)
+    lines.push(`kept ${ownCode.join(', ')} (the model's own; a skeleton is written only where a file is missing)`);
   if (opts.ownedDir) {
     for (const name of OPTIONAL_GENERATED) {
       const rel = `${opts.ownedDir}/${name}`;

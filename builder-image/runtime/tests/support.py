@@ -1,7 +1,7 @@
 """Test helpers: throwaway user modules in temporary directories, and JSON log capture.
 
 Run the suite from the repository root with:
-    PYTHONPATH=run/runtime python3 -m unittest discover -s run/runtime/tests -t run/runtime
+    PYTHONPATH=builder-image/runtime python3 -m unittest discover -s builder-image/runtime/tests -t builder-image/runtime
 """
 
 import importlib
@@ -17,7 +17,8 @@ import textwrap
 from cortex_s2i_runtime import jsonlog
 
 RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN_DIR = os.path.dirname(RUNTIME_DIR)
+# The s2i run scripts beside the runtime (builder-image/run).
+RUN_DIR = os.path.join(os.path.dirname(RUNTIME_DIR), "run")
 _counter = itertools.count()
 
 

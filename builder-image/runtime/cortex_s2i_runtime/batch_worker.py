@@ -1,6 +1,6 @@
 """The batch worker: runs a Cortex batch predictor over its share of a job's split.
 
-The predict image runs it instead of the HTTP server when BATCH_SPLIT is set (run/daemon). The
+The predict image runs it instead of the HTTP server when BATCH_SPLIT is set (builder-image/run/daemon). The
 same loop runs under `cortex-s2i job run` (one container per worker, the split bind-mounted) and
 in the Kubernetes Indexed Job of `cortex-s2i job render` (the split in a ConfigMap or a volume,
 the worker's index from JOB_COMPLETION_INDEX), so a job behaves the same on both.

@@ -13,7 +13,7 @@ import contextlib
 import os
 
 # lib/plan uses the same path for the links it puts in place of left-out models/ folders, and
-# builders/Dockerfile creates it in both builder images.
+# builder-image/Dockerfile creates it in both builder images.
 MODELS_LINK = "/opt/cortex-s2i/models"
 
 
