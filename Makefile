@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format s3 podman chromium
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -39,6 +39,13 @@ builders: setup base
 # auth. Starts only what does not answer yet; 'bash scripts/registry.sh --stop' stops what it started.
 registry:
 	bash scripts/registry.sh
+
+# An S3-compatible server on 127.0.0.1:5303 that checks signatures: Debian's radosgw on a one-node
+# Ceph cluster of its own (access key cortex-s2i-test, secret cortex-s2i-test-secret; the
+# CORTEX_S2I_S3_* variables change them). Starts it only when the port does not answer;
+# 'bash scripts/s3-server.sh --stop' stops what it started and removes its data.
+s3:
+	bash scripts/s3-server.sh
 
 demo: builders
 	bash scripts/demo.sh
