@@ -47,6 +47,12 @@ registry:
 s3:
 	bash scripts/s3-server.sh
 
+# Podman's API service on a socket of its own (/var/lib/cortex-s2i-podman/podman.sock, with its
+# own image store there): installs Debian's podman when missing, starts `podman system service`
+# when the socket does not answer; 'bash scripts/podman.sh --stop' stops what it started.
+podman:
+	bash scripts/podman.sh
+
 demo: builders
 	bash scripts/demo.sh
 
