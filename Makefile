@@ -8,7 +8,7 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format s3 podman chromium
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format s3 podman chromium test-parts
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
@@ -52,6 +52,16 @@ s3:
 # when the socket does not answer; 'bash scripts/podman.sh --stop' stops what it started.
 podman:
 	bash scripts/podman.sh
+
+# Debian's Chromium, which the browser tests drive headless through playwright-core (no browser
+# download): test/support/browser.ts launches it with the flags a machine without internet needs.
+chromium:
+	bash scripts/chromium.sh
+
+# The tests of these real parts (test/parts/): the S3 server through boto3 in the offline base, and
+# headless Chromium on a page served on 127.0.0.1. Not part of `make test` yet.
+test-parts: setup base s3 chromium
+	npm run --silent test:parts
 
 demo: builders
 	bash scripts/demo.sh

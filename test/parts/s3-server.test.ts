@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { packageFile } from '../../lib/package-root.js';
-import { PREFIX } from './support.js';
+// As the integration suite names what it makes (test/integration/support.ts).
+const PREFIX = process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test';
 
 const PORT = process.env.CORTEX_S2I_S3_PORT || '5303';
 const ENDPOINT = `http://127.0.0.1:${PORT}`;
@@ -44,7 +45,7 @@ interface Seen {
 
 /** Runs the observer script in the base image on the host's network (its source on stdin). */
 function observe(bucket: string): Promise<Seen> {
-  const script = readFileSync(packageFile('test', 'integration', 's3_observe.py'));
+  const script = readFileSync(packageFile('test', 'parts', 's3_observe.py'));
   const env = { S3_ENDPOINT: ENDPOINT, S3_ACCESS_KEY: ACCESS_KEY, S3_SECRET_KEY: SECRET_KEY, S3_BUCKET: bucket };
   // Values stay out of the argument list (and so out of `ps`): `-e NAME` takes them from here.
   const child = spawn(
