@@ -9,7 +9,8 @@
 #                                   image store stays, containers started through it keep running
 #
 # Then: DOCKER_HOST=unix://<dir>/podman.sock for Docker clients, and `podman --url
-# unix://<dir>/podman.sock ...` for the podman command on the same store.
+# unix://<dir>/podman.sock ...` for the podman command on the same store. To remove the store once
+# stopped, undo the mount Podman's overlay driver leaves on it first: umount <dir>/storage/overlay.
 set -euo pipefail
 
 state_dir=${CORTEX_S2I_PODMAN_DIR:-/var/lib/cortex-s2i-podman}

@@ -25,7 +25,7 @@ wait_seconds=${CORTEX_S2I_S3_WAIT:-90}
 mon_port=$((port + 1))
 conf="$state_dir/ceph.conf"
 
-answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; }
+answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null; }
 
 # s3 <curl arguments...>: one request signed with the test user's keys. radosgw wants the payload's
 # hash as a header, which curl's signer leaves out unless it is given.
