@@ -20,7 +20,8 @@ set -euo pipefail
 port=${CORTEX_S2I_S3_PORT:-5303}
 access_key=${CORTEX_S2I_S3_ACCESS_KEY:-cortex-s2i-test}
 secret_key=${CORTEX_S2I_S3_SECRET_KEY:-cortex-s2i-test-secret}
-state_dir=${CORTEX_S2I_S3_DIR:-${TMPDIR:-/tmp}/cortex-s2i-s3}
+# One folder per port: two servers on two ports never share (or wipe) each other's cluster.
+state_dir=${CORTEX_S2I_S3_DIR:-${TMPDIR:-/tmp}/cortex-s2i-s3-$port}
 wait_seconds=${CORTEX_S2I_S3_WAIT:-90}
 mon_port=$((port + 1))
 conf="$state_dir/ceph.conf"
