@@ -13,7 +13,7 @@ EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
 	@echo "make test   run every test: unit (TypeScript, Python) and integration (real Docker engine)"
-	@echo "make setup | engine | base | builders | registry | generated | clean"
+	@echo "make setup | engine | base | builders | registry | s3 | podman | chromium | test-parts | generated | clean"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

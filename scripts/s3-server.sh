@@ -4,7 +4,7 @@
 # one OSD on a sparse file), with one user whose keys are fixed below. Starts it only when its port
 # does not answer yet; where Ceph is missing and this is Debian as root, installs Debian's packages.
 #
-#   bash scripts/s3-server.sh          start it (about 15 s on 2 cores once the packages are there)
+#   bash scripts/s3-server.sh          start it (about 10 s on 2 cores once the packages are there)
 #   bash scripts/s3-server.sh --stop   stop the daemons this script started (by their pid files)
 #                                      and remove the cluster's data
 #
