@@ -8,12 +8,12 @@ TS_SOURCES := $(shell find lib test bench -name '*.ts' 2>/dev/null) tsconfig.jso
 EXAMPLE := fixtures/finance_income_prediction
 EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 
-.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format
+.PHONY: help setup engine base builders buildah demo test test-unit test-python generated clean bench bench-cli bench-serve registry bench-job lint format s3 podman chromium test-parts
 
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
 	@echo "make test   run every test: unit (TypeScript, Python) and integration (real Docker engine)"
-	@echo "make setup | engine | base | builders | registry | generated | clean"
+	@echo "make setup | engine | base | builders | registry | s3 | podman | chromium | test-parts | generated | clean"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -39,6 +39,29 @@ builders: setup base
 # auth. Starts only what does not answer yet; 'bash scripts/registry.sh --stop' stops what it started.
 registry:
 	bash scripts/registry.sh
+
+# An S3-compatible server on 127.0.0.1:5303 that checks signatures: Debian's radosgw on a one-node
+# Ceph cluster of its own (access key cortex-s2i-test, secret cortex-s2i-test-secret; the
+# CORTEX_S2I_S3_* variables change them). Starts it only when the port does not answer;
+# 'bash scripts/s3-server.sh --stop' stops what it started and removes its data.
+s3:
+	bash scripts/s3-server.sh
+
+# Podman's API service on a socket of its own (/var/lib/cortex-s2i-podman/podman.sock, with its
+# own image store there): installs Debian's podman when missing, starts `podman system service`
+# when the socket does not answer; 'bash scripts/podman.sh --stop' stops what it started.
+podman:
+	bash scripts/podman.sh
+
+# Debian's Chromium, which the browser tests drive headless through playwright-core (no browser
+# download): test/support/browser.ts launches it with the flags a machine without internet needs.
+chromium:
+	bash scripts/chromium.sh
+
+# The tests of these real parts (test/parts/): the S3 server through boto3 in the offline base, and
+# headless Chromium on a page served on 127.0.0.1. Not part of `make test` yet.
+test-parts: setup base s3 chromium
+	npm run --silent test:parts
 
 demo: builders
 	bash scripts/demo.sh
