@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { parseCommand } from '../lib/cli/args.js';
+import type { BuildArgs } from '../lib/cli/commands/build.js';
+import { parseCommandLine } from '../lib/cli/main.js';
 import { packageFile } from '../lib/package-root.js';
 
 /** Values for the variables the examples use, as a pipeline would set them. */
@@ -67,8 +68,8 @@ describe('the CI examples in docs/ci.md', () => {
     const github = blocks[0] as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
     const scripts = Object.values(github.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
     const calls = cortexCalls(scripts);
-    for (const argv of calls) expect(() => parseCommand(argv), argv.join(' ')).not.to.throw();
-    const names = calls.map((a) => parseCommand(a).name);
+    for (const argv of calls) expect(() => parseCommandLine(argv), argv.join(' ')).not.to.throw();
+    const names = calls.map((a) => parseCommandLine(a).command.name);
     expect(names).to.include.members(['builders', 'build', 'push']);
     expect(calls.some((a) => a.includes('--digest-file'))).to.equal(true);
     const all = scripts.join('\n');
@@ -88,8 +89,8 @@ describe('the CI examples in docs/ci.md', () => {
     expect(calls).to.have.length.greaterThan(0);
     let contextDir: string | undefined;
     for (const argv of calls) {
-      const cmd = parseCommand(argv);
-      if (cmd.name === 'build') contextDir = cmd.asDockerfile;
+      const { command, args } = parseCommandLine(argv);
+      if (command.name === 'build') contextDir = (args as BuildArgs).make.asDockerfile;
     }
     expect(contextDir, 'a build --as-dockerfile').to.be.a('string');
     const words = scripts.flatMap((s) => commands(s));

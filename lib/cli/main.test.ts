@@ -8,7 +8,7 @@ import { packageVersion } from '../package-root.js';
 import { bundledBuilderImage } from '../plan/builders.js';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { main } from './main.js';
-import { printable } from './progress.js';
+import { printable } from '../text.js';
 
 async function run(argv: string[], engine?: () => Engine, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];

@@ -6,7 +6,9 @@ import { packageVersion } from '../package-root.js';
 import { bundledBuilderImage } from '../plan/builders.js';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
 import { main } from './main.js';
-import { BuildProgress, inCi, plainText, resolveProgress, type LiveStream, type ProgressStyle } from './progress.js';
+import { StepClock } from '../build/steps.js';
+import { plainText } from '../text.js';
+import { BuildProgress, inCi, resolveProgress, type LiveStream, type ProgressStyle } from './progress.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f]/;
@@ -16,28 +18,29 @@ function harness(style: ProgressStyle, withLive = true) {
   const lines: string[] = [];
   let raw = '';
   const live: LiveStream = { isTTY: true, write: (t) => (raw += t) };
-  const progress = new BuildProgress(
-    { out: (l) => lines.push(l), err: (l) => lines.push(`E ${l}`) },
-    () => new Date(clock),
-    true,
-    2,
-    { style, ...(withLive ? { live } : {}), redrawMs: 0 },
-  );
-  return { progress, lines, raw: () => raw, advance: (ms: number) => (clock += ms) };
+  const now = () => new Date(clock);
+  const progress = new BuildProgress({ out: (l) => lines.push(l), err: (l) => lines.push(`E ${l}`) }, now, true, {
+    style,
+    ...(withLive ? { live } : {}),
+    redrawMs: 0,
+  });
+  // The build's step clock, as the build runs it: the engine's events in, the build's out.
+  const steps = new StepClock(now, progress.onEvent, 2);
+  return { progress, steps, lines, raw: () => raw, advance: (ms: number) => (clock += ms) };
 }
 
 function steps(h: ReturnType<typeof harness>) {
-  h.progress.onEvent({ type: 'step', step: 1, total: 3, instruction: 'FROM builder' });
+  h.steps.onEvent({ type: 'step', step: 1, total: 3, instruction: 'FROM builder' });
   h.advance(200);
-  h.progress.onEvent({ type: 'step', step: 2, total: 3, instruction: 'RUN pip install' });
-  h.progress.onEvent({ type: 'log', text: 'Collecting\tnumpy\u001b[31m' });
+  h.steps.onEvent({ type: 'step', step: 2, total: 3, instruction: 'RUN pip install' });
+  h.steps.onEvent({ type: 'log', text: 'Collecting\tnumpy\u001b[31m' });
   h.advance(1500);
   h.progress.redraw();
   h.advance(1000);
-  h.progress.onEvent({ type: 'step', step: 3, total: 3, instruction: 'COPY src/ /opt/program/' });
-  h.progress.onEvent({ type: 'cached', step: 3 });
+  h.steps.onEvent({ type: 'step', step: 3, total: 3, instruction: 'COPY src/ /opt/program/' });
+  h.steps.onEvent({ type: 'cached', step: 3 });
   h.advance(100);
-  h.progress.finishStep();
+  h.steps.finish();
 }
 
 describe('build progress styles', () => {
@@ -91,12 +94,12 @@ describe('build progress styles', () => {
 
   it('tty cuts the live line to the terminal width, so that a carriage return can rewrite it', () => {
     let raw = '';
-    const progress = new BuildProgress({ out: () => {}, err: () => {} }, () => new Date(0), true, undefined, {
+    const progress = new BuildProgress({ out: () => {}, err: () => {} }, () => new Date(0), true, {
       style: { mode: 'tty', color: false },
       live: { isTTY: true, columns: 40, write: (t) => (raw += t) },
       redrawMs: 0,
     });
-    progress.onEvent({ type: 'step', step: 1, total: 3, instruction: `RUN ${'x'.repeat(80)}` });
+    progress.onEvent({ type: 'step', step: 1, total: 3, instruction: `RUN ${'x'.repeat(80)}`, dependencies: false });
     const live = raw.split('\r\u001b[K').at(-1)!;
     expect(live.length).to.be.at.most(40);
     expect(live.endsWith('…')).to.equal(true);
@@ -122,7 +125,7 @@ describe('build progress styles', () => {
     steps(h);
     expect(h.lines).to.deep.equal([]);
     expect(h.raw()).to.equal('');
-    expect(h.progress.durations.map((d) => d.step)).to.deep.equal([1, 2, 3]);
+    expect(h.steps.finished.map((d) => d.step)).to.deep.equal([1, 2, 3]);
   });
 });
 

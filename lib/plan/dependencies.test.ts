@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readProject, type ProjectSource } from '../config/project.js';
 import { removeTree, sampleProject, writeTree, type Tree } from '../../test/support/tree.js';
 import { packContext } from '../context/tar.js';
-import { contextEntries } from '../engine/execute-plan.js';
+import { contextEntries } from '../build/context.js';
 import { renderDockerfile } from '../render/dockerfile.js';
 import { planBuild, type BuildPlan } from './build-plan.js';
 import type { Builder } from './builders.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import type { HistoryItem, ImageConfig } from './engine.js';
+import type { HistoryItem, ImageConfig } from '../engine/engine.js';
 import { historySteps, imageArchive, newLayer, stepsToCount, type LayeredImage } from './image-archive.js';
 
 const step = (createdBy: string, size: number, id?: string): HistoryItem => ({

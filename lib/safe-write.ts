@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readlink, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { unsafeWrite } from '../errors.js';
+import { unsafeWrite } from './errors.js';
 
 export type Existing =
   { kind: 'missing' } | { kind: 'file'; content: Buffer; mode: number } | { kind: 'link'; target: string };

@@ -3,10 +3,10 @@
 // package index at all (offline), which is the usual reason on a machine without internet.
 
 import path from 'node:path';
-import type { RequirementsFile } from '../../config/requirements.js';
-import { normaliseName } from '../../config/requirements.js';
-import type { Problem } from '../../config/result.js';
-import { buildFailedProblems, CortexError } from '../../errors.js';
+import type { RequirementsFile } from '../config/requirements.js';
+import { normaliseName } from '../config/requirements.js';
+import type { Problem } from '../config/result.js';
+import { buildFailedProblems, CortexError } from '../errors.js';
 
 const NOT_FOUND = /No matching distribution found for (\S+)/;
 const NO_INDEX =

@@ -1,6 +1,71 @@
 import { expect } from 'chai';
-import { CortexError, ExitCode } from '../errors.js';
-import { parseCommand } from './args.js';
+import { CortexError, ExitCode } from '../../errors.js';
+import { main, parseCommandLine } from '../main.js';
+import { COMMANDS } from './index.js';
+
+/** What the command named by argv[0] reads from the rest. */
+function parseCommand(argv: string[]): unknown {
+  return parseCommandLine(argv).args;
+}
+
+async function run(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, {
+    env: {},
+    output: { out: (l) => out.push(l), err: (l) => err.push(l) },
+    engine: () => {
+      throw new Error('help needs no engine');
+    },
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('the command table', () => {
+  it('gives every command its own usage for --help, -h and help <command>, with status 0', async () => {
+    for (const c of COMMANDS) {
+      for (const argv of [
+        [c.name, '--help'],
+        [c.name, '-h'],
+        ['help', c.name],
+        [c.name, 'x', '--help'],
+      ]) {
+        const r = await run(argv);
+        expect(r.code, argv.join(' ')).to.equal(ExitCode.ok);
+        expect(r.out, argv.join(' ')).to.contain(`cortex-s2i ${c.synopsis[0]}`).and.contain(c.usage);
+        for (const other of COMMANDS.filter((o) => o !== c))
+          expect(r.out, argv.join(' ')).not.to.contain(`cortex-s2i ${other.synopsis[0]}`);
+      }
+    }
+  });
+
+  it('lists every command in the overall help, which exits 0', async () => {
+    for (const argv of [[], ['--help'], ['-h'], ['help']]) {
+      const r = await run(argv);
+      expect(r.code).to.equal(ExitCode.ok);
+      for (const c of COMMANDS) for (const s of c.synopsis) expect(r.out).to.contain(`cortex-s2i ${s}`);
+    }
+  });
+
+  it('takes --help after -- as an argument, and an unknown command as a usage error', async () => {
+    expect((await run(['build', '--', '--help', 'daemon', 'x'])).out).not.to.contain('Usage:');
+    const unknown = await run(['frobnicate', '--help']);
+    expect(unknown.code).to.equal(ExitCode.badInput);
+    expect(unknown.err).to.contain('unknown command "frobnicate"').and.contain('build, push');
+    const noSuchHelp = await run(['help', 'frobnicate']);
+    expect(noSuchHelp.code).to.equal(ExitCode.badInput);
+  });
+
+  it('names each command once, and gives each a synopsis, a summary and a usage', () => {
+    expect(new Set(COMMANDS.map((c) => c.name)).size).to.equal(COMMANDS.length);
+    for (const c of COMMANDS) {
+      expect(c.synopsis.length, c.name).to.be.greaterThan(0);
+      for (const s of c.synopsis) expect(s.split(' ')[0], c.name).to.equal(c.name);
+      expect(c.summary, c.name).to.match(/^[a-z]/);
+      expect(c.usage.length, c.name).to.be.greaterThan(20);
+    }
+  });
+});
 
 function usageFailure(argv: string[]): CortexError {
   try {
@@ -12,12 +77,11 @@ function usageFailure(argv: string[]): CortexError {
   throw new Error('expected a usage error');
 }
 
-describe('parseCommand', () => {
+describe('reading a command line', () => {
   it('reads a build with repeated -e and options', () => {
     expect(
       parseCommand(['build', '.', 'daemon', 'my-model:1', '-e', 'A=1', '--env', 'B=x=y', '--dry-run']),
     ).to.deep.equal({
-      name: 'build',
       source: '.',
       builder: 'daemon',
       image: 'my-model:1',
@@ -26,11 +90,19 @@ describe('parseCommand', () => {
         { key: 'B', value: 'x=y' },
       ],
       project: undefined,
-      dryRun: true,
-      quiet: false,
-      noCache: false,
-      compress: false,
+      api: undefined,
       allowRoot: false,
+      make: {
+        dryRun: true,
+        asDockerfile: undefined,
+        noCache: false,
+        compress: false,
+        cacheFrom: [],
+        push: false,
+        digestFile: undefined,
+      },
+      quiet: false,
+      json: false,
       progress: 'auto',
     });
   });
@@ -45,10 +117,6 @@ describe('parseCommand', () => {
     ]) {
       expect(usageFailure(argv).exitCode, argv.join(' ')).to.equal(ExitCode.badInput);
     }
-  });
-
-  it('treats no arguments as a request for help', () => {
-    expect(parseCommand([])).to.deep.equal({ name: 'help' });
   });
 
   it('refuses image names the engine would read as something else, with the reason', () => {
@@ -69,7 +137,7 @@ describe('parseCommand', () => {
   });
 });
 
-describe("parseCommand: push and a build's results", () => {
+describe("reading push and a build's results", () => {
   it('reads --push, --json, --digest-file and repeated --cache-from on a build', () => {
     const cmd = parseCommand([
       'build',
@@ -85,18 +153,20 @@ describe("parseCommand: push and a build's results", () => {
       '--cache-from',
       'r:5000/m:base',
     ]);
-    expect(cmd).to.include({ name: 'build', push: true, json: true, digestFile: 'd.txt' });
-    expect((cmd as { cacheFrom?: string[] }).cacheFrom).to.deep.equal(['r:5000/m:0', 'r:5000/m:base']);
+    expect(cmd).to.deep.include({ json: true });
+    expect((cmd as { make: unknown }).make).to.deep.include({
+      push: true,
+      digestFile: 'd.txt',
+      cacheFrom: ['r:5000/m:0', 'r:5000/m:base'],
+    });
   });
 
   it('reads push <image> with an optional digest file', () => {
     expect(parseCommand(['push', 'r:5000/m:1'])).to.deep.equal({
-      name: 'push',
       image: 'r:5000/m:1',
       digestFile: undefined,
     });
     expect(parseCommand(['push', 'r:5000/m:1', '--digest-file', 'out'])).to.deep.equal({
-      name: 'push',
       image: 'r:5000/m:1',
       digestFile: 'out',
     });
@@ -116,7 +186,7 @@ describe("parseCommand: push and a build's results", () => {
   });
 });
 
-describe('parseCommand: job', () => {
+describe('reading job', () => {
   it('reads job run with volumes, a memory limit and an id', () => {
     expect(
       parseCommand([
@@ -134,7 +204,7 @@ describe('parseCommand: job', () => {
         'scores-1',
       ]),
     ).to.deep.equal({
-      name: 'job-run',
+      sub: 'run',
       image: 'scorer',
       jobFile: 'job.json',
       volumes: [
@@ -148,13 +218,13 @@ describe('parseCommand: job', () => {
 
   it('reads job status and job render', () => {
     expect(parseCommand(['job', 'status', 'abc', '--json'])).to.deep.equal({
-      name: 'job-status',
+      sub: 'status',
       id: 'abc',
       json: true,
     });
     expect(parseCommand(['job', 'render', 'scorer', 'job.json', '--split-claim', 'pvc', '--out', 'k8s'])).to.deep.equal(
       {
-        name: 'job-render',
+        sub: 'render',
         image: 'scorer',
         jobFile: 'job.json',
         out: 'k8s',

@@ -4,8 +4,8 @@ import { extract } from 'tar-stream';
 import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
 import { testPlan } from '../../../test/support/plan.js';
 import { renderDockerfile } from '../../render/dockerfile.js';
-import type { BuildRecord, SourceBase } from '../build-cache.js';
-import { lookAtBase, rebuildSource, sourceBaseKey } from './source-rebuild.js';
+import type { BuildRecord, SourceBase } from '../cache.js';
+import { lookAtBase, rebuildSource, sourceBaseKey } from './source-layer.js';
 
 const plan = testPlan({
   image: 'm:1',

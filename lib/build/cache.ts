@@ -1,17 +1,21 @@
 // The build cache in a model's folder, .cortex-s2i-cache/ (ignored by git through its own
 // .gitignore, never scanned, never sent), as pytest and mypy keep theirs: for each image built
-// from the folder, the inputs it was built from (lib/config/inputs.ts), so that a rebuild with
-// nothing changed answers without building; and what each Python file imports, by its content,
-// so that a rebuild parses only the files that changed. A cache that cannot be read is empty,
-// and one that cannot be written is skipped: it never fails a build.
+// from the folder, the inputs it was built from (lib/config/inputs.ts) and the identity of the
+// request, so that a rebuild with nothing changed answers without building (ways/up-to-date.ts);
+// and what each Python file imports, by its content, so that a rebuild parses only the files that
+// changed. A cache that cannot be read is empty, and one that cannot be written is skipped: it
+// never fails a build.
 
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { lstat, open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inputsDigest, readBeyondWalked, relative, walkedBeyondModel } from '../config/inputs.js';
 import { findImports, type PythonImport } from '../config/python-imports.js';
-import { BUILD_CACHE_DIR } from '../config/scan.js';
-import { writeContained } from './safe-write.js';
+import { BUILD_CACHE_DIR, type ProjectSnapshot } from '../config/scan.js';
+import { writeContained } from '../safe-write.js';
+import type { ImageRequest } from './request.js';
 
 const STATE_FILE = 'state.json';
 const FORMAT = 1;
@@ -32,17 +36,17 @@ export interface BuildRecord {
   builder: string;
   /** When it was built (ms since 1970): the oldest records go first. */
   at: number;
-  /** The image its source step went on, for a rebuild of the source alone (source-rebuild.ts). */
+  /** The image its source step went on, for a rebuild of the source alone (ways/source-layer.ts). */
   base?: SourceBase;
 }
 
-/** The image a source step went on, and what made it (source-rebuild.ts sourceBaseKey). */
+/** The image a source step went on, and what made it (ways/source-layer.ts sourceBaseKey). */
 export interface SourceBase {
   key: string;
   id: string;
   /** For each step of its history, oldest first: whether it made no layer. */
   emptyLayers: boolean[];
-  /** The digest of the source layer's tar as source-rebuild.ts packs it, for the image recorded. */
+  /** The digest of the source layer's tar as ways/source-layer.ts packs it, for the image recorded. */
   layer: string;
 }
 
@@ -184,4 +188,53 @@ function isStrings(v: unknown): v is string[] {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Everything besides the tree that decides the image: the request's image part, all of it
+ * (request.ts: a field added there is part of the identity without another word), the tool (its
+ * version, and its own files' time, so that a changed cortex-s2i never trusts what an older one
+ * built), and the commit the labels name (config/git.ts revisionStamp).
+ */
+export async function buildIdentity(image: ImageRequest, toolVersion: string, revision: string): Promise<string> {
+  const toolTime = await stat(fileURLToPath(import.meta.url)).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  return canonicalJson({ image, tool: [toolVersion, toolTime], revision });
+}
+
+/** JSON with every object's keys sorted: the same request gives the same text, whoever wrote it. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    isObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** Whether `full`, the tree as the record's build walked it, digests to what the record says. */
+export function sameInputs(record: BuildRecord, full: ProjectSnapshot, identity: string): boolean {
+  const read = new Set(record.read.map((rel) => path.resolve(full.modelDir, rel)));
+  return inputsDigest(full, identity, read) === record.inputs;
+}
+
+/**
+ * What the image `imageId` was made from, to record: the snapshot the build read its project from
+ * (digested as sameInputs will digest the tree next time), its builder, and the image its source
+ * step went on (ways/source-layer.ts).
+ */
+export function recordOf(
+  snapshot: ProjectSnapshot,
+  identity: string,
+  made: { imageId: string; builderId: string; at: number; base?: SourceBase | undefined },
+): BuildRecord {
+  const read = readBeyondWalked(snapshot);
+  return {
+    inputs: inputsDigest(snapshot, identity, read),
+    walked: walkedBeyondModel(snapshot),
+    read: [...read].map((file) => relative(snapshot.modelDir, file)),
+    id: made.imageId,
+    builder: made.builderId,
+    at: made.at,
+    ...(made.base ? { base: made.base } : {}),
+  };
 }

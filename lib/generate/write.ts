@@ -4,7 +4,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { GeneratedFile } from '../../render/all-files.js';
+import type { GeneratedFile } from '../render/all-files.js';
 import { readExisting, removeContained, writeContained } from '../safe-write.js';
 
 // Files a generator may have written into its folder before, and may not write this time.

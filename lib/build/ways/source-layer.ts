@@ -1,11 +1,11 @@
-// A rebuild after only the source changed, without a build. The bundled builders' Dockerfile
-// ends with the source step and the labels; when everything before the source step is what the
+// The way that makes the source layer alone: a rebuild after only the source changed, without a
+// build. The bundled builders' Dockerfile ends with the source step and the labels; when everything before the source step is what the
 // last build built it from (the same lines, the same dependency files, the same builder image),
 // the engine would take every one of those steps from its cache and run two: the copy, and the
 // labels, which it commits through a container of their own. Instead the new image is made
 // here, as the engine would have it: the image the last build put the source on, one layer with
 // the source, the labels. It goes to the engine as an image archive holding that layer alone
-// (image-archive.ts), which the engine takes in one request, with no step and no container.
+// (context/image-archive.ts), which the engine takes in one request, with no step and no container.
 //
 // The image the source goes on is found through the engine, never from the cache alone: it must
 // be the base of the image that carries the name now, which must be the one the last build made.
@@ -14,15 +14,19 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import type { BuildRecord, SourceBase } from '../build-cache.js';
+import { historySteps, imageArchive, newLayer, stepsToCount } from '../../context/image-archive.js';
 import { packContext } from '../../context/tar.js';
 import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
-import { contextEntries, tagBuilt } from '../../engine/execute-plan.js';
-import { historySteps, imageArchive, newLayer, stepsToCount } from '../../engine/image-archive.js';
-import { contextUnreadable, interrupted } from '../../errors.js';
+import { contextUnreadable, formatProblem, interrupted } from '../../errors.js';
 import type { BuildPlan } from '../../plan/build-plan.js';
 import type { RenderedDockerfile } from '../../render/dockerfile.js';
 import { compare } from '../../text.js';
+import { madeLine, sentLine } from '../account.js';
+import type { BuildRecord, SourceBase } from '../cache.js';
+import { contextEntries } from '../context.js';
+import { tagBuilt } from './engine-build.js';
+import { answerUpToDate } from './up-to-date.js';
+import type { Planned, Way } from './way.js';
 
 /**
  * A bigger source layer goes through a build: the archive needs the layer's digest before the
@@ -72,7 +76,7 @@ export async function describeSourceBase(
   return emptyLayers && layer && { key, id: base.id, emptyLayers, layer: newLayer(layer).diffId };
 }
 
-/** For each step of the image's history, oldest first, whether it made no layer (image-archive.ts historySteps). */
+/** For each step of the image's history, oldest first, whether it made no layer (context/image-archive.ts historySteps). */
 async function emptyLayersOf(engine: Engine, image: ImageConfig): Promise<boolean[] | undefined> {
   const history = (await engine.imageHistory(image.id)).reverse();
   const counted = await Promise.all(
@@ -230,3 +234,64 @@ async function packSourceLayer(plan: BuildPlan, mtime: Date): Promise<Buffer | u
   if (failure) throw failure;
   return Buffer.concat(chunks);
 }
+
+export const sourceLayer: Way<Planned, { record: BuildRecord; base: SourceBase; seen: Promise<SeenBase | undefined> }> =
+  {
+    name: 'source layer',
+
+    /**
+     * When the last build recorded the image its source step went on, the same Dockerfile lines
+     * before the source step (the key) may go on it. Whether the engine agrees is for make to see.
+     */
+    async can(build) {
+      const { record, cache, request } = build;
+      const base = record?.base;
+      if (!cache || !record || !base || request.make.noCache || request.make.cacheFrom.length) return undefined;
+      const engine = await build.engine();
+      // Asked at once: the answers come while the builder is inspected.
+      const seen = lookAtBase(engine, build.plan.image, base).catch(() => undefined);
+      if (sourceBaseKey(build.dockerfile, build.plan, await build.builderId()) !== base.key) return undefined;
+      return { record, base, seen };
+    },
+
+    async make(build, { record, base, seen }) {
+      const { env, plan } = build;
+      const engine = await build.engine();
+      const rebuilt = await rebuildSource(engine, plan, build.dockerfile, record, base, await seen, {
+        mtime: build.mtime,
+        compress: build.request.make.compress,
+        signal: env.signal,
+      });
+      if (!rebuilt) return undefined;
+      const made = { builderId: await build.builderId(), base: rebuilt.recorded };
+      if (rebuilt.unchanged) {
+        const answer = answerUpToDate(
+          build,
+          rebuilt.imageId,
+          'what goes into the image is what it has: the same source layer and labels',
+        );
+        return { ...answer, record: made };
+      }
+      const seconds = (env.now().getTime() - build.started) / 1000;
+      env.report({ type: 'line', text: `building ${plan.image}` });
+      env.report({
+        type: 'line',
+        text: `  source        ${plan.source.length} files onto ${rebuilt.base.slice(0, 19)}, as the last build's source step: nothing before it changed`,
+      });
+      env.report({ type: 'line', text: sentLine(rebuilt.bytesSent, plan.sourceBytes) });
+      env.report({ type: 'result', text: madeLine(plan.image, rebuilt.imageId, seconds, false) });
+      return {
+        kind: 'image',
+        how: 'source layer',
+        image: plan.image,
+        imageId: rebuilt.imageId,
+        bytesSent: rebuilt.bytesSent,
+        sourceBytes: plan.sourceBytes,
+        seconds,
+        steps: [],
+        cacheFrom: [],
+        warnings: build.plan.warnings.map(formatProblem),
+        record: made,
+      };
+    },
+  };

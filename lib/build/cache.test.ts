@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree, writeTree } from '../../test/support/tree.js';
-import { BuildCache, type BuildRecord } from './build-cache.js';
+import { BuildCache, type BuildRecord } from './cache.js';
 
 const record: BuildRecord = {
   inputs: 'sha256:1',

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { parseRequirements } from '../../config/requirements.js';
-import { CortexError, ExitCode } from '../../errors.js';
+import { parseRequirements } from '../config/requirements.js';
+import { CortexError, ExitCode } from '../errors.js';
 import { requirementsFailure } from './requirements-failure.js';
 
 describe('requirementsFailure', () => {

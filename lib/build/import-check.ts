@@ -1,10 +1,10 @@
 // Turns the image's import check (assemble --check-imports, run after the dependency step) into
 // problems that name the file and line of each import, for a failed build and for warnings.
 
-import { BuildError, type BuildEvent } from '../../engine/engine.js';
-import { buildFailedProblems } from '../../errors.js';
-import type { Problem } from '../../config/result.js';
-import type { BuildPlan } from '../../plan/build-plan.js';
+import { BuildError, type BuildEvent } from '../engine/engine.js';
+import { buildFailedProblems } from '../errors.js';
+import type { Problem } from '../config/result.js';
+import type { BuildPlan } from '../plan/build-plan.js';
 
 const MARKER = 'cortex-s2i import check:';
 

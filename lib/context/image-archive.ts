@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { pack as tarPack } from 'tar-stream';
-import type { HistoryItem, ImageConfig } from './engine.js';
+import type { HistoryItem, ImageConfig } from '../engine/engine.js';
 
 /** A layer's tar and its digest, which names it in the image's config (rootfs.diff_ids). */
 export interface NewLayer {

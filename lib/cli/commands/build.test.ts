@@ -7,7 +7,7 @@ import { packageVersion } from '../../package-root.js';
 import { bundledBuilderImage } from '../../plan/builders.js';
 import { removeTree, sampleProject, writeTree } from '../../../test/support/tree.js';
 import { main } from '../main.js';
-import type { BuildReport } from './build-publish.js';
+import type { BuildReport } from '../../build/publish.js';
 
 describe("a build's results on stdout (--json, -q, --push)", () => {
   let root: string;
