@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { cp, mkdtemp, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ExitCode } from '../../lib/errors.js';
-import { packageFile } from '../../lib/package-root.js';
+import { ExitCode } from '../lib/errors.js';
+import { packageFile } from '../lib/package-root.js';
 import {
   buildStream,
   FakeHttpEngine,
@@ -15,7 +15,7 @@ import {
   runCli,
   stall,
   type Route,
-} from '../support/fake-http-engine.js';
+} from './support/fake-http-engine.js';
 
 const MODEL = packageFile('fixtures', 'finance_income_prediction', 'randomForest');
 // A name of its own for every build: the model folder does not change, so the build cache would

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ExitCode } from '../../lib/errors.js';
-import { packageFile } from '../../lib/package-root.js';
+import { ExitCode } from '../lib/errors.js';
+import { packageFile } from '../lib/package-root.js';
 import {
   buildStream,
   FakeHttpEngine,
@@ -21,7 +21,7 @@ import {
   stall,
   type CliRun,
   type Route,
-} from '../support/fake-http-engine.js';
+} from './support/fake-http-engine.js';
 
 const MODEL = packageFile('fixtures', 'finance_income_prediction', 'randomForest');
 const PREFIX = process.env.CORTEX_S2I_TEST_PREFIX || 'cortex-s2i-test';
