@@ -15,7 +15,7 @@ export async function inspectBuilder(engine: Engine, ref: string, allowRoot: boo
   const info = await engine.inspectImage(ref);
   if (!info) throw unknownBuilder(ref);
   const kind = builderKindOf(info.labels[BUILDER_KIND_LABEL] ?? '');
-  if (kind) return { style: 'cortex', image: ref, kind };
+  if (kind) return { style: 'bundled', image: ref, kind };
   const scriptsUrl = info.labels[S2I_SCRIPTS_URL_LABEL];
   if (!scriptsUrl?.startsWith('image://')) {
     throw new CortexError(`${ref} is not an s2i builder image: it has no ${S2I_SCRIPTS_URL_LABEL}=image://… label`, {

@@ -3,7 +3,7 @@
 // Dockerfile folder writes it out, and the source layer packs its source part.
 
 import type { ContextEntry } from '../context/tar.js';
-import type { BuildPlan } from '../plan/build-plan.js';
+import type { BuildPlan } from '../plan/plan.js';
 
 export function contextEntries(plan: BuildPlan, dockerfile: string): ContextEntry[] {
   const { setupScript, requirements, indexStage } = plan.dependencies;

@@ -4,7 +4,7 @@
 import { BuildError, type BuildEvent } from '../engine/engine.js';
 import { buildFailedProblems } from '../errors.js';
 import type { Problem } from '../config/result.js';
-import type { BuildPlan } from '../plan/build-plan.js';
+import type { BuildPlan } from '../plan/plan.js';
 
 const MARKER = 'cortex-s2i import check:';
 

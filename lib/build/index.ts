@@ -2,14 +2,11 @@
 // render its Dockerfile, pick a way of making it, make it, record what it was made from, publish
 // it. Each way of making an image is a file of ways/; this file is the order they come in.
 
-import type { CortexApi } from '../config/cortex-yaml.js';
 import { revisionStamp } from '../config/git.js';
 import { scanModel } from '../config/scan.js';
 import { DEFAULT_MTIME } from '../context/tar.js';
 import { engineUserError } from '../engine/user-errors.js';
 import { formatProblem, invalidProject, unknownBuilder } from '../errors.js';
-import { planBuild } from '../plan/build-plan.js';
-import { planCortexBuild } from '../plan/cortex-plan.js';
 import { describePlan } from '../plan/describe.js';
 import { renderDockerfile } from '../render/dockerfile.js';
 import type { DockerfileFolder } from './account.js';
@@ -60,12 +57,10 @@ export async function build(request: BuildRequest, env: BuildEnvironment): Promi
       created: source.created,
       toolVersion: env.toolVersion,
     };
-    const planned = source.apis
-      ? planCortexBuild(planRequest, source.apis.served, source.apis.all)
-      : planBuild(planRequest);
+    const planned = source.served.style.plan(planRequest, source.served.declared);
     if (!planned.ok) throw invalidProject(planned.errors);
     const plan = planned.value;
-    const planLines = [...describePlan(plan), ...(source.apis ? apiLines(source.apis.served) : [])];
+    const planLines = describePlan(plan);
     for (const text of planLines) env.report({ type: 'line', text });
     for (const w of plan.warnings) env.report({ type: 'warning', text: formatProblem(w) });
     const dockerfile = renderDockerfile(plan, env.toolVersion);
@@ -152,14 +147,6 @@ async function look(request: BuildRequest, env: BuildEnvironment): Promise<Looke
     engine,
     builderId,
   };
-}
-
-/** The plan's lines for a Cortex project's APIs: each endpoint and what answers it. */
-function apiLines(apis: CortexApi[]): string[] {
-  return apis.map(
-    (api) =>
-      `  api           POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`,
-  );
 }
 
 /** `fn`, called once: later calls get the first call's promise. */

@@ -2,8 +2,8 @@
 // requirements), the builder it names, and what git says of the source (the commit the labels
 // name, and the time the image is dated by).
 
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CortexApi } from '../config/cortex-yaml.js';
 import {
   readCommittedFiles,
   readRevision,
@@ -12,19 +12,19 @@ import {
   type SourceRevision,
 } from '../config/git.js';
 import { readProject, SourceDirectoryError, type ProjectSource } from '../config/project.js';
-import { readCortexYaml } from '../config/read-cortex-yaml.js';
+import { listProjectFiles } from '../config/read-cortex-yaml.js';
 import type { ProjectSnapshot } from '../config/scan.js';
-import { CORTEX_YAML, ENVIRONMENT_FILE } from '../config/source-tree.js';
-import { invalidProject, sourceNotFound, usageError } from '../errors.js';
+import { ENVIRONMENT_FILE } from '../config/source-tree.js';
+import { invalidProject, sourceNotFound } from '../errors.js';
 import { builderKindOf, type Builder } from '../plan/builders.js';
-import { selectApis } from '../plan/cortex-plan.js';
+import { servingStyleOf, type Served, type SourceFolder } from '../plan/serving/index.js';
 import { inspectBuilder } from './builder.js';
 import type { Looked } from './ways/way.js';
 
 export interface SourceRead {
   project: ProjectSource;
-  /** The Cortex APIs the image serves (cortex.yaml), and every API the file lists; undefined for ROUTES models. */
-  apis: { served: CortexApi[]; all: CortexApi[] } | undefined;
+  /** How the project says what the image serves (serving/), and what it declares. */
+  served: Served;
   builder: Builder;
   revision: SourceRevision | undefined;
   /** RFC 3339: the image's org.opencontainers.image.created. */
@@ -35,37 +35,29 @@ export interface SourceRead {
 
 export async function readSource(build: Looked): Promise<SourceRead> {
   const { request, env, cache } = build;
-  const { source, api, sourceDateEpoch } = request.image;
+  const { source, sourceDateEpoch } = request.image;
   // git is asked now, so that it answers while the project is read: the commit for the labels,
   // and the files of HEAD when they can date the image.
   const fromGit = Promise.all([
     readRevision(source),
     sourceDateEpoch === undefined ? readCommittedFiles(source, 'HEAD') : undefined,
   ]);
-  // A folder with cortex.yaml is a Cortex project: its APIs are served, and the folder is the root.
-  const allApis = await readCortexYaml(source).catch((err: unknown) => {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw sourceNotFound(source);
-    throw err;
-  });
-  if (api !== undefined && allApis === undefined)
-    throw usageError(`--api ${api}: ${source} has no ${CORTEX_YAML}`, '--api picks one API of a Cortex project');
-  let served: CortexApi[] | undefined;
-  if (allApis) {
-    const chosen = selectApis(allApis, path.join(source, CORTEX_YAML), api);
-    if (!chosen.ok) throw invalidProject(chosen.errors);
-    served = chosen.value;
-  }
+  const kind = builderKindOf(request.image.builder);
+  const asked = {
+    builder: request.image.builder,
+    kind,
+    image: request.image.name,
+    project: request.image.project,
+    api: request.image.api,
+  };
+  const served = await servingStyleOf(sourceFolder(source), asked);
+  const reading = served.style.reading(served.declared, asked);
   let inputs: ProjectSnapshot | undefined;
-  const project = await readProject(source, served ? source : request.image.project, {
+  const project = await readProject(source, reading.projectDir, {
     ...(env.home ? { home: env.home } : {}),
     extraEnv: request.image.env,
-    ...(served
-      ? {
-          environmentText: '',
-          pythonPaths: [...new Set(served.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))],
-        }
-      : {}),
+    ...(reading.environmentText !== undefined ? { environmentText: reading.environmentText } : {}),
+    ...(reading.pythonPaths ? { pythonPaths: reading.pythonPaths } : {}),
     ...(build.firstLook ? { snapshot: build.firstLook } : {}),
     ...(cache ? { findImports: cache.findImports } : {}),
     onSnapshot: (snapshot) => (inputs = snapshot),
@@ -75,16 +67,10 @@ export async function readSource(build: Looked): Promise<SourceRead> {
   });
   if (!project.ok) throw invalidProject(project.errors);
 
-  const kind = builderKindOf(request.image.builder);
-  if (served && kind !== 'daemon')
-    throw usageError(
-      `${source} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${request.image.builder}`,
-      `cortex-s2i build ${source} daemon ${request.image.name}`,
-    );
   // A bundled builder is known by name, so a dry run needs no engine; any other image is
   // inspected to learn where its s2i scripts are.
   const builder: Builder = kind
-    ? { style: 'cortex', image: build.builderImage, kind }
+    ? { style: 'bundled', image: build.builderImage, kind }
     : await inspectBuilder(await build.engine(), request.image.builder, request.image.allowRoot);
 
   const [revision, committed] = await fromGit;
@@ -92,7 +78,7 @@ export async function readSource(build: Looked): Promise<SourceRead> {
     sourceDateEpoch === undefined ? await sourceTime(project.value, revision, committed) : sourceDateEpoch * 1000;
   return {
     project: project.value,
-    apis: served && allApis ? { served, all: allApis } : undefined,
+    served,
     builder,
     revision,
     created: new Date(created).toISOString(),
@@ -125,4 +111,19 @@ async function sourceTime(
   }
   // Whole seconds: file systems keep finer times than a label needs, and not all the same ones.
   return Math.floor(Math.max(0, ...files.map((f) => f.mtimeMs)) / 1000) * 1000;
+}
+
+/** The source folder as the serving styles read it. */
+function sourceFolder(dir: string): SourceFolder {
+  return {
+    dir,
+    readText: (rel) =>
+      readFile(path.join(dir, rel), 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        // The source is a file, not a folder.
+        if (err.code === 'ENOTDIR') throw sourceNotFound(dir);
+        throw err;
+      }),
+    files: () => listProjectFiles(dir),
+  };
 }

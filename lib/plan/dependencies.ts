@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ProjectSource, SourceFile } from '../config/project.js';
 import type { Problem } from '../config/result.js';
 import { redactCredentials, type RequirementsFile } from '../config/requirements.js';
-import type { PlannedFile } from './build-plan.js';
+import type { PlannedFile } from './plan.js';
 
 export const DEPENDENCIES_DIR = 'deps';
 /** The context folder of the build stage that alone sees the requirements file as written. */

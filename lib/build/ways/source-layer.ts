@@ -18,7 +18,7 @@ import { historySteps, imageArchive, newLayer, stepsToCount } from '../../contex
 import { packContext } from '../../context/tar.js';
 import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
 import { contextUnreadable, formatProblem, interrupted } from '../../errors.js';
-import type { BuildPlan } from '../../plan/build-plan.js';
+import type { BuildPlan } from '../../plan/plan.js';
 import type { RenderedDockerfile } from '../../render/dockerfile.js';
 import { compare } from '../../text.js';
 import { madeLine, sentLine } from '../account.js';

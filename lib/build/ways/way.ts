@@ -3,7 +3,7 @@
 
 import type { ProjectSnapshot } from '../../config/scan.js';
 import type { Engine } from '../../engine/engine.js';
-import type { BuildPlan } from '../../plan/build-plan.js';
+import type { BuildPlan } from '../../plan/plan.js';
 import type { RenderedDockerfile } from '../../render/dockerfile.js';
 import type { BuildCache, BuildRecord, SourceBase } from '../cache.js';
 import type { BuildEnvironment, FinishedStep } from '../environment.js';

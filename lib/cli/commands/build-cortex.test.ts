@@ -48,7 +48,7 @@ describe('cortex-s2i build of a Cortex project', () => {
     const one = await run(['build', root, 'daemon', 'x', '--api', 'py', '--dry-run']);
     expect(one.code, one.err).to.equal(0);
     expect(one.out)
-      .to.include('api           POST /py -> py (predictor.py)')
+      .to.include('  api            POST /py -> py (predictor.py)')
       .and.include('CORTEX_S2I_APIS')
       .and.not.include('tf/model.py');
   });

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { parseCortexYaml, type CortexApi } from '../config/cortex-yaml.js';
-import { listProjectFiles } from '../config/read-cortex-yaml.js';
-import { readProject } from '../config/project.js';
-import { removeTree, writeTree } from '../../test/support/tree.js';
-import type { Builder } from './builders.js';
-import { APIS_ENV, APIS_FILE, planCortexBuild, selectApis, type ServedApi } from './cortex-plan.js';
+import { parseCortexYaml, type CortexApi } from '../../config/cortex-yaml.js';
+import { listProjectFiles } from '../../config/read-cortex-yaml.js';
+import { readProject } from '../../config/project.js';
+import { removeTree, writeTree } from '../../../test/support/tree.js';
+import type { Builder } from '../builders.js';
+import { APIS_ENV, APIS_FILE, planCortexBuild, selectApis, type ServedApi } from './cortex-apis.js';
 
-const daemon: Builder = { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
+const daemon: Builder = { style: 'bundled', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
 
 const YAML = `- name: iris
   predictor:

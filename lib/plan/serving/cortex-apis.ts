@@ -1,6 +1,7 @@
-// Plans the predict image of a Cortex project (cortex.yaml at its root): which APIs it serves, the
-// list of them the runtime reads (cortex_s2i_runtime/cortex_api.py), and which files go in. It
-// builds on the plan a model folder gets (build-plan.ts); pure, no I/O.
+// Cortex APIs: a project with a cortex.yaml at its root, built into the predict image of its APIs:
+// which APIs it serves, the list of them the runtime reads (cortex_s2i_runtime/cortex_api.py), and
+// which files go in. It builds on the plan a model folder gets (build-plan.ts); cortex.yaml is read
+// through the build's SourceFolder, and the planning is pure.
 //
 // The project's root is laid out as a standalone model folder: /opt/program/<project>/, on the
 // import path, with its setup.sh and requirements file as the dependency step. The APIs come from
@@ -8,14 +9,56 @@
 // predictors. Models are never sent: `model` names a folder under the models mounted at run time.
 
 import path from 'node:path';
-import type { CortexApi } from '../config/cortex-yaml.js';
-import { CORTEX_YAML } from '../config/source-tree.js';
-import type { ProjectSource } from '../config/project.js';
-import { failed, ok, type Problem, type Result } from '../config/result.js';
-import { RESERVED_PATHS } from '../config/routes.js';
-import { compare } from '../text.js';
-import { PROGRAM_DIR } from './builders.js';
-import { planBuild, SOURCE_DIR, type BuildPlan, type BuildRequest } from './build-plan.js';
+import type { CortexApi } from '../../config/cortex-yaml.js';
+import { CORTEX_YAML } from '../../config/source-tree.js';
+import type { ProjectSource } from '../../config/project.js';
+import { failed, ok, type Problem, type Result } from '../../config/result.js';
+import { RESERVED_PATHS } from '../../config/routes.js';
+import { invalidProject, usageError } from '../../errors.js';
+import { compare } from '../../text.js';
+import { PROGRAM_DIR } from '../builders.js';
+import { planImage } from '../build-plan.js';
+import { SOURCE_DIR, type BuildPlan, type PlanRequest } from '../plan.js';
+import type { ServingStyle } from './style.js';
+
+/** What a cortex.yaml declares: the APIs this image serves, and every API the file lists. */
+export interface DeclaredApis {
+  /** The folder holding cortex.yaml: the project's root. */
+  dir: string;
+  served: CortexApi[];
+  all: CortexApi[];
+}
+
+export const cortexApis: ServingStyle<DeclaredApis> = {
+  name: 'Cortex APIs',
+
+  async declared(source, request) {
+    const text = await source.readText(CORTEX_YAML);
+    if (text === undefined) return undefined;
+    const file = path.join(source.dir, CORTEX_YAML);
+    // The parser (and the yaml library) load only for projects that have a cortex.yaml.
+    const { parseCortexYaml } = await import('../../config/cortex-yaml.js');
+    const parsed = parseCortexYaml(text, file, await source.files());
+    if (!parsed.ok) throw invalidProject(parsed.errors);
+    const chosen = selectApis(parsed.value, file, request.api);
+    if (!chosen.ok) throw invalidProject(chosen.errors);
+    if (request.kind !== 'daemon')
+      throw usageError(
+        `${source.dir} is a Cortex project (${CORTEX_YAML}): it builds with the daemon builder, not ${request.builder}`,
+        `cortex-s2i build ${source.dir} daemon ${request.image}`,
+      );
+    return { dir: source.dir, served: chosen.value, all: parsed.value };
+  },
+
+  // The folder holding cortex.yaml is the project's root, and its APIs, not ROUTES, say what is served.
+  reading: ({ dir, served }) => ({
+    projectDir: dir,
+    environmentText: '',
+    pythonPaths: [...new Set(served.flatMap((a) => (a.predictor.pythonPath ? [a.predictor.pythonPath] : [])))],
+  }),
+
+  plan: (req, { served, all }) => planCortexBuild(req, served, all),
+};
 
 /** Where the image keeps the list of the APIs it serves, and the variable that points the runtime at it. */
 export const APIS_FILE = `${PROGRAM_DIR}/cortex-apis.json`;
@@ -93,7 +136,7 @@ export function selectApis(apis: CortexApi[], file: string, only?: string): Resu
 }
 
 /** The plan of an image serving `apis` (chosen from `all`, the whole cortex.yaml) from the project. */
-export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: CortexApi[]): Result<BuildPlan> {
+export function planCortexBuild(req: PlanRequest, apis: CortexApi[], all: CortexApi[]): Result<BuildPlan> {
   const { project } = req;
   const left = otherApiFolders(apis, all);
   const under = (p: string) => left.some((d) => p === d || p.startsWith(`${d}/`));
@@ -106,9 +149,7 @@ export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: Corte
     ),
     leftOut: [...project.leftOut, ...left.map((p) => ({ path: p, why: 'other API' as const }))],
   };
-  const planned = planBuild({ ...req, project: trimmed, servesApis: true });
-  if (!planned.ok) return planned;
-  const plan = planned.value;
+  const { plan } = planImage({ ...req, project: trimmed });
   const inImage = (p: string) => `${PROGRAM_DIR}/${project.name}/${p}`;
   const served: ServedApi[] = apis.map((api) => ({
     name: api.name,
@@ -148,6 +189,10 @@ export function planCortexBuild(req: BuildRequest, apis: CortexApi[], all: Corte
     sourceBytes: plan.sourceBytes + content.length,
     env: [...plan.env, { key: APIS_ENV, value: APIS_FILE, from: CORTEX_YAML }],
     labels: [...plan.labels, [APIS_LABEL, apis.map((a) => `${a.name}=${a.endpoint}`).join(',')]],
+    serves: apis.map((api) => [
+      'api',
+      `POST ${api.endpoint} -> ${api.name} (${api.predictor.path}${api.monitoring ? `, monitoring ${api.monitoring.modelType}` : ''})`,
+    ]),
   });
 }
 
