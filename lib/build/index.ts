@@ -28,7 +28,7 @@ export type { BuildReport, PushedImage } from './publish.js';
 
 /** What a build ended with: an image on the engine (and its report), a dry run's answer, or a written folder. */
 export type BuildOutcome =
-  | { kind: 'image'; how: MadeImage['how']; report: BuildReport; pushed: PushedImage[] }
+  | { kind: 'image'; how: MadeImage['how']; way: string; report: BuildReport; pushed: PushedImage[] }
   | { kind: 'dry-run'; image: string; dockerfile: string; plan: string[]; warnings: string[] }
   | ({ kind: 'dockerfile-folder'; warnings: string[] } & DockerfileFolder);
 
@@ -109,7 +109,7 @@ async function finish(build: Looked | Planned, made: Made): Promise<BuildOutcome
     );
   }
   const { report, pushed } = await publish(env, await build.engine(), request.make, made);
-  return { kind: 'image', how: made.how, report, pushed };
+  return { kind: 'image', how: made.how, way: made.way, report, pushed };
 }
 
 /** The build before its project is read: the cache, its record of this image, a first look at the folder. */

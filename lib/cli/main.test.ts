@@ -92,6 +92,9 @@ describe('cortex-s2i (main)', () => {
   });
 
   it('reuses the dependency step after a change to model code only', async () => {
+    // An engine that needs every layer in an image archive: the rebuild is a build, not the source layer alone.
+    const engine = new FakeEngine([], { needsEveryLayer: true });
+    engine.addImage(builder, { 'io.cortex-s2i.builder': 'daemon' });
     expect((await run(['build', model, 'daemon', 'churn-predict'], () => engine)).out).to.contain(
       'dependencies: installed',
     );
@@ -126,6 +129,9 @@ describe('cortex-s2i (main)', () => {
   });
 
   it('builds again when a file, an option, the image or the builder is not what the cache recorded', async () => {
+    // Every rebuild is a build that sends a context (never the source layer alone): they are counted.
+    const engine = new FakeEngine([], { needsEveryLayer: true });
+    engine.addImage(builder, { 'io.cortex-s2i.builder': 'daemon' });
     const build = (...extra: string[]) => homed(['build', model, 'daemon', 'churn-predict', ...extra], () => engine);
     expect((await build()).code).to.equal(0);
     let sent = 1;
@@ -198,7 +204,6 @@ describe('cortex-s2i (main)', () => {
     const unreachable = async (): Promise<never> => {
       throw new EngineUnreachableError('unix:///nowhere.sock', new Error('ENOENT'));
     };
-    down.ping = unreachable;
     down.inspectImage = unreachable;
     down.build = unreachable;
     const r = await run(['build', model, 'daemon', 'churn-predict'], () => down);

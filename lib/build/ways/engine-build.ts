@@ -74,6 +74,7 @@ export const engineBuild: Way<Planned, true> = {
           );
     return {
       kind: 'image',
+      way: engineBuild.name,
       how: 'built',
       image: plan.image,
       imageId: outcome.imageId,

@@ -270,7 +270,7 @@ export const sourceLayer: Way<Planned, { record: BuildRecord; base: SourceBase; 
           rebuilt.imageId,
           'what goes into the image is what it has: the same source layer and labels',
         );
-        return { ...answer, record: made };
+        return { ...answer, way: sourceLayer.name, record: made };
       }
       const seconds = (env.now().getTime() - build.started) / 1000;
       env.report({ type: 'line', text: `building ${plan.image}` });
@@ -282,6 +282,7 @@ export const sourceLayer: Way<Planned, { record: BuildRecord; base: SourceBase; 
       env.report({ type: 'result', text: madeLine(plan.image, rebuilt.imageId, seconds, false) });
       return {
         kind: 'image',
+        way: sourceLayer.name,
         how: 'source layer',
         image: plan.image,
         imageId: rebuilt.imageId,

@@ -46,6 +46,7 @@ export function answerUpToDate(build: Looked, imageId: string, why?: string): Ma
   env.report({ type: 'result', text: madeLine(image, imageId, seconds, true) });
   return {
     kind: 'image',
+    way: upToDate.name,
     how: 'up to date',
     image,
     imageId,

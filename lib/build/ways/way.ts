@@ -47,6 +47,8 @@ export interface Planned extends Looked {
 /** An image on the engine under the request's name, and how it came to be there. */
 export interface MadeImage {
   kind: 'image';
+  /** The way that answered (its name): a way may find the image made already, as the source layer can. */
+  way: string;
   /** built: by the engine's build; source layer: one new layer, loaded; up to date: it was there already. */
   how: 'built' | 'source layer' | 'up to date';
   image: string;
