@@ -4,7 +4,7 @@
 
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { historySteps, imageArchive, newLayer, stepsToCount } from '../../lib/context/image-archive.js';
+import { historySteps, imageArchive, newLayer, stepsToCount } from '../../lib/build/image-archive.js';
 import { packContext } from '../../lib/context/tar.js';
 import { BuildError, EngineError, RegistryError, type Engine, type HistoryItem } from '../../lib/engine/engine.js';
 

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { historySteps, imageArchive, newLayer, stepsToCount } from '../../context/image-archive.js';
+import { historySteps, imageArchive, newLayer, stepsToCount } from '../image-archive.js';
 import { packContext } from '../../context/tar.js';
 import { EngineError, type Engine, type HistoryItem, type ImageConfig } from '../../engine/engine.js';
 import { contextUnreadable, formatProblem, interrupted } from '../../errors.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { CortexError, ExitCode } from '../../errors.js';
-import { main, parseCommandLine } from '../main.js';
-import { COMMANDS } from './index.js';
+import { CortexError, ExitCode } from '../../lib/errors.js';
+import { main, parseCommandLine } from '../../lib/cli/main.js';
+import { COMMANDS } from '../../lib/cli/commands/index.js';
 
 /** What the command named by argv[0] reads from the rest. */
 function parseCommand(argv: string[]): unknown {

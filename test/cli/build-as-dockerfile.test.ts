@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FakeEngine } from '../../engine/fake-engine.js';
-import type { Engine } from '../../engine/engine.js';
-import { packageVersion } from '../../package-root.js';
-import { bundledBuilderImage } from '../../plan/builders.js';
-import { removeTree, sampleProject, writeTree } from '../../../test/support/tree.js';
-import { main } from '../main.js';
+import { FakeEngine } from '../../lib/engine/fake-engine.js';
+import type { Engine } from '../../lib/engine/engine.js';
+import { packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
+import { removeTree, sampleProject, writeTree } from '../support/tree.js';
+import { main } from '../../lib/cli/main.js';
 
 async function run(argv: string[], engine: () => Engine) {
   const out: string[] = [];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { removeTree, sampleProject, writeTree } from '../../../test/support/tree.js';
-import { main } from '../main.js';
+import { removeTree, sampleProject, writeTree } from '../support/tree.js';
+import { main } from '../../lib/cli/main.js';
 
 async function run(argv: string[]) {
   const out: string[] = [];

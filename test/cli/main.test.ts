@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { appendFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FakeEngine } from '../engine/fake-engine.js';
-import { EngineUnreachableError, type Engine } from '../engine/engine.js';
-import { ExitCode } from '../errors.js';
-import { packageVersion } from '../package-root.js';
-import { bundledBuilderImage } from '../plan/builders.js';
-import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
-import { main } from './main.js';
-import { printable } from '../text.js';
+import { FakeEngine } from '../../lib/engine/fake-engine.js';
+import { EngineUnreachableError, type Engine } from '../../lib/engine/engine.js';
+import { ExitCode } from '../../lib/errors.js';
+import { packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
+import { removeTree, sampleProject, writeTree } from '../support/tree.js';
+import { main } from '../../lib/cli/main.js';
+import { printable } from '../../lib/text.js';
 
 async function run(argv: string[], engine?: () => Engine, env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
@@ -188,9 +188,10 @@ describe('cortex-s2i (main)', () => {
     const failing = new FakeEngine();
     failing.addImage(builder, {});
     failing.build = async () => {
-      throw new (await import('../engine/engine.js')).BuildError('ERROR: No matching distribution found for nope', [
-        'Collecting nope',
-      ]);
+      throw new (await import('../../lib/engine/engine.js')).BuildError(
+        'ERROR: No matching distribution found for nope',
+        ['Collecting nope'],
+      );
     };
     const r = await run(['build', model, 'daemon', 'churn-predict'], () => failing);
     expect(r.code).to.equal(ExitCode.buildFailed);

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree, writeTree } from '../../test/support/tree.js';
-import { ExitCode } from '../errors.js';
-import { main } from './main.js';
+import { removeTree, writeTree } from '../support/tree.js';
+import { ExitCode } from '../../lib/errors.js';
+import { main } from '../../lib/cli/main.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

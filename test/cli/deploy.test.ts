@@ -3,10 +3,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { removeTree, writeTree } from '../../../test/support/tree.js';
-import type { DeployRequest } from '../../deploy/deploy.js';
-import { CortexError, ExitCode } from '../../errors.js';
-import { main, parseCommandLine } from '../main.js';
+import { removeTree, writeTree } from '../support/tree.js';
+import type { DeployRequest } from '../../lib/deploy/deploy.js';
+import { CortexError, ExitCode } from '../../lib/errors.js';
+import { main, parseCommandLine } from '../../lib/cli/main.js';
 
 const CORTEX_YAML = [
   '- name: iris',

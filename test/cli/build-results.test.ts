@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FakeEngine } from '../../engine/fake-engine.js';
-import { ExitCode } from '../../errors.js';
-import { packageVersion } from '../../package-root.js';
-import { bundledBuilderImage } from '../../plan/builders.js';
-import { removeTree, sampleProject, writeTree } from '../../../test/support/tree.js';
-import { main } from '../main.js';
-import type { BuildReport } from '../../build/publish.js';
+import { FakeEngine } from '../../lib/engine/fake-engine.js';
+import { ExitCode } from '../../lib/errors.js';
+import { packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
+import { removeTree, sampleProject, writeTree } from '../support/tree.js';
+import { main } from '../../lib/cli/main.js';
+import type { BuildReport } from '../../lib/build/publish.js';
 
 describe("a build's results on stdout (--json, -q, --push)", () => {
   let root: string;

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { chmod, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ExitCode } from '../errors.js';
-import { removeTree, writeTree, type Tree } from '../../test/support/tree.js';
-import { main } from './main.js';
+import { ExitCode } from '../../lib/errors.js';
+import { removeTree, writeTree, type Tree } from '../support/tree.js';
+import { main } from '../../lib/cli/main.js';
 
 async function run(...argv: string[]) {
   const out: string[] = [];

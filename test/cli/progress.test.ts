@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { FakeEngine } from '../engine/fake-engine.js';
-import { ExitCode } from '../errors.js';
-import { packageVersion } from '../package-root.js';
-import { bundledBuilderImage } from '../plan/builders.js';
-import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
-import { main } from './main.js';
-import { StepClock } from '../build/steps.js';
-import { plainText } from '../text.js';
-import { BuildProgress, inCi, resolveProgress, type LiveStream, type ProgressStyle } from './progress.js';
+import { FakeEngine } from '../../lib/engine/fake-engine.js';
+import { ExitCode } from '../../lib/errors.js';
+import { packageVersion } from '../../lib/package-root.js';
+import { bundledBuilderImage } from '../../lib/plan/builders.js';
+import { removeTree, sampleProject, writeTree } from '../support/tree.js';
+import { main } from '../../lib/cli/main.js';
+import { StepClock } from '../../lib/build/steps.js';
+import { plainText } from '../../lib/text.js';
+import { BuildProgress, inCi, resolveProgress, type LiveStream, type ProgressStyle } from '../../lib/cli/progress.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f]/;
