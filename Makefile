@@ -13,7 +13,9 @@ EXAMPLE_MODELS := logisticRegression randomForest xgBoost
 help:
 	@echo "make demo   build, train, serve and query the example project's three models"
 	@echo "make test   run every test: unit (TypeScript, Python) and integration (real Docker engine)"
-	@echo "make setup | engine | base | builders | registry | generated | clean"
+	@echo "make test-unit   the fast run: every suite that needs no engine"
+	@echo "make setup | engine | base | builders | registry | lint | format | generated | clean"
+	@echo "make bench | bench-cli | bench-serve | bench-job   (figures: bench/README.md)"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

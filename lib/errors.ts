@@ -343,6 +343,14 @@ export function jobNotFound(id: string, file: string): CortexError {
   });
 }
 
+/** A batch job that ended without every batch succeeding; its status lines were printed before. */
+export function jobFailed(id: string, status: string, statusFile: string): CortexError {
+  return new CortexError(`job ${id} ended ${status}: not every batch succeeded`, {
+    exitCode: ExitCode.jobFailed,
+    hint: `the lines above say what happened; ${statusFile} keeps the status, and the batches that kept failing are in jobs/${id}.dead-letter.ndjson`,
+  });
+}
+
 export function splitTooLarge(bytes: number, limit: number): CortexError {
   return new CortexError(`the job's split is ${bytes} bytes or more, over a ConfigMap's ${limit}`, {
     exitCode: ExitCode.badInput,

@@ -1,10 +1,11 @@
-// Every failure the README documents ends with its documented, non-zero status when the built
-// command runs as a user runs it (a child process), against an engine and registries that fail on
-// cue; a documented status without a case here, or a failing path that exits 0, fails the test.
+// Every failure docs/troubleshooting.md documents ends with its documented, non-zero status when the
+// built command runs as a user runs it (a child process), against an engine and registries that
+// fail on cue; a documented status without a case here, a status of the code the page does not
+// document, or a failing path that exits 0, fails the test.
 // And build output in a CI log (no terminal, CI set) carries no control characters.
 
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -37,14 +38,19 @@ const PUSH_REFUSED = buildStream([
   { errorDetail: { message: 'denied: requested access to the resource is denied' }, error: 'denied' },
 ]);
 
-/** The statuses the README's exit-status section documents (0 aside). */
+/** The statuses docs/troubleshooting.md's exit-status section documents (0 aside). */
 async function documentedStatuses(): Promise<number[]> {
-  const readme = await readFile(packageFile('README.md'), 'utf8');
-  const section = /^### Exit status\n([\s\S]*?)^#{2,3} /m.exec(readme);
-  if (!section) throw new Error('README.md has no "### Exit status" section');
-  const codes = [...section[1]!.matchAll(/`(\d+)`/g)].map((m) => Number(m[1]));
+  const page = await readFile(packageFile('docs', 'troubleshooting.md'), 'utf8');
+  const section = /^## Exit status\n([\s\S]*?)^## /m.exec(page);
+  if (!section) throw new Error('docs/troubleshooting.md has no "## Exit status" section');
+  const codes = [...section[1]!.matchAll(/^\| ((?:`\d+`(?:, )?)+) \|/gm)].flatMap((m) =>
+    [...m[1]!.matchAll(/`(\d+)`/g)].map((c) => Number(c[1])),
+  );
   return [...new Set(codes)].filter((c) => c !== 0).sort((a, b) => a - b);
 }
+
+/** The one status no case can make on purpose: a bug. */
+const INTERNAL = ExitCode.internal;
 
 /** A registry's /v2/ on 127.0.0.1 answering `status` (with a Basic challenge on 401). */
 async function registry(status: number): Promise<Server> {
@@ -62,6 +68,8 @@ interface Case {
     fake(routes: Array<[string, RegExp, Route]>): Promise<FakeHttpEngine>;
     registry(status: number): Promise<string>;
     env: NodeJS.ProcessEnv;
+    /** A folder of the test's own, to run in. */
+    dir: string;
   }): Promise<CliRun>;
 }
 
@@ -189,6 +197,29 @@ const CASES: Case[] = [
     ExitCode.registryCredentials,
     async (reg) => `${await reg(401)}/team/model:1`,
   ),
+  {
+    name: 'a batch job whose worker dies',
+    status: ExitCode.jobFailed,
+    async run({ fake, env, dir }) {
+      const id = 'c'.repeat(64);
+      const engine = await fake([
+        ['GET', INSPECT, json(200, IMAGE_JSON)],
+        ['POST', /^\/containers\/create/, json(201, { Id: id })],
+        ['POST', /^\/containers\/c+\/start/, json(204, {})],
+        [
+          'GET',
+          /^\/containers\/c+\/json/,
+          json(200, { State: { Running: false, ExitCode: 1, OOMKilled: false }, NetworkSettings: { Ports: {} } }),
+        ],
+        ['POST', /^\/containers\/c+\/wait/, json(200, { StatusCode: 1 })],
+        ['GET', /^\/containers\/c+\/logs/, json(200, {})],
+        ['DELETE', /^\/containers\/c+/, json(204, {})],
+      ]);
+      const job = path.join(dir, 'job.json');
+      await writeFile(job, JSON.stringify({ workers: 1, item_list: { items: [1], batch_size: 1 } }));
+      return runCli(['job', 'run', 'scorer:1', job], { ...env, DOCKER_HOST: engine.host }, undefined, dir);
+    },
+  },
   signalled('SIGHUP', ExitCode.hangup),
   signalled('SIGINT', ExitCode.interrupted),
   signalled('SIGTERM', ExitCode.terminated),
@@ -230,15 +261,16 @@ describe('exit statuses of failing commands', function () {
     },
   };
 
-  it('has a case for every status the README documents, and the README for every case', async () => {
+  it('has a case for every status the page documents, and the page every status of the code', async () => {
     const documented = await documentedStatuses();
-    expect(documented.length).to.be.greaterThan(5);
-    expect([...new Set(CASES.map((c) => c.status))].sort((a, b) => a - b)).to.deep.equal(documented);
+    const codes = [...new Set(Object.values(ExitCode))].filter((c) => c !== ExitCode.ok).sort((a, b) => a - b);
+    expect(documented).to.deep.equal(codes);
+    expect([...new Set([...CASES.map((c) => c.status), INTERNAL])].sort((a, b) => a - b)).to.deep.equal(documented);
   });
 
   for (const c of CASES) {
     it(`${c.name}: status ${c.status}`, async () => {
-      const run = await c.run({ ...ctx, env });
+      const run = await c.run({ ...ctx, env, dir: configDir });
       expect(run.code, `${run.out}\n${run.err}`).to.not.equal(0);
       expect(run.code, `${run.out}\n${run.err}`).to.equal(c.status);
       expect(run.err).to.match(/^error: /m);

@@ -1,5 +1,5 @@
 // What `cortex-s2i --help` and `cortex-s2i <command> --help` print, made from the command table,
-// and the command list the README shows (test/readme-commands.test.ts holds it to this one).
+// and the command list the README shows (test/readme.test.ts holds it to this one).
 
 import type { AnyCommand } from './command.js';
 

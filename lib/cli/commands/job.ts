@@ -1,7 +1,8 @@
 // `cortex-s2i job run | status | render`: a Cortex batch job on the local engine, its status
 // document, and the same job as Kubernetes manifests.
 
-import { ExitCode, usageError } from '../../errors.js';
+import path from 'node:path';
+import { ExitCode, jobFailed, usageError } from '../../errors.js';
 import type { RenderRequest, RunRequest } from '../../job/local.js';
 import { command, readOptions } from '../command.js';
 
@@ -120,7 +121,7 @@ default DIR jobs/<id>); the split goes in a ConfigMap, or with --split-claim in 
         for (const line of describeStatus(status)) ctx.output.out(line);
         if (status.status === 'succeeded') return ExitCode.ok;
         if (status.status === 'stopped') return ExitCode.interrupted;
-        return ExitCode.jobFailed;
+        throw jobFailed(status.job_id, status.status, path.join(local.JOBS_DIR, `${status.job_id}.json`));
       }
     }
   },
