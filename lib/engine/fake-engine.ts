@@ -101,7 +101,15 @@ export class FakeEngine implements Engine {
     this.contexts.push(files);
     const dockerfile = files.get('Dockerfile')?.toString('utf8');
     if (!dockerfile) throw new BuildError('Cannot locate specified Dockerfile: Dockerfile', []);
-    const instructions = dockerfile.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+    // One instruction a line, a line ending in \ continued on the next, as the engine reads them.
+    const instructions = dockerfile
+      .split('\n')
+      .filter((l) => !l.trimStart().startsWith('#'))
+      .join('\n')
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
     const emit = options.onEvent ?? (() => {});
     const args: Record<string, string> = { ...options.buildArgs };
     const stages = new Map<string, FakeImage>();
@@ -305,7 +313,8 @@ export class FakeEngine implements Engine {
     const config = structuredClone(parent.config);
     let layer: string | undefined;
     let size = 0;
-    if (op === 'LABEL') for (const m of arg.matchAll(/"([^"]+)"="((?:[^"\\]|\\.)*)"/g)) config.Labels[m[1]!] = m[2]!;
+    if (op === 'LABEL')
+      for (const m of arg.matchAll(/"?([\w.\-/]+)"?="((?:[^"\\]|\\.)*)"/g)) config.Labels[m[1]!] = m[2]!;
     if (op === 'ENV')
       for (const m of arg.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
         config.Env = [...config.Env.filter((e) => !e.startsWith(`${m[1]}=`)), `${m[1]}=${m[2]}`];
