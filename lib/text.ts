@@ -37,3 +37,10 @@ const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 export function plainText(text: string): string {
   return printable(text).replace(/\t/g, '    ');
 }
+
+/** Bytes as a person reads them: 512 B, 23.4 KiB, 1.2 MiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

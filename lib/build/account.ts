@@ -1,8 +1,7 @@
 // The build's account of itself in words: the lines the command prints and the library hands to
 // its caller's onEvent, written once so that the two say the same.
 
-import { formatBytes } from '../plan/describe.js';
-import { printable } from '../text.js';
+import { formatBytes, printable } from '../text.js';
 import type { FinishedStep } from './environment.js';
 
 /** Colours a part of a line (a terminal's); the plain account leaves it as it is. */

@@ -6,6 +6,7 @@ import { builderStyle } from './builder-styles/index.js';
 import { PROGRAM_DIR } from './builders.js';
 import { DEPENDENCIES_DIR } from './dependencies.js';
 import { MODELS_LINK, type BuildPlan } from './plan.js';
+import { formatBytes } from '../text.js';
 
 const MAX_LISTED = 10;
 
@@ -89,10 +90,4 @@ function groupBy(paths: LeftOutPath[]): Map<string, string[]> {
   const groups = new Map<string, string[]>();
   for (const p of paths) groups.set(p.why, [...(groups.get(p.why) ?? []), p.path]);
   return groups;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
