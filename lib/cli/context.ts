@@ -5,7 +5,14 @@ import type { BuildEnvironment, BuildEvent } from '../build/environment.js';
 import type { DockerCli } from '../engine/docker-cli.js';
 import type { Engine } from '../engine/engine.js';
 import type { Settings } from '../settings.js';
-import type { LiveStream } from './progress.js';
+
+/** Raw writes to the stream the build's lines go to, for the live line (tty mode). */
+export interface LiveStream {
+  isTTY: boolean;
+  /** The terminal's width: a live line longer than it would wrap, and \r could not rewrite it. */
+  columns?: number | undefined;
+  write(text: string): void;
+}
 
 export interface Output {
   out(line: string): void;

@@ -10,9 +10,9 @@ import { connectEngine, readSettings } from '../settings.js';
 import { plainText } from '../text.js';
 import type { AnyCommand } from './command.js';
 import { COMMANDS } from './commands/index.js';
-import type { CommandContext, Output } from './context.js';
+import type { CommandContext, LiveStream, Output } from './context.js';
 import { commandHelp, overallHelp } from './help.js';
-import { inCi, type LiveStream } from './progress.js';
+import { inCi } from './progress.js';
 
 export interface MainOptions {
   env: NodeJS.ProcessEnv;

@@ -5,7 +5,7 @@
 import { logLine, shortInstruction, stepLine, type Paint } from '../build/account.js';
 import type { BuildEvent } from '../build/environment.js';
 import { printable } from '../text.js';
-import type { Output } from './context.js';
+import type { LiveStream, Output } from './context.js';
 
 export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'quiet'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
@@ -15,14 +15,6 @@ export interface ProgressStyle {
   mode: 'tty' | 'plain' | 'quiet';
   /** ANSI colours: only on a terminal, in tty mode, without NO_COLOR. */
   color: boolean;
-}
-
-/** Raw writes to the stream the build's lines go to, for the live line (tty mode). */
-export interface LiveStream {
-  isTTY: boolean;
-  /** The terminal's width: a live line longer than it would wrap, and \r could not rewrite it. */
-  columns?: number | undefined;
-  write(text: string): void;
 }
 
 /** A CI system says so in CI (GitHub Actions, GitLab, Travis, CircleCI, Jenkins' plugins...). */

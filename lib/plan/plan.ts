@@ -8,7 +8,6 @@ import type { Problem } from '../config/result.js';
 import type { EntryPoint, Route } from '../config/routes.js';
 import type { SourceRevision } from '../config/git.js';
 import type { Builder } from './builders.js';
-import type { PlannedDependencies } from './dependencies.js';
 
 /** What a plan is made from: the project as read, the image's name, the builder, and what the labels say. */
 export interface PlanRequest {
@@ -37,6 +36,20 @@ export interface PlannedFile {
 export interface PlannedLink {
   name: string;
   target: string;
+}
+
+/** The dependency step: what it copies in and installs (dependencies.ts plans it). */
+export interface PlannedDependencies {
+  setupScript: PlannedFile | undefined;
+  /** The requirements file as the image's dependency layer holds it: without credentials. */
+  requirements: PlannedFile | undefined;
+  /**
+   * When an index option carries credentials: the files of a separate build stage that installs
+   * with the file as written, and whose /opt/venv the image copies. Undefined otherwise.
+   */
+  indexStage?: PlannedFile[] | undefined;
+  /** The requirements file's option lines, credentials shown as ***. */
+  indexOptions?: string[];
 }
 
 export interface EnvVar {

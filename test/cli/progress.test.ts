@@ -8,7 +8,8 @@ import { removeTree, sampleProject, writeTree } from '../support/tree.js';
 import { main } from '../../lib/cli/main.js';
 import { StepClock } from '../../lib/build/steps.js';
 import { plainText } from '../../lib/text.js';
-import { BuildProgress, inCi, resolveProgress, type LiveStream, type ProgressStyle } from '../../lib/cli/progress.js';
+import type { LiveStream } from '../../lib/cli/context.js';
+import { BuildProgress, inCi, resolveProgress, type ProgressStyle } from '../../lib/cli/progress.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f]/;
