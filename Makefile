@@ -21,7 +21,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# dist/ is made afresh: a file moved or removed in lib/ or test/ must not leave its compiled self
+# behind, where the test globs would still find it.
 dist/.built: node_modules/.installed $(TS_SOURCES) scripts/bundle.mjs
+	rm -rf dist
 	npx tsc -p tsconfig.json
 	node scripts/bundle.mjs
 	@touch $@
