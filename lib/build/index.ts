@@ -34,7 +34,8 @@ export type BuildOutcome =
 
 /**
  * The ways of making an image once it is planned, in the order they are asked: the first that
- * can, makes it. The engine's build can always; the others make less, or nothing.
+ * can, makes it. The engine's build can always; the others make less, or nothing. (The way that
+ * finds the image up to date is asked before the project is read: it needs only a first look.)
  */
 const WAYS: ReadonlyArray<Way<Planned, unknown>> = [dryRun, dockerfileFolder, sourceLayer, engineBuild];
 

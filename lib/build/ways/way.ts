@@ -27,7 +27,7 @@ export interface Looked {
   firstLook: ProjectSnapshot | undefined;
   /** The request's identity (cache.ts buildIdentity), once git has said which commit the labels name. */
   identity(): Promise<string>;
-  /** The engine, its failures turned into the errors a user can act on. */
+  /** The engine, connected once, on the first way that asks. */
   engine(): Promise<Engine>;
   /** The id of the builder image on the engine, asked once; a builder it does not have is the user's error. */
   builderId(): Promise<string>;
