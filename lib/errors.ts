@@ -35,27 +35,22 @@ export class CortexError extends Error {
   readonly exitCode: ExitCode;
   /** Evidence a user needs to act: problems with file and line, or the last lines of a log. */
   readonly details: string[];
+  /**
+   * The details are the end of a log that went by as it came (a build's): whoever showed it need
+   * not show them twice.
+   */
+  readonly logTail: boolean;
 
-  constructor(message: string, opts: { hint?: string; exitCode: ExitCode; details?: string[]; cause?: unknown }) {
+  constructor(
+    message: string,
+    opts: { hint?: string; exitCode: ExitCode; details?: string[]; cause?: unknown; logTail?: boolean },
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'CortexError';
     this.hint = opts.hint;
     this.exitCode = opts.exitCode;
     this.details = opts.details ?? [];
-  }
-}
-
-/** The same error without its evidence lines, for when the user has just seen them. */
-CortexError.prototype.withoutDetails = function withoutDetails(this: CortexError): CortexError {
-  return new CortexError(this.message, {
-    exitCode: this.exitCode,
-    ...(this.hint ? { hint: this.hint } : {}),
-    cause: this,
-  });
-};
-declare module './errors.js' {
-  interface CortexError {
-    withoutDetails(): CortexError;
+    this.logTail = opts.logTail ?? false;
   }
 }
 
@@ -167,6 +162,7 @@ export function buildFailed(image: string, reason: string, lastLines: string[]):
   return new CortexError(`building ${image} failed: ${reason}`, {
     exitCode: ExitCode.buildFailed,
     details: lastLines,
+    logTail: true,
     hint: 'the lines above are the end of the build log; nothing was tagged',
   });
 }
@@ -344,6 +340,14 @@ export function jobNotFound(id: string, file: string): CortexError {
   return new CortexError(`no job ${id} here: ${file} does not exist`, {
     exitCode: ExitCode.badInput,
     hint: "run 'cortex-s2i job status' in the folder where 'job run' ran",
+  });
+}
+
+/** A batch job that ended without every batch succeeding; its status lines were printed before. */
+export function jobFailed(id: string, status: string, statusFile: string): CortexError {
+  return new CortexError(`job ${id} ended ${status}: not every batch succeeded`, {
+    exitCode: ExitCode.jobFailed,
+    hint: `the lines above say what happened; ${statusFile} keeps the status, and the batches that kept failing are in jobs/${id}.dead-letter.ndjson`,
   });
 }
 

@@ -1,18 +1,27 @@
 // The library API: `import { build } from 'cortex-s2i'` plans and builds an image from Node code
-// with the same checks, output and typed errors (with their exit statuses) as the command line.
+// through the same build as the command line (lib/build), with the same checks, account and
+// typed errors (with their exit statuses). Like the command's entry, it is where the process is
+// met: the environment (`environment`, default process.env) and the clock are read here.
 
-import { engineUserError } from './engine/user-errors.js';
+import path from 'node:path';
+import { dryRunLines, logLine, stepLine } from './build/account.js';
+import { checkImageName, checkMakeOptions, envPair } from './build/checks.js';
+import type {
+  BuildEvent as BuildProgressEvent,
+  BuildOutcome,
+  BuildRequest,
+  ImageRequest,
+  MakeOptions,
+} from './build/index.js';
+import type { BuildReport } from './build/publish.js';
 import type { BuildEvent as EngineBuildEvent, Engine } from './engine/engine.js';
+import { engineUserError } from './engine/user-errors.js';
 import { CortexError, ExitCode } from './errors.js';
 import { packageVersion } from './package-root.js';
-import { parseCommand, type Command } from './cli/args.js';
-import type { Output } from './cli/context.js';
-import { commandContext } from './cli/main.js';
-import type { BuildReport } from './cli/commands/build-publish.js';
+import { connectEngine, readSettings } from './settings.js';
 
 export { CortexError, ExitCode } from './errors.js';
-export type { BuildReport as BuildResult } from './cli/commands/build-publish.js';
-export type { PushedImage } from './cli/commands/registry-access.js';
+export type { BuildReport as BuildResult, PushedImage } from './build/publish.js';
 
 /** What a build reports as it goes: the lines the CLI would print, and the engine's own events. */
 export type BuildEvent =
@@ -32,6 +41,8 @@ export interface BuildOptions {
   env?: Record<string, string>;
   /** The project folder around the model (default: found by looking around), as `--project`. */
   project?: string;
+  /** The one API of a Cortex project to build, as `--api`. */
+  api?: string;
   noCache?: boolean;
   /** gzip the context sent to the engine (helps a remote engine). */
   compress?: boolean;
@@ -66,12 +77,77 @@ export interface PlanResult {
   warnings: string[];
 }
 
+/**
+ * Builds (and with `push`, pushes) the image, and resolves with the document `--json` prints.
+ * Rejects with a CortexError whose `exitCode` is the CLI's exit status for the same failure.
+ */
+export async function build(options: BuildOptions): Promise<BuildReport> {
+  const outcome = await run(options, false);
+  if (outcome.kind !== 'image') throw new Error(`a build ended as ${outcome.kind}`);
+  return outcome.report;
+}
+
+/** The plan and Dockerfile of a build, as `--dry-run`: nothing is sent to an engine for a bundled builder. */
+export async function plan(options: BuildOptions): Promise<PlanResult> {
+  const outcome = await run(options, true);
+  if (outcome.kind !== 'dry-run') throw new Error(`a dry run ended as ${outcome.kind}`);
+  for (const text of dryRunLines(outcome.dockerfile)) options.onEvent?.({ type: 'output', stream: 'out', text });
+  const { image, dockerfile, plan: lines, warnings } = outcome;
+  return { image, dockerfile, plan: lines, warnings };
+}
+
+async function run(options: BuildOptions, dryRun: boolean): Promise<BuildOutcome> {
+  const asked = requestOf(options, dryRun);
+  const emit = options.onEvent;
+  const quiet = options.progress === 'quiet';
+  const output = (stream: 'out' | 'err', text: string) => emit?.({ type: 'output', stream, text });
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    const settings = readSettings(options.environment ?? process.env);
+    const request: BuildRequest = {
+      image: { ...asked.image, builderRepo: settings.builderRepo, sourceDateEpoch: settings.sourceDateEpoch },
+      make: asked.make,
+    };
+    const { build: runBuild } = await import('./build/index.js');
+    return await runBuild(request, {
+      engine: options.engine ? async () => options.engine!() : () => connectEngine(settings, signal),
+      now: () => new Date(),
+      report: (event: BuildProgressEvent) => {
+        switch (event.type) {
+          case 'line':
+            return quiet ? undefined : output('out', event.text);
+          case 'warning':
+            return output('err', `warning: ${event.text}`);
+          case 'result':
+            return output('out', event.text);
+          case 'finished':
+            return quiet ? undefined : output('out', stepLine(event.step));
+          case 'log': {
+            emit?.(event);
+            const line = quiet ? undefined : logLine(event.text);
+            return line === undefined ? undefined : output('out', line);
+          }
+          default:
+            return emit?.(event);
+        }
+      },
+      signal,
+      toolVersion: packageVersion(),
+      home: settings.home,
+      credentials: settings.credentials,
+    });
+  } catch (err) {
+    throw engineUserError(err, options.signal) ?? err;
+  }
+}
+
 const KNOWN = new Set([
   'source',
   'builder',
   'image',
   'env',
   'project',
+  'api',
   'noCache',
   'compress',
   'allowRoot',
@@ -93,16 +169,20 @@ function invalid(message: string): CortexError {
 }
 
 /**
- * The options as the command line's arguments, parsed by the same parser, so that the library
- * refuses exactly what the CLI refuses (an image name the engine would misread, say).
+ * The options as a build request, checked as the command line checks its arguments (the same
+ * checks: an image name the engine would misread, say), so that the library refuses what the
+ * CLI refuses, with the same status. The settings' fields are filled from the environment later.
  */
-function buildCommandOf(options: BuildOptions, extra: string[] = []): Extract<Command, { name: 'build' }> {
+function requestOf(
+  options: BuildOptions,
+  dryRun: boolean,
+): { image: Omit<ImageRequest, 'builderRepo' | 'sourceDateEpoch'>; make: MakeOptions } {
   if (options === null || typeof options !== 'object') throw invalid('expected an object');
   for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw invalid(`unknown option ${JSON.stringify(key)}`);
   for (const key of ['source', 'builder', 'image'] as const) {
     if (typeof options[key] !== 'string' || options[key] === '') throw invalid(`${key} must be a non-empty string`);
   }
-  for (const key of ['project', 'digestFile'] as const) {
+  for (const key of ['project', 'api', 'digestFile'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'string') throw invalid(`${key} must be a string`);
   }
   for (const key of ['noCache', 'compress', 'allowRoot', 'push'] as const) {
@@ -117,68 +197,31 @@ function buildCommandOf(options: BuildOptions, extra: string[] = []): Extract<Co
     throw invalid('cacheFrom must be an array of image references');
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function')
     throw invalid('onEvent must be a function');
-  const args: string[] = [];
-  for (const [k, v] of Object.entries(options.env ?? {})) {
+  const env = Object.entries(options.env ?? {}).map(([k, v]) => {
     if (typeof v !== 'string') throw invalid(`env.${k} must be a string`);
-    args.push('-e', `${k}=${v}`);
-  }
-  if (options.project !== undefined) args.push('--project', options.project);
-  if (options.noCache) args.push('--no-cache');
-  if (options.compress) args.push('--compress');
-  if (options.allowRoot) args.push('--allow-root');
-  if (options.push) args.push('--push');
-  if (options.digestFile !== undefined) args.push('--digest-file', options.digestFile);
-  for (const ref of options.cacheFrom ?? []) args.push('--cache-from', ref);
-  args.push('--progress', options.progress ?? 'plain', ...extra);
-  // After --, a source or image that starts with - is still an argument, not an option.
-  const cmd = parseCommand(['build', ...args, '--', options.source, options.builder, options.image]);
-  if (cmd.name !== 'build') throw new Error('parsed a build as another command');
-  return cmd;
-}
-
-async function run<T>(
-  options: BuildOptions,
-  extra: string[],
-  pick: (outcome: Awaited<ReturnType<typeof import('./cli/commands/build.js').runBuild>>) => T,
-): Promise<T> {
-  const cmd = buildCommandOf(options, extra);
-  const emit = options.onEvent;
-  const output: Output = {
-    out: (text) => emit?.({ type: 'output', stream: 'out', text }),
-    err: (text) => emit?.({ type: 'output', stream: 'err', text }),
+    return envPair(`${k}=${v}`);
+  });
+  checkImageName(options.image);
+  const make: MakeOptions = {
+    dryRun,
+    asDockerfile: undefined,
+    noCache: options.noCache ?? false,
+    compress: options.compress ?? false,
+    cacheFrom: options.cacheFrom ?? [],
+    push: options.push ?? false,
+    digestFile: options.digestFile,
   };
-  try {
-    const ctx = commandContext({
-      env: options.environment ?? process.env,
-      output,
-      toolVersion: packageVersion(),
-      ...(options.engine ? { engine: options.engine } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    if (emit) ctx.onBuildEvent = emit;
-    const { runBuild } = await import('./cli/commands/build.js');
-    return pick(await runBuild(cmd, ctx));
-  } catch (err) {
-    throw engineUserError(err, options.signal) ?? err;
-  }
-}
-
-/**
- * Builds (and with `push`, pushes) the image, and resolves with the document `--json` prints.
- * Rejects with a CortexError whose `exitCode` is the CLI's exit status for the same failure.
- */
-export async function build(options: BuildOptions): Promise<BuildReport> {
-  return run(options, [], (outcome) => {
-    if (outcome.kind !== 'built') throw new Error(`a build ended as ${outcome.kind}`);
-    return outcome.report;
-  });
-}
-
-/** The plan and Dockerfile of a build, as `--dry-run`: nothing is sent to an engine for a bundled builder. */
-export async function plan(options: BuildOptions): Promise<PlanResult> {
-  return run(options, ['--dry-run'], (outcome) => {
-    if (outcome.kind !== 'dry-run') throw new Error(`a dry run ended as ${outcome.kind}`);
-    const { image, dockerfile, plan: lines, warnings } = outcome;
-    return { image, dockerfile, plan: lines, warnings };
-  });
+  checkMakeOptions(make);
+  return {
+    image: {
+      source: path.resolve(options.source),
+      builder: options.builder,
+      name: options.image,
+      env,
+      project: options.project === undefined ? undefined : path.resolve(options.project),
+      api: options.api,
+      allowRoot: options.allowRoot ?? false,
+    },
+    make,
+  };
 }

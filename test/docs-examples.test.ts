@@ -1,16 +1,19 @@
-// The CI examples in docs/ci.md stay runnable: their YAML parses, every cortex-s2i command they run
-// is one the command line accepts, and the buildah job builds the folder --as-dockerfile wrote and
-// pushes by digest.
+// The examples of the README and of docs/ stay runnable: every cortex-s2i command they show is one
+// the command line accepts; the CI examples in docs/ci.md are valid YAML, and the buildah job builds
+// the folder --as-dockerfile wrote and pushes by digest. (The README's five-minute walk is run as it
+// is against a real engine: test/integration/readme-walk.test.ts.)
 
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { parseCommand } from '../lib/cli/args.js';
+import type { BuildArgs } from '../lib/cli/commands/build.js';
+import { parseCommandLine } from '../lib/cli/main.js';
 import { packageFile } from '../lib/package-root.js';
 
 /** Values for the variables the examples use, as a pipeline would set them. */
 const VARIABLES: Record<string, string> = {
   IMAGE: 'registry.example.com/team/churn-predict',
+  SHA: '0123456789abcdef',
   GITHUB_SHA: '0123456789abcdef',
   CI_COMMIT_SHA: '0123456789abcdef',
 };
@@ -43,12 +46,63 @@ function cortexCalls(scripts: string[]): string[][] {
     for (const line of script.split('\n')) {
       for (const words of commands(line)) {
         const at = words.indexOf('cortex-s2i');
-        if (at >= 0) calls.push(words.slice(at + 1));
+        // The command's name as a word of prose or of an import (from 'cortex-s2i') is no call.
+        if (at >= 0 && at + 1 < words.length) calls.push(words.slice(at + 1));
       }
     }
   }
   return calls;
 }
+
+/** The lines of a page's code: fenced blocks and indented ones, a continued line joined to the next. */
+function codeLines(markdown: string): string[] {
+  const lines: string[] = [];
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('```')) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced || line.startsWith('    ')) lines.push(line.trim());
+  }
+  return lines
+    .join('\n')
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n');
+}
+
+describe('the commands the README and docs/ show', () => {
+  let pages: Array<[string, string]>;
+  before(async () => {
+    const docs = (await readdir(packageFile('docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    pages = await Promise.all(
+      ['README.md', 'ARCHITECTURE.md', ...docs].map(
+        async (page) => [page, await readFile(packageFile(...page.split('/')), 'utf8')] as [string, string],
+      ),
+    );
+  });
+
+  it('are each one the command line accepts, as written', () => {
+    let checked = 0;
+    for (const [page, text] of pages) {
+      const lines = codeLines(text).filter((l) => !l.startsWith('#') && !/[<[…]/.test(l.replace(/#.*$/, '')));
+      for (const argv of cortexCalls(lines.map((l) => l.replace(/\s#\s.*$/, '')))) {
+        expect(() => parseCommandLine(argv), `${page}: cortex-s2i ${argv.join(' ')}`).not.to.throw();
+        checked++;
+      }
+    }
+    expect(checked).to.be.greaterThan(15);
+  });
+
+  it('name each command of the README at least once in a runnable example', () => {
+    const named = new Set<string>();
+    for (const [, text] of pages) {
+      const lines = codeLines(text).filter((l) => !/[<[…]/.test(l.replace(/#.*$/, '')));
+      for (const argv of cortexCalls(lines.map((l) => l.replace(/\s#\s.*$/, '')))) named.add(argv[0]!);
+    }
+    expect([...named].sort()).to.include.members(['all', 'build', 'builders', 'deploy', 'init', 'job', 'push']);
+  });
+});
 
 describe('the CI examples in docs/ci.md', () => {
   let blocks: unknown[];
@@ -67,8 +121,8 @@ describe('the CI examples in docs/ci.md', () => {
     const github = blocks[0] as { jobs: Record<string, { steps: Array<{ run?: string }> }> };
     const scripts = Object.values(github.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
     const calls = cortexCalls(scripts);
-    for (const argv of calls) expect(() => parseCommand(argv), argv.join(' ')).not.to.throw();
-    const names = calls.map((a) => parseCommand(a).name);
+    for (const argv of calls) expect(() => parseCommandLine(argv), argv.join(' ')).not.to.throw();
+    const names = calls.map((a) => parseCommandLine(a).command.name);
     expect(names).to.include.members(['builders', 'build', 'push']);
     expect(calls.some((a) => a.includes('--digest-file'))).to.equal(true);
     const all = scripts.join('\n');
@@ -88,8 +142,8 @@ describe('the CI examples in docs/ci.md', () => {
     expect(calls).to.have.length.greaterThan(0);
     let contextDir: string | undefined;
     for (const argv of calls) {
-      const cmd = parseCommand(argv);
-      if (cmd.name === 'build') contextDir = cmd.asDockerfile;
+      const { command, args } = parseCommandLine(argv);
+      if (command.name === 'build') contextDir = (args as BuildArgs).make.asDockerfile;
     }
     expect(contextDir, 'a build --as-dockerfile').to.be.a('string');
     const words = scripts.flatMap((s) => commands(s));

@@ -111,7 +111,7 @@ export async function placeDependencies(project: BenchProject, dir: string): Pro
 
 /** The whole model folder, as `s2i build` uploads it to /tmp/src. */
 /**
- * (b) what s2i is given: the project root, as the README's recipe for the stock s2i tool sends it
+ * (b) what s2i is given: the project root, as the recipe for the stock s2i tool (docs/images.md) sends it
  * (a model folder alone lacks the shared code it imports), without data/ and models/ (what an
  * .s2iignore would leave out) and without git's or cortex-s2i's own folders.
  */

@@ -4,11 +4,19 @@
 
 import { createRequire } from 'node:module';
 
-const COMMANDS = ['build', 'builders', 'all', 'init', 'push', 'job', 'deploy'];
+// What the commands load when they run: the build, the generators, deploy, jobs, the engine.
+const MODULES = [
+  '../../lib/build/index.js',
+  '../../lib/build/builder-images.js',
+  '../../lib/build/registry.js',
+  '../../lib/generate/all.js',
+  '../../lib/generate/init.js',
+  '../../lib/deploy/deploy.js',
+  '../../lib/job/local.js',
+  '../../lib/job/status.js',
+  '../../lib/engine/docker-engine.js',
+];
 
-await Promise.all([
-  ...COMMANDS.map((c) => import(`../../lib/cli/commands/${c}.js`)),
-  import('../../lib/engine/docker-engine.js'),
-]);
+await Promise.all(MODULES.map((m) => import(m)));
 const fromDockerode = createRequire(createRequire(import.meta.url).resolve('dockerode'));
 for (const id of ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader']) fromDockerode(id);

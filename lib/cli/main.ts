@@ -1,59 +1,52 @@
-// The command-line entry point: reads the process environment once, runs one command, and is the
-// only place that catches errors, prints them and chooses the exit status.
+// The command-line entry point: reads the process environment once, runs one command of the
+// command table, and is the only place that catches errors, prints them and chooses the exit status.
 
-import { homedir } from 'node:os';
-import path from 'node:path';
-import type { EngineLimits } from '../engine/docker-engine.js';
-import type { Engine } from '../engine/engine.js';
 import { engineUserError } from '../engine/user-errors.js';
-import { CortexError, ExitCode, interrupted } from '../errors.js';
+import { dockerCli, type DockerCli } from '../engine/docker-cli.js';
+import type { Engine } from '../engine/engine.js';
+import { CortexError, ExitCode, interrupted, usageError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
-import { DEFAULT_BUILDER_REPO } from '../plan/builders.js';
-import { parseCommand, USAGE } from './args.js';
-import type { CommandContext, Output } from './context.js';
-import { inCi, plainText, type LiveStream } from './progress.js';
+import { connectEngine, readSettings } from '../settings.js';
+import { plainText } from '../text.js';
+import type { AnyCommand } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import type { CommandContext, LiveStream, Output } from './context.js';
+import { commandHelp, overallHelp } from './help.js';
+import { inCi } from './progress.js';
 
 export interface MainOptions {
   env: NodeJS.ProcessEnv;
   output?: Output;
   /** Replaces the Docker engine, for tests. */
   engine?: () => Engine;
+  /** Replaces the docker command line, for tests. */
+  docker?: () => DockerCli;
   signal?: AbortSignal;
 }
 
 export async function main(argv: string[], options: MainOptions): Promise<number> {
   const output = options.output ?? processOutput();
   try {
-    const command = parseCommand(argv);
-    if (command.name === 'help') {
-      output.out(USAGE);
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h') {
+      output.out(overallHelp(COMMANDS));
       return ExitCode.ok;
     }
-    const toolVersion = packageVersion();
-    if (command.name === 'version') {
-      output.out(toolVersion);
+    if (name === '--version' || name === '-v') {
+      output.out(packageVersion());
       return ExitCode.ok;
     }
-    const ctx = commandContext({ ...options, output, toolVersion, raw: options.output === undefined });
-    // Each command's module is loaded when it runs, so that none pays for the others' imports.
-    switch (command.name) {
-      case 'build':
-        return await (await import('./commands/build.js')).buildCommand(command, ctx);
-      case 'builders':
-        return await (await import('./commands/builders.js')).buildersCommand(command, ctx);
-      case 'all':
-        return await (await import('./commands/all.js')).allCommand(command, ctx);
-      case 'init':
-        return await (await import('./commands/init.js')).initCommand(command, ctx);
-      case 'push':
-        return await (await import('./commands/push.js')).pushCommand(command, ctx);
-      case 'job-run':
-      case 'job-status':
-      case 'job-render':
-        return await (await import('./commands/job.js')).jobCommand(command, ctx);
-      case 'deploy':
-        return await (await import('./commands/deploy.js')).deployCommand(command, ctx);
+    if (name === 'help') {
+      output.out(rest[0] === undefined ? overallHelp(COMMANDS) : commandHelp(commandNamed(rest[0])));
+      return ExitCode.ok;
     }
+    const command = commandNamed(name);
+    if (asksForHelp(rest)) {
+      output.out(commandHelp(command));
+      return ExitCode.ok;
+    }
+    const args: unknown = command.parse(rest);
+    return await command.run(args, commandContext(options, output));
   } catch (caught) {
     // Engine failures that reach this far still get their own message and status.
     const err = engineUserError(caught, options.signal) ?? caught;
@@ -68,41 +61,48 @@ export async function main(argv: string[], options: MainOptions): Promise<number
   }
 }
 
-/**
- * The context a command runs in, from the environment (read here, once): the CLI's, and the
- * library's with the environment its caller gives. Throws the usage errors of malformed settings.
- */
-export function commandContext(options: {
-  env: NodeJS.ProcessEnv;
-  output: Output;
-  toolVersion: string;
-  engine?: () => Engine;
-  signal?: AbortSignal;
-  raw?: boolean;
-}): CommandContext {
+/** The command a command line names and its arguments as that command reads them (a usage error otherwise). */
+export function parseCommandLine(argv: string[]): { command: AnyCommand; args: unknown } {
+  const [name = '', ...rest] = argv;
+  const command = commandNamed(name);
+  return { command, args: command.parse(rest) };
+}
+
+function commandNamed(name: string): AnyCommand {
+  const found = COMMANDS.find((c) => c.name === name);
+  if (!found)
+    throw usageError(
+      `unknown command ${JSON.stringify(name)}`,
+      `the commands are ${COMMANDS.map((c) => c.name).join(', ')}; run 'cortex-s2i --help'`,
+    );
+  return found;
+}
+
+/** `--help` or `-h` among a command's options (not after `--`, where words are arguments). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/** The context a command runs in, from the environment (read here, once). Throws the usage errors of malformed settings. */
+function commandContext(options: MainOptions, output: Output): CommandContext {
+  const { env } = options;
+  const raw = options.output === undefined;
   const signal = options.signal ?? new AbortController().signal;
-  const limits = readEngineLimits(options.env);
-  const toolVersion = options.toolVersion;
+  const settings = readSettings(env);
   return {
-    dockerHost: options.env.DOCKER_HOST,
-    home: options.env.HOME || undefined,
-    sourceDateEpoch: readEpoch(options.env.SOURCE_DATE_EPOCH),
+    settings,
     now: () => new Date(),
-    output: options.output,
-    // Loaded on first use: dockerode and its dependencies take longer to load than --help or a
-    // dry run take altogether.
-    engine: options.engine ? async () => options.engine!() : () => realEngine(options.env, limits, signal),
+    output,
+    engine: options.engine ? async () => options.engine!() : () => connectEngine(settings, signal),
+    docker: options.docker ?? (() => dockerCli(env, signal)),
     signal,
-    toolVersion,
-    builderRepo: readBuilderRepo(options.env.CORTEX_S2I_BUILDER_REPO),
-    credentials: { configDir: dockerConfigDir(options.env), helperEnv: options.env },
-    ...(options.raw && process.stderr.isTTY
-      ? { terminal: { write: (t: string) => void process.stderr.write(t) } }
-      : {}),
+    toolVersion: packageVersion(),
+    ...(raw && process.stderr.isTTY ? { terminal: { write: (t: string) => void process.stderr.write(t) } } : {}),
     display: {
-      ci: inCi(options.env),
-      noColor: !!options.env.NO_COLOR,
-      ...(options.raw ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}),
+      ci: inCi(env),
+      noColor: !!env.NO_COLOR,
+      ...(raw ? { out: liveStream(process.stdout), err: liveStream(process.stderr) } : {}),
     },
   };
 }
@@ -135,78 +135,6 @@ function liveStream(stream: NodeJS.WriteStream): LiveStream {
     },
     write: (text) => void (stream.destroyed ? undefined : stream.write(text)),
   };
-}
-
-function readBuilderRepo(value: string | undefined): string {
-  if (value === undefined || value === '') return DEFAULT_BUILDER_REPO;
-  if (!/^[a-z0-9]+([._:/-][a-z0-9]+)*$/.test(value)) {
-    throw new CortexError(`CORTEX_S2I_BUILDER_REPO=${JSON.stringify(value)} is not an image repository`, {
-      exitCode: ExitCode.badInput,
-      hint: 'e.g. CORTEX_S2I_BUILDER_REPO=registry.example.com/ml (lower case, no tag)',
-    });
-  }
-  return value;
-}
-
-/** DOCKER_CONFIG, as the docker CLI reads it: the folder of config.json, ~/.docker by default. */
-function dockerConfigDir(env: NodeJS.ProcessEnv): string {
-  if (env.DOCKER_CONFIG) return env.DOCKER_CONFIG;
-  return path.join(env.HOME || homedir(), '.docker');
-}
-/** The latest time a tar header holds (11 octal digits of seconds): 2242-03-16T12:56:31Z. */
-const EPOCH_MAX = 0o77777777777;
-
-function readEpoch(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const hint = 'e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)';
-  if (!/^\d+$/.test(value)) {
-    throw new CortexError(`SOURCE_DATE_EPOCH=${JSON.stringify(value)} is not a whole number of seconds`, {
-      exitCode: ExitCode.badInput,
-      hint,
-    });
-  }
-  const seconds = Number(value);
-  if (seconds > EPOCH_MAX) {
-    throw new CortexError(
-      `SOURCE_DATE_EPOCH=${value} is out of range: image timestamps go from 0 to ${EPOCH_MAX} (${new Date(EPOCH_MAX * 1000).toISOString()})`,
-      { exitCode: ExitCode.badInput, hint },
-    );
-  }
-  return seconds;
-}
-
-/** How long to wait for the engine: CORTEX_S2I_ENGINE_TIMEOUT and CORTEX_S2I_BUILD_SILENCE_TIMEOUT, in seconds. */
-function readEngineLimits(env: NodeJS.ProcessEnv): Partial<EngineLimits> {
-  const read = (name: string): number | undefined => {
-    const value = env[name];
-    if (value === undefined || value === '') return undefined;
-    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 7 * 24 * 3600) {
-      throw new CortexError(`${name}=${JSON.stringify(value)} is not a number of seconds from 1 to 604800`, {
-        exitCode: ExitCode.badInput,
-        hint: `e.g. ${name}=600`,
-      });
-    }
-    return Number(value);
-  };
-  const callSeconds = read('CORTEX_S2I_ENGINE_TIMEOUT');
-  const buildSilenceSeconds = read('CORTEX_S2I_BUILD_SILENCE_TIMEOUT');
-  return { ...(callSeconds ? { callSeconds } : {}), ...(buildSilenceSeconds ? { buildSilenceSeconds } : {}) };
-}
-
-/** The engine DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH name, as the docker CLI reads them. */
-async function realEngine(env: NodeJS.ProcessEnv, limits: Partial<EngineLimits>, signal: AbortSignal): Promise<Engine> {
-  const [{ dockerEngine }, { resolveEngineConnection }] = await Promise.all([
-    import('../engine/docker-engine.js'),
-    import('../engine/connection.js'),
-  ]);
-  const connection = resolveEngineConnection({
-    DOCKER_HOST: env.DOCKER_HOST,
-    DOCKER_TLS_VERIFY: env.DOCKER_TLS_VERIFY,
-    DOCKER_TLS: env.DOCKER_TLS,
-    DOCKER_CERT_PATH: env.DOCKER_CERT_PATH,
-    home: env.HOME || homedir(),
-  });
-  return dockerEngine(connection, { limits, interrupt: signal });
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -4,23 +4,28 @@ import { existsSync } from 'node:fs';
 import { appendFile, chmod, readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree, sampleProject, writeTree } from '../../test/support/tree.js';
-import { main } from '../cli/main.js';
+import { plan } from '../index.js';
 import { blobId, readRevision, revisionStamp } from './git.js';
 
 /** The org.opencontainers.image.created label of a dry run of `modelDir`. */
 async function createdLabel(modelDir: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const out: string[] = [];
-  const code = await main(['build', modelDir, 'daemon', 'churn-predict', '--dry-run'], {
-    env,
-    output: { out: (l) => out.push(l), err: (l) => out.push(l) },
+  const { dockerfile } = await dryRun(modelDir, env);
+  const created = /"org\.opencontainers\.image\.created"="([^"]+)"/.exec(dockerfile);
+  expect(created, dockerfile).to.not.equal(null);
+  return created![1]!;
+}
+
+/** A dry run of `modelDir`'s daemon image, as `build --dry-run` does it: no engine. */
+function dryRun(modelDir: string, environment: NodeJS.ProcessEnv = {}) {
+  return plan({
+    source: modelDir,
+    builder: 'daemon',
+    image: 'churn-predict',
+    environment,
     engine: () => {
       throw new Error('no engine');
     },
   });
-  expect(code, out.join('\n')).to.equal(0);
-  const created = /"org\.opencontainers\.image\.created"="([^"]+)"/.exec(out.join('\n'));
-  expect(created, out.join('\n')).to.not.equal(null);
-  return created![1]!;
 }
 
 async function touchAll(dir: string, when: Date): Promise<void> {
@@ -114,16 +119,9 @@ describe('reading the git revision', () => {
   });
 
   it('--dry-run shows the commit labels without running one either', async () => {
-    const out: string[] = [];
-    const code = await main(['build', path.join(repo.project, 'churn'), 'daemon', 'churn-predict', '--dry-run'], {
-      env: {},
-      output: { out: (l) => out.push(l), err: (l) => out.push(l) },
-      engine: () => {
-        throw new Error('no engine');
-      },
-    });
-    expect(code, out.join('\n')).to.equal(0);
-    expect(out.join('\n')).to.contain(repo.commit);
+    const { dockerfile, plan: lines } = await dryRun(path.join(repo.project, 'churn'));
+    expect(dockerfile).to.contain(repo.commit);
+    expect(lines.join('\n')).to.contain('plan for churn-predict');
   });
 
   it('dates the image by the commit, checking the files against it without running a filter', async () => {

@@ -25,7 +25,7 @@ describe('inputsDigest', () => {
   });
   afterEach(() => removeTree(top));
 
-  /** The digest a build records, and the one a rebuild computes from its record, the way build.ts and up-to-date.ts do. */
+  /** The digest a build records, and the one a rebuild computes from its record, the way lib/build/cache.ts does. */
   async function digests(options: unknown = {}): Promise<{ built: string; again: () => Promise<string> }> {
     let snap: ProjectSnapshot | undefined;
     const read = await readProject(model, undefined, { home: top, onSnapshot: (s) => (snap = s) });

@@ -91,7 +91,7 @@ export interface ResolveOptions {
   environmentText?: string;
   /** Folders of the root (relative to it) put first on the import path: a Cortex predictor's python_path. */
   pythonPaths?: string[];
-  /** findImports itself, or the same answers from a cache (lib/cli/build-cache.ts). */
+  /** findImports itself, or the same answers from a cache (lib/build/cache.ts). */
   findImports?: (source: string) => PythonImport[];
 }
 

@@ -7,7 +7,7 @@ import type { SyntaxNode } from '@lezer/common';
 import { createRequire } from 'node:module';
 
 // Loaded on the first parse, not with this module: a rebuild that finds every file's imports in
-// its cache (lib/cli/build-cache.ts) never needs the grammar, whose loading is a visible part of
+// its cache (lib/build/cache.ts) never needs the grammar, whose loading is a visible part of
 // the command's start.
 type PythonParser = (typeof import('@lezer/python'))['parser'];
 let parser: PythonParser | undefined;

@@ -47,7 +47,7 @@ export interface ProjectSnapshot {
 export const NOT_WALKED = new Set(['data', 'models', '__pycache__', 'node_modules']);
 
 /**
- * The build cache cortex-s2i keeps in a model's folder (lib/cli/build-cache.ts). The scan passes
+ * The build cache cortex-s2i keeps in a model's folder (lib/build/cache.ts). The scan passes
  * over it as if it were not there: it is never sent, and writing it must not look like an edit.
  */
 export const BUILD_CACHE_DIR = '.cortex-s2i-cache';

@@ -40,6 +40,16 @@ describe('registry credentials (credentialsFor)', () => {
     expect((err as CortexError).message).to.contain('docker-credential-store is not on PATH');
   });
 
+  it('leaves no timer behind when the helper cannot be started: nothing keeps the process alive', async () => {
+    dir = await writeTree({ 'config/config.json': JSON.stringify({ credsStore: 'absent' }) });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await credentialsFor('r:5000', { configDir: path.join(dir, 'config'), helperEnv: { PATH: '/nonexistent' } }).catch(
+      () => undefined,
+    );
+    expect(timers()).to.equal(before);
+  });
+
   it('needs no config.json at all', async () => {
     dir = await writeTree({});
     expect((await credentialsFor('r:5000', { configDir: path.join(dir, 'missing'), helperEnv: {} })).auth).to.equal(

@@ -6,10 +6,8 @@ import { dockerCliMissing, dockerCommandFailed } from '../errors.js';
 
 export type DockerCli = (args: string[]) => Promise<string>;
 
-/** A docker runner for `dockerHost` (DOCKER_HOST as read by the CLI entry point). */
-export function dockerCli(dockerHost: string | undefined, signal: AbortSignal): DockerCli {
-  const env = { ...process.env };
-  if (dockerHost !== undefined) env.DOCKER_HOST = dockerHost;
+/** A docker runner with the environment `env` (the CLI's: DOCKER_HOST and the rest, as the user set them). */
+export function dockerCli(env: NodeJS.ProcessEnv, signal: AbortSignal): DockerCli {
   return (args) =>
     new Promise((resolve, reject) => {
       execFile('docker', args, { env, signal, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {

@@ -4,14 +4,14 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Runs `body` in a fresh Node process after loading the engine adapter and making one call that
- * needs dockerode (a version request to a socket that is not there); returns what it prints.
+ * needs dockerode (an inspect on a socket that is not there); returns what it prints.
  */
 function afterLoadingAdapter(body: string): unknown {
   const adapter = fileURLToPath(new URL('./docker-engine.js', import.meta.url));
   const script = [
     `const { dockerEngine } = await import(${JSON.stringify(adapter)});`,
     "const dockerodeBefore = Object.keys((await import('node:module')).createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/dockerode/'));",
-    "await dockerEngine('unix:///nonexistent/docker.sock').ping().catch(() => undefined);",
+    "await dockerEngine('unix:///nonexistent/docker.sock').inspectImage('x').catch(() => undefined);",
     "const { createRequire } = await import('node:module');",
     `const req = createRequire(createRequire(${JSON.stringify(adapter)}).resolve('dockerode'));`,
     'const loaded = () => Object.keys(req.cache).filter((f) => /node_modules\\/(ssh2|@grpc|protobufjs)\\//.test(f)).length;',

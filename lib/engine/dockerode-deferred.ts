@@ -1,7 +1,9 @@
 // Keeps two parts of dockerode from loading until they are used: the SSH transport (ssh2, for
 // ssh:// engines) and the BuildKit session (gRPC and protobuf, for BuildKit builds). Loading them
-// cost more than the rest of dockerode together, on every command that talks to an engine.
-// Called by the engine adapter only, before it loads dockerode.
+// cost more than the rest of dockerode together, on every command that talks to an engine:
+// without these stand-ins, a rebuild found up to date took 1.27× the wall time and 1.30× the CPU
+// (0.32 s against 0.26 s, medians of 15 alternating runs on a 2-core machine). Called by the
+// engine adapter only, before it loads dockerode.
 
 import { createRequire, Module } from 'node:module';
 

@@ -1,12 +1,9 @@
-// The narrow interface the rest of cortex-s2i owns over a container engine. Only docker-engine.ts
-// implements it against a real engine; no dockerode type crosses it.
+// The narrow interface the rest of cortex-s2i owns over a container engine: the members its code
+// calls, no more. Only docker-engine.ts implements it against a real engine (no dockerode type
+// crosses it); fake-engine.ts implements it in memory; test/support/engine-contract.ts holds both
+// to every member.
 
 import type { Readable } from 'node:stream';
-
-export interface EngineInfo {
-  version: string;
-  apiVersion: string;
-}
 
 export interface ImageInfo {
   id: string;
@@ -102,9 +99,6 @@ export interface StartedContainer {
 }
 
 export interface Engine {
-  /** Where the engine is, for messages ("unix:///var/run/docker.sock"). */
-  readonly address: string;
-  ping(): Promise<EngineInfo>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   /** Builds without tagging; resolves with the image id, rejects with the engine's error. */
   build(options: BuildOptions): Promise<{ imageId: string }>;
@@ -124,13 +118,10 @@ export interface Engine {
   /** Waits for the container to exit and returns its exit status. */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
   containerLogs(id: string): Promise<{ stdout: string; stderr: string }>;
-  stopContainer(id: string, graceSeconds: number): Promise<void>;
   /** Removes the container, running or not; a container already gone is not an error. */
   removeContainer(id: string): Promise<void>;
   /** The container's state; undefined when there is no such container. */
   inspectContainer(id: string): Promise<ContainerState | undefined>;
-  /** Ids of containers (any state) carrying `label` (key or key=value). */
-  listContainers(label: string): Promise<string[]>;
   /** Pushes a tagged image to its registry; resolves with the manifest digest the registry stored. */
   pushImage(ref: string, options?: RegistryOptions): Promise<PushResult>;
   /** Pulls an image from its registry; rejects with a RegistryError when the registry refuses. */

@@ -2,11 +2,12 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { readProject, type ProjectSource } from '../config/project.js';
 import { removeTree, sampleProject, writeTree, type Tree } from '../../test/support/tree.js';
-import { MODELS_LINK, planBuild, type BuildRequest } from './build-plan.js';
+import { MODELS_LINK, type PlanRequest as BuildRequest } from './plan.js';
+import { planRoutes as planBuild } from './serving/routes.js';
 import type { Builder } from './builders.js';
 
-const daemon: Builder = { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
-const train: Builder = { style: 'cortex', image: 'cortex-s2i/builder-train:1', kind: 'train' };
+const daemon: Builder = { style: 'bundled', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
+const train: Builder = { style: 'bundled', image: 'cortex-s2i/builder-train:1', kind: 'train' };
 
 describe('planBuild', () => {
   const roots: string[] = [];

@@ -9,6 +9,8 @@ export const S2I_DESTINATION_LABEL = 'io.openshift.s2i.destination';
 /** Where builder images keep the s2i scripts (assemble, run, usage), as s2i documents. */
 export const SCRIPTS_DIR = '/usr/libexec/s2i';
 export const PROGRAM_DIR = '/opt/program';
+/** The bundled assemble script's option that looks up the model's imports in the image. */
+export const CHECK_IMPORTS = '--check-imports';
 
 const ALIASES: Record<string, BuilderKind> = { train: 'train', model: 'train', daemon: 'daemon', predict: 'daemon' };
 
@@ -55,8 +57,24 @@ export function builderKindOf(name: string): BuilderKind | undefined {
   return ALIASES[name];
 }
 
-/** What the plan needs to know about the builder image. */
-export type Builder =
-  | { style: 'cortex'; image: string; kind: BuilderKind }
-  // Any other s2i builder: its own assemble script installs and places the source, as s2i does.
-  | { style: 's2i'; image: string; scriptsDir: string; destination: string; user: string | undefined };
+/**
+ * What the plan needs to know about the builder image. Each style is planned by its module of
+ * builder-styles/: the bundled builders (bundled.ts), any other s2i builder image (s2i.ts).
+ */
+export type Builder = BundledBuilder | S2iBuilder;
+
+/** One of the bundled builder images, known by its kind. */
+export interface BundledBuilder {
+  style: 'bundled';
+  image: string;
+  kind: BuilderKind;
+}
+
+/** Any other s2i builder image: its own assemble script installs and places the source, as s2i does. */
+export interface S2iBuilder {
+  style: 's2i';
+  image: string;
+  scriptsDir: string;
+  destination: string;
+  user: string | undefined;
+}

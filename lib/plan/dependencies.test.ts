@@ -3,13 +3,14 @@ import path from 'node:path';
 import { readProject, type ProjectSource } from '../config/project.js';
 import { removeTree, sampleProject, writeTree, type Tree } from '../../test/support/tree.js';
 import { packContext } from '../context/tar.js';
-import { contextEntries } from '../engine/execute-plan.js';
+import { contextEntries } from '../build/context.js';
 import { renderDockerfile } from '../render/dockerfile.js';
-import { planBuild, type BuildPlan } from './build-plan.js';
+import type { BuildPlan } from './plan.js';
+import { planRoutes as planBuild } from './serving/routes.js';
 import type { Builder } from './builders.js';
 import { describePlan } from './describe.js';
 
-const daemon: Builder = { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
+const daemon: Builder = { style: 'bundled', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' };
 const TOKEN = 's3cr3t-token';
 const WITH_INDEX = `# predict\r\n--extra-index-url https://user:${TOKEN}@pkgs.example.com/simple\r\n-i https://${TOKEN}@mirror.example.com/simple  # mirror\r\n--trusted-host pkgs.example.com\r\nnumpy\r\n`;
 

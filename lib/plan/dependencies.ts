@@ -5,24 +5,11 @@ import path from 'node:path';
 import type { ProjectSource, SourceFile } from '../config/project.js';
 import type { Problem } from '../config/result.js';
 import { redactCredentials, type RequirementsFile } from '../config/requirements.js';
-import type { PlannedFile } from './build-plan.js';
+import type { PlannedDependencies, PlannedFile } from './plan.js';
 
 export const DEPENDENCIES_DIR = 'deps';
 /** The context folder of the build stage that alone sees the requirements file as written. */
 export const INDEX_STAGE_DIR = 'deps-index';
-
-export interface PlannedDependencies {
-  setupScript: PlannedFile | undefined;
-  /** The requirements file as the image's dependency layer holds it: without credentials. */
-  requirements: PlannedFile | undefined;
-  /**
-   * When an index option carries credentials: the files of a separate build stage that installs
-   * with the file as written, and whose /opt/venv the image copies. Undefined otherwise.
-   */
-  indexStage?: PlannedFile[] | undefined;
-  /** The requirements file's option lines, credentials shown as ***. */
-  indexOptions?: string[];
-}
 
 export function planDependencies(
   project: ProjectSource,

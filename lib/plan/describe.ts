@@ -1,9 +1,12 @@
 // Says in plain lines what a build plan will do: the resolved layout a user checks before building.
 
-import { DEPENDENCIES_DIR, MODELS_LINK, type BuildPlan } from './build-plan.js';
 import type { LeftOutPath } from '../config/project.js';
 import { BUILT_IN } from '../config/ignore-rules.js';
+import { builderStyle } from './builder-styles/index.js';
 import { PROGRAM_DIR } from './builders.js';
+import { DEPENDENCIES_DIR } from './dependencies.js';
+import { MODELS_LINK, type BuildPlan } from './plan.js';
+import { formatBytes } from '../text.js';
 
 const MAX_LISTED = 10;
 
@@ -12,10 +15,7 @@ export function describePlan(plan: BuildPlan): string[] {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(14)} ${value}`);
   lines.push(`plan for ${plan.image}`);
-  row(
-    'builder',
-    b.style === 'cortex' ? `${b.image} (${b.kind})` : `${b.image} (s2i builder: its assemble script installs)`,
-  );
+  row('builder', builderStyle(b).describe(b));
   row('project root', `${plan.project.root} (${plan.project.why})`);
   const modelInImage = plan.project.standalone
     ? `${PROGRAM_DIR}/${plan.project.name}`
@@ -49,7 +49,7 @@ export function describePlan(plan: BuildPlan): string[] {
       `${builtIn} by the built-in rules (dot files, bytecode)`,
     ].join('; '),
   );
-  if (b.style === 'cortex') row('PYTHONPATH', plan.pythonPath.join(':'));
+  if (plan.pythonPath.length) row('PYTHONPATH', plan.pythonPath.join(':'));
   const deps = [plan.dependencies.setupScript, plan.dependencies.requirements].filter((f) => f !== undefined);
   row(
     'dependencies',
@@ -73,6 +73,7 @@ export function describePlan(plan: BuildPlan): string[] {
   if (checked.length) row('imports', `${checked.join(', ')} (looked up in the image after the dependencies)`);
   if (plan.user) row('runs as', `user ${plan.user}`);
   row('source', `${plan.source.length} file${plan.source.length === 1 ? '' : 's'}, ${formatBytes(plan.sourceBytes)}`);
+  for (const [label, text] of plan.serves) row(label, text);
   return lines;
 }
 
@@ -89,10 +90,4 @@ function groupBy(paths: LeftOutPath[]): Map<string, string[]> {
   const groups = new Map<string, string[]>();
   for (const p of paths) groups.set(p.why, [...(groups.get(p.why) ?? []), p.path]);
   return groups;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

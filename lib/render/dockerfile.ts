@@ -1,9 +1,9 @@
-// Renders a build plan's Dockerfile, and says which of its steps is the dependency step.
+// Renders a build plan's Dockerfile from the template its builder's style names, and says which
+// of its steps is the dependency step, which checks the imports, and what comes before the source.
 
-import { SCRIPTS_DIR } from '../plan/builders.js';
-import type { BuildPlan } from '../plan/build-plan.js';
-import { DEPENDENCIES_DIR } from '../plan/build-plan.js';
-import { INDEX_STAGE_DIR } from '../plan/dependencies.js';
+import { builderStyle } from '../plan/builder-styles/index.js';
+import { CHECK_IMPORTS } from '../plan/builders.js';
+import type { BuildPlan } from '../plan/plan.js';
 import { template } from './templates.js';
 
 export interface RenderedDockerfile {
@@ -16,30 +16,17 @@ export interface RenderedDockerfile {
   /**
    * The text before the source step, when the source step and the labels are the last two steps
    * (the bundled builders' Dockerfile): the image these lines build is the one the source layer
-   * goes on (see cli/commands/source-rebuild.ts).
+   * goes on (see build/ways/source-layer.ts).
    */
   beforeSource: string | undefined;
 }
 
 export function renderDockerfile(plan: BuildPlan, toolVersion: string): RenderedDockerfile {
-  const { builder } = plan;
-  const text = template('Dockerfile.hbs')({
-    version: toolVersion,
-    source: plan.project.standalone ? plan.model.name : `${plan.project.name}/${plan.model.path}`,
-    builderStyle: builder.style === 'cortex' ? builder.kind : 's2i',
-    builder: builder.image,
-    cortex: builder.style === 'cortex',
-    dependencies: plan.dependencies.requirements !== undefined || plan.dependencies.setupScript !== undefined,
-    dependenciesDir: DEPENDENCIES_DIR,
-    indexStageDir: builder.style === 'cortex' && plan.dependencies.indexStage ? INDEX_STAGE_DIR : undefined,
-    scriptsDir: builder.style === 'cortex' ? SCRIPTS_DIR : builder.scriptsDir,
-    destination: builder.style === 's2i' ? builder.destination : undefined,
-    sourceDir: plan.sourceDir,
-    env: plan.env,
-    labels: plan.labels,
-    user: plan.user,
-    checkImports: checkImportsCommand(plan),
-  });
+  const { template: name, values } = builderStyle(plan.builder).dockerfile(
+    plan as BuildPlan & { builder: never },
+    toolVersion,
+  );
+  const text = template(name)(values);
   const instructions = text.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
   const dep = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes('assemble --dependencies'));
   const check = instructions.findIndex((l) => l.startsWith('RUN ') && l.includes(CHECK_IMPORTS));
@@ -59,15 +46,4 @@ function beforeSource(text: string, plan: BuildPlan): string | undefined {
   if (copy < 0) return undefined;
   const after = lines.slice(copy + 1).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
   return after.length === 1 && after[0]!.startsWith('LABEL ') ? `${lines.slice(0, copy).join('\n')}\n` : undefined;
-}
-
-export const CHECK_IMPORTS = '--check-imports';
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** `assemble --check-imports numpy ?xgboost`: a `?` marks a name whose absence is only a warning. */
-function checkImportsCommand(plan: BuildPlan): string[] | undefined {
-  const { strict, lenient } = plan.importCheck;
-  if (plan.builder.style !== 'cortex' || strict.length + lenient.length === 0) return undefined;
-  const names = [...strict, ...lenient.map((n) => `?${n}`)].filter((n) => IDENTIFIER.test(n.replace(/^\?/, '')));
-  return [`${SCRIPTS_DIR}/assemble`, CHECK_IMPORTS, ...names];
 }

@@ -13,6 +13,7 @@ import { JOB_LABEL } from '../../lib/job/runner.js';
 import type { JobStatus } from '../../lib/job/status.js';
 import { packageFile } from '../../lib/package-root.js';
 import { Cleanup, cli, PREFIX, realEngine } from './support.js';
+import { containersLabelled } from '../support/docker.js';
 
 const IMAGE = `${PREFIX}-batch-scorer`;
 const BIN = packageFile('bin', 'cortex-s2i.js');
@@ -43,7 +44,7 @@ describe('batch jobs on a real engine', function () {
   after(async () => {
     if (engine)
       for (const id of jobIds)
-        for (const c of await engine.listContainers(`${JOB_LABEL}=${id}`)) await engine.removeContainer(c);
+        for (const c of await containersLabelled(`${JOB_LABEL}=${id}`)) await engine.removeContainer(c);
     await cleanup.run();
   });
 
@@ -93,7 +94,7 @@ describe('batch jobs on a real engine', function () {
   }
 
   async function leftovers(id: string): Promise<string[]> {
-    return engine.listContainers(`${JOB_LABEL}=${id}`);
+    return containersLabelled(`${JOB_LABEL}=${id}`);
   }
 
   it('predicts every item once with 3 workers, retries a once-failing batch, dead-letters an always-failing one, and calls on_job_complete once', async () => {

@@ -9,9 +9,10 @@ describe('the Docker engine adapter honours the engine contract', function () {
   before(async function () {
     await realEngine(this);
   });
-  engineContract(
-    () => dockerEngine(process.env.DOCKER_HOST),
-    bundledBuilderImage('train', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined),
-    PREFIX,
-  );
+  engineContract(() => dockerEngine(process.env.DOCKER_HOST), {
+    base: bundledBuilderImage('train', packageVersion(), process.env.CORTEX_S2I_BUILDER_REPO || undefined),
+    prefix: PREFIX,
+    // The registry without credentials that `make registry` starts (scripts/registry.sh).
+    registry: '127.0.0.1:5301',
+  });
 });

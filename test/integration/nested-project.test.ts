@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Engine } from '../../lib/engine/engine.js';
 import { packageFile } from '../../lib/package-root.js';
 import { Cleanup, cli, PREFIX, postJson, realEngine, startContainer, waitForHealth } from './support.js';
+import { containersLabelled } from '../support/docker.js';
 
 const MODELS = [
   { dir: 'randomForest', name: 'insurance_amount', route: 'insurance/amount' },
@@ -163,7 +164,7 @@ describe('a nested project on a real engine, with no flags', function () {
         .to.contain(`${file}:1: imports numpyy, which is not installed in the image`)
         .and.contain('requirements.txt');
       expect(await engine.inspectImage(ref)).to.equal(undefined);
-      expect(await engine.listContainers(`${'io.cortex-s2i.test'}=${PREFIX}`)).to.deep.equal([]);
+      expect(await containersLabelled(`${'io.cortex-s2i.test'}=${PREFIX}`)).to.deep.equal([]);
     } finally {
       await writeFile(file, original);
     }

@@ -16,6 +16,7 @@ import {
   startContainer,
   waitForReady,
 } from './support.js';
+import { stopContainer } from '../support/docker.js';
 
 const IMAGE = `${PREFIX}-access-log-predict`;
 
@@ -89,7 +90,7 @@ describe('the predict server access lines on a real engine', function () {
         for (let i = 0; i < 10; i++) sent.push(await predict(c.port));
       }),
     );
-    await engine.stopContainer(c.id, 10);
+    await stopContainer(c.id, 10);
     expect(await engine.waitContainer(c.id)).to.equal(0);
     const lines = jsonLines((await engine.containerLogs(c.id)).stderr);
     const logged = lines

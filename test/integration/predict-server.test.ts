@@ -21,6 +21,7 @@ import {
   waitForReady,
   type RawResponse,
 } from './support.js';
+import { stopContainer } from '../support/docker.js';
 
 const IMAGE = `${PREFIX}-route-styles-predict`;
 const SECRET = 'route-styles-secret-never-in-an-image';
@@ -309,7 +310,7 @@ describe('the predict server on a real engine', function () {
     const slow = post(c.port, 'function/predict', '{"sleep": 3}');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const stopping = Date.now();
-    const stopped = engine.stopContainer(c.id, 10);
+    const stopped = stopContainer(c.id, 10);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const refused = await post(c.port, 'function/predict', '[1]').then(
       (r) => `answered ${r.status}`,

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import type { Engine } from '../../lib/engine/engine.js';
 import { ExitCode } from '../../lib/errors.js';
-import type { BuildReport } from '../../lib/cli/commands/build-publish.js';
+import type { BuildReport } from '../../lib/build/publish.js';
 import { Cleanup, cliWith, PREFIX, realEngine } from './support.js';
 
 const OPEN = '127.0.0.1:5301';

@@ -11,6 +11,7 @@ import type { ContainerSpec, Engine, StartedContainer } from '../../lib/engine/e
 import { main } from '../../lib/cli/main.js';
 import { packageFile, packageVersion } from '../../lib/package-root.js';
 import { bundledBuilderImage, type BuilderKind } from '../../lib/plan/builders.js';
+import { containersLabelled, engineApiVersion, stopContainer } from '../support/docker.js';
 
 /**
  * Names of everything a test run creates start with this; CORTEX_S2I_TEST_PREFIX keeps two runs
@@ -33,7 +34,7 @@ export async function realEngine(ctx: Mocha.Context): Promise<Engine> {
   const engine = dockerEngine(process.env.DOCKER_HOST);
   let reason: string | undefined;
   try {
-    await engine.ping();
+    await engineApiVersion();
     for (const kind of ['train', 'daemon']) {
       const ref = bundledBuilderImage(
         kind as BuilderKind,
@@ -84,7 +85,7 @@ export class Cleanup {
 
   async run(): Promise<void> {
     const engine = this.engine();
-    for (const id of await engine.listContainers(`${TEST_LABEL}=${PREFIX}`)) await engine.removeContainer(id);
+    for (const id of await containersLabelled(`${TEST_LABEL}=${PREFIX}`)) await engine.removeContainer(id);
     for (const ref of this.images) await engine.removeImage(ref);
     for (const dir of this.dirs) await rm(dir, { recursive: true, force: true });
   }
@@ -130,7 +131,7 @@ export async function predictThenStop(
     const r = await postJson(port, spec.route, spec.body);
     expect(r.status, JSON.stringify(r.json)).to.equal(200);
     const started = Date.now();
-    await engine.stopContainer(c.id, 10);
+    await stopContainer(c.id, 10);
     const stopSeconds = (Date.now() - started) / 1000;
     return { json: r.json, stopStatus: await engine.waitContainer(c.id), stopSeconds };
   } finally {

@@ -62,7 +62,7 @@ describe('the train image and the one-shot command line on a real engine', funct
     return { status, events, stdout, stderr };
   }
 
-  /** A train run with the fixture's data and `models` mounted as the README says. */
+  /** A train run with the fixture's data and `models` mounted as docs/images.md says. */
   function train(models: string, env: string[], cmd?: string[]): Promise<Run> {
     return run({
       image: TRAIN_IMAGE,

@@ -7,6 +7,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec, Engine } from '../../lib/engine/engine.js';
 import { Cleanup, cli, PREFIX, realEngine, ROUTE_STYLES, startContainer } from './support.js';
+import { stopContainer } from '../support/docker.js';
 
 const IMAGE = `${PREFIX}-route-styles-train`;
 const METADATA = 'route_styles.styles.trainer.train.train.json';
@@ -128,7 +129,7 @@ describe('the train runner on a real engine', function () {
       if (Date.now() > until) throw new Error('the train function never started');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await engine.stopContainer(c.id, 10);
+    await stopContainer(c.id, 10);
     const run = await finish(c.id);
     expect(run.status).to.equal(143);
     expect(run.events.at(-1)).to.include({ event: 'failed', error: 'interrupted by SIGTERM', exit_code: 143 });

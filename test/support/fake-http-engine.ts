@@ -118,10 +118,12 @@ export async function runCli(
   args: string[],
   env: NodeJS.ProcessEnv,
   whileRunning?: (child: ReturnType<typeof spawn>) => Promise<void>,
+  cwd?: string,
 ): Promise<CliRun> {
   const started = Date.now();
   const child = spawn(process.execPath, [packageFile('bin', 'cortex-s2i.js'), ...args], {
     env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
   });
   let out = '';
   let err = '';

@@ -1,12 +1,12 @@
 // A build plan for tests of what is made from one (the Dockerfile, a source-only rebuild): a
 // daemon model with a requirements file and one setting; each test overrides what it is about.
 
-import type { BuildPlan } from '../../lib/plan/build-plan.js';
+import type { BuildPlan } from '../../lib/plan/plan.js';
 
 export function testPlan(overrides: Partial<BuildPlan> = {}): BuildPlan {
   return {
     image: 'm',
-    builder: { style: 'cortex', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' },
+    builder: { style: 'bundled', image: 'cortex-s2i/builder-daemon:1', kind: 'daemon' },
     project: { root: '/p', name: 'p', standalone: false, why: '' },
     model: { path: 'm', name: 'm' },
     pythonPath: ['/opt/program/p/m', '/opt/program/p', '/opt/program'],
@@ -31,6 +31,7 @@ export function testPlan(overrides: Partial<BuildPlan> = {}): BuildPlan {
     routes: [],
     train: undefined,
     runtimeVariables: undefined,
+    serves: [],
     warnings: [],
     ...overrides,
   };

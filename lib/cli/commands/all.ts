@@ -1,97 +1,41 @@
 // `cortex-s2i all <project>`: writes <project>/all/, the source of one image serving every model.
 
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { toPosix } from '../../text.js';
-import { listModels, readProject, type ProjectSource } from '../../config/project.js';
-import type { Problem } from '../../config/result.js';
-import { CortexError, ExitCode, formatProblem, invalidProject, usageError } from '../../errors.js';
-import { ALL_DIR, planAll } from '../../plan/all-plan.js';
-import { renderAllFiles } from '../../render/all-files.js';
-import type { Command } from '../args.js';
-import type { CommandContext } from '../context.js';
-import { chooseNames } from './init.js';
-import { writeGenerated } from './write-files.js';
+import { ExitCode, usageError } from '../../errors.js';
+import { command, readOptions } from '../command.js';
 
-type AllCommand = Extract<Command, { name: 'all' }>;
+export default command<{ project: string; models: string[] | undefined; force: boolean }>({
+  name: 'all',
+  synopsis: ['all <project> [--models a,b,c] [--force]'],
+  summary: "write <project>/all/: one image's source serving every model's routes",
+  usage: `Writes <project>/all/: one image's source serving every model's routes (ROUTES, a generated
+predict.py, merged requirements, combined setup.sh, a Makefile). Build it with the daemon builder.
+A file without the generator's header is kept; --force replaces a hand-written Makefile
+and .s2i/environment.
 
-export async function allCommand(cmd: AllCommand, ctx: CommandContext): Promise<number> {
-  const root = path.resolve(cmd.project);
-  const available = await listModels(root, [ALL_DIR]).catch(() => {
-    throw usageError(`${root} is not a folder`, 'pass the project folder, the one holding the model folders');
-  });
-  const chosen = cmd.models ?? available;
-  const unknown = chosen.filter((m) => !available.includes(m));
-  if (unknown.length) {
-    throw usageError(
-      `--models names ${unknown.join(', ')}, not model folders of ${root}`,
-      `the model folders are: ${available.join(', ') || 'none'}`,
-    );
-  }
-  if (chosen.length === 0) throw usageError(`${root} has no model folders (folders with .s2i/environment)`);
+Options:
+  --models a,b,c        serve only these model folders (default: every one)
+  --force               replace a hand-written all/Makefile and all/.s2i/environment`,
 
-  const problems: Problem[] = [];
-  const models: ProjectSource[] = [];
-  const setupScripts: Record<string, string> = {};
-  for (const name of chosen) {
-    // Each model read as its own build reads it: its root may be a package above this folder.
-    const read = await readProject(path.join(root, name), undefined, ctx.home ? { home: ctx.home } : {});
-    if (!read.ok) {
-      problems.push(...read.errors);
-      continue;
-    }
-    models.push(read.value);
-    if (read.value.setupScript) setupScripts[name] = await readFile(read.value.setupScript.abs, 'utf8');
-  }
-  if (problems.length) throw invalidProject(problems);
+  parse(args) {
+    const { values, positionals } = readOptions('all', args, {
+      models: { type: 'string' },
+      force: { type: 'boolean' },
+    });
+    if (positionals.length !== 1)
+      throw usageError('all needs the project folder: cortex-s2i all <project> [--models a,b,c]');
+    const models = values.models
+      ?.split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
+    return { project: positionals[0]!, models, force: values.force ?? false };
+  },
 
-  const planned = planAll({ root, name: path.basename(root), models, setupScripts });
-  if (!planned.ok) throw invalidProject(planned.errors);
-  const trains = [];
-  // Named by their folders beside all/, whatever the root of each model's own layout.
-  for (const m of models)
-    trains.push({ model: toPosix(path.relative(root, m.model.dir)), ...(await chooseNames(m.model.dir, {}, m)) });
-  const files = renderAllFiles(planned.value, trains);
-  const predict = files.find((f) => f.path === `${ALL_DIR}/predict.py`)!;
-  const checked = await checkPythonSyntax(predict.content, predict.path);
-
-  for (const w of planned.value.warnings) ctx.output.err(`warning: ${formatProblem(w)}`);
-  const written = await writeGenerated(root, files, { force: cmd.force, ownedDir: ALL_DIR });
-  for (const line of written.lines) ctx.output.out(line);
-  if (written.kept.length)
-    ctx.output.err(
-      `warning: kept ${written.kept.join(', ')}, written by hand: the all image is built from them as they are`,
-    );
-  if (!checked)
-    ctx.output.err('warning: python3 is not on this machine: the generated all/predict.py was not syntax-checked');
-  ctx.output.out(
-    `all/ serves ${planned.value.routes.length} route(s) of ${chosen.join(', ')}; build it with: cortex-s2i build ${path.join(cmd.project, ALL_DIR)} daemon ${planned.value.containerName}`,
-  );
-  return ExitCode.ok;
-}
-
-/**
- * Parses generated Python with the machine's python3, as a last guard behind the validation of
- * every name. Returns false when there is no python3 to ask.
- */
-function checkPythonSyntax(source: string, name: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      'python3',
-      ['-c', 'import ast, sys; ast.parse(sys.stdin.read(), sys.argv[1])', name],
-      (err, _stdout, stderr) => {
-        if (!err) return resolve(true);
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(false);
-        reject(
-          new CortexError(`the generated ${name} is not valid Python; nothing was written`, {
-            exitCode: ExitCode.internal,
-            details: stderr.trim().split('\n'),
-            hint: 'this is a bug in cortex-s2i: please report it with the message above',
-          }),
-        );
-      },
-    );
-    child.stdin?.end(source);
-  });
-}
+  async run(args, ctx) {
+    const { generateAll } = await import('../../generate/all.js');
+    const done = await generateAll({ ...args, home: ctx.settings.home });
+    for (const line of done.lines) ctx.output.out(line);
+    for (const w of done.warnings) ctx.output.err(`warning: ${w}`);
+    ctx.output.out(done.buildWith);
+    return ExitCode.ok;
+  },
+});

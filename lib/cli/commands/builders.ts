@@ -1,75 +1,44 @@
 // `cortex-s2i builders`: builds the bundled train and daemon builder images on a Python base.
 
-import { ignoreRules } from '../../config/ignore-rules.js';
-import { listFiles } from '../../config/project.js';
-import { packContext, type ContextEntry } from '../../context/tar.js';
-import { baseImageMissing, ExitCode } from '../../errors.js';
-import { asUserError } from '../../engine/execute-plan.js';
-import { bundledBuilderImage, type BuilderKind } from '../../plan/builders.js';
-import { packageRoot } from '../../package-root.js';
-import type { Command } from '../args.js';
-import type { CommandContext } from '../context.js';
+import { ExitCode, usageError } from '../../errors.js';
+import { command, readOptions } from '../command.js';
+import { buildEnvironment } from '../context.js';
 import { BuildProgress } from '../progress.js';
-import { withEngine } from './engine-access.js';
 
-type BuildersCommand = Extract<Command, { name: 'builders' }>;
+export default command<{ base: string | undefined }>({
+  name: 'builders',
+  synopsis: ['builders [--base IMAGE]'],
+  summary: 'build the bundled train and daemon builder images',
+  usage: `Builds the bundled train and daemon builder images (<repo>/builder-<kind>:<version>, the
+repository from CORTEX_S2I_BUILDER_REPO) on a Python base image.
 
-/** Bases tried in order: the official image where it exists, else the one bootstrapped offline. */
-export const BASE_CANDIDATES = ['python:3.11-slim', 'cortex-s2i/python-base:bookworm'];
-const KINDS: BuilderKind[] = ['train', 'daemon'];
-/** The folder of the package that holds everything the builder images are made of. */
-const BUILDER_IMAGE_DIR = 'builder-image';
+Options:
+  --base IMAGE          the base image (default: python:3.11-slim if the engine has it, else
+                        the locally bootstrapped cortex-s2i/python-base:bookworm)`,
 
-export async function buildersCommand(cmd: BuildersCommand, ctx: CommandContext): Promise<number> {
-  const root = packageRoot();
-  // The builder context: builder-image/, the Dockerfile and the s2i scripts and runtime it copies
-  // in; the runtime's tests stay out.
-  const files = await listFiles(
-    root,
-    BUILDER_IMAGE_DIR,
-    ignoreRules([{ base: BUILDER_IMAGE_DIR, file: 'builders.ts', text: 'runtime/tests/\n' }]),
-  );
-  const entries: ContextEntry[] = files.map((f) => ({
-    name: f.path.slice(BUILDER_IMAGE_DIR.length + 1),
-    from: f.abs,
-    size: f.size,
-    executable: f.executable,
-  }));
+  parse(args) {
+    const { values, positionals } = readOptions('builders', args, { base: { type: 'string' } });
+    if (positionals.length) throw usageError(`builders takes no arguments, got ${positionals.join(' ')}`);
+    return { base: values.base };
+  },
 
-  return withEngine(ctx, async (engine) => {
-    let base = cmd.base;
-    if (!base) {
-      for (const candidate of BASE_CANDIDATES) {
-        if (await engine.inspectImage(candidate)) {
-          base = candidate;
-          break;
-        }
-      }
-    } else if (!(await engine.inspectImage(base))) {
-      throw baseImageMissing([base]);
-    }
-    if (!base) throw baseImageMissing(BASE_CANDIDATES);
-
-    for (const kind of KINDS) {
-      const tag = bundledBuilderImage(kind, ctx.toolVersion, ctx.builderRepo);
-      ctx.output.out(`building builder ${tag} on ${base}`);
-      const progress = new BuildProgress(ctx.output, () => ctx.now(), false, undefined);
-      const context = packContext(entries);
-      try {
-        const { imageId } = await engine.build({
-          context: context.stream,
-          target: kind,
-          buildArgs: { BASE_IMAGE: base, CORTEX_S2I_VERSION: ctx.toolVersion },
-          signal: ctx.signal,
-          onEvent: progress.onEvent,
-        });
-        progress.finishStep();
-        await engine.tagImage(imageId, tag);
-        ctx.output.out(`built ${tag} (${imageId})`);
-      } catch (err) {
-        throw asUserError(err, tag, ctx.signal, context);
-      }
+  async run(args, ctx) {
+    const { buildBuilderImages } = await import('../../build/builder-images.js');
+    const { output, settings } = ctx;
+    // Step lines only: the builder images' own log says nothing a user of cortex-s2i acts on.
+    const progress = new BuildProgress(output, () => ctx.now(), false);
+    try {
+      await buildBuilderImages(
+        buildEnvironment(ctx, (event) => {
+          if (event.type === 'line' || event.type === 'result') output.out(event.text);
+          else if (event.type === 'warning') output.err(`warning: ${event.text}`);
+          else progress.onEvent(event);
+        }),
+        { base: args.base, repo: settings.builderRepo },
+      );
+    } finally {
+      progress.close();
     }
     return ExitCode.ok;
-  });
-}
+  },
+});

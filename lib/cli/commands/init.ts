@@ -1,108 +1,44 @@
 // `cortex-s2i init <model-dir>`: the model's Makefile and, where missing, a working skeleton.
 
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { readProject, type ProjectSource } from '../../config/project.js';
 import { ExitCode, usageError } from '../../errors.js';
-import { renderModelFiles, type ModelNames } from '../../render/model-files.js';
-import type { Command } from '../args.js';
-import type { CommandContext } from '../context.js';
-import { readExisting } from '../safe-write.js';
-import { writeGenerated } from './write-files.js';
+import type { InitRequest } from '../../generate/init.js';
+import { command, readOptions } from '../command.js';
 
-type InitCommand = Extract<Command, { name: 'init' }>;
+export default command<InitRequest>({
+  name: 'init',
+  synopsis: ['init <model-dir> [--model-name N] [--dataset D] [--container C] [--force]'],
+  summary: "write a model's Makefile and, where missing, a skeleton that trains and serves",
+  usage: `Writes the model's Makefile (build-train, train, build-predict, predict, test-endpoint) and,
+where missing, a working skeleton: .s2i/environment, train.py, predict.py, requirements,
+test/test_instances.json. A Makefile without the generator's header is kept unless --force
+is given; model code and test instances are never replaced.
 
-const MODEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const DATASET = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
-const CONTAINER = /^[a-z0-9][a-z0-9_.-]*$/;
+Options:
+  --model-name N        the model's name (default: its first route's, else the folder's)
+  --dataset D           the training data under data/ (default: the only .csv there)
+  --container C         the images' name stem (default: the model name in kebab case)
+  --force               replace a hand-written Makefile`,
 
-export async function initCommand(cmd: InitCommand, ctx: CommandContext): Promise<number> {
-  const modelDir = path.resolve(cmd.modelDir);
-  const names = await chooseNames(modelDir, cmd);
-  const files = renderModelFiles(names);
+  parse(args) {
+    const { values, positionals } = readOptions('init', args, {
+      'model-name': { type: 'string' },
+      dataset: { type: 'string' },
+      container: { type: 'string' },
+      force: { type: 'boolean' },
+    });
+    if (positionals.length !== 1) throw usageError('init needs the model folder: cortex-s2i init <model-dir>');
+    return {
+      modelDir: positionals[0]!,
+      modelName: values['model-name'],
+      dataset: values.dataset,
+      container: values.container,
+      force: values.force ?? false,
+    };
+  },
 
-  // One requirements.txt serves both images: a skeleton beside it would take its place.
-  const hasShared = (await readExisting(modelDir, 'requirements.txt').catch(() => undefined))?.kind !== 'missing';
-  const toWrite = files.filter((f) => !(hasShared && f.path.startsWith('requirements_')));
-  const report = await writeGenerated(modelDir, toWrite, { force: cmd.force });
-  for (const line of report.lines) ctx.output.out(line);
-  ctx.output.out(await nextSteps(modelDir));
-  return ExitCode.ok;
-}
-
-const WORKFLOW = ['build-train', 'train', 'build-predict', 'predict', 'test-endpoint', 'stop'];
-
-/** The make command to run next, from the targets of the Makefile that is there now. */
-async function nextSteps(modelDir: string): Promise<string> {
-  const name = path.basename(modelDir);
-  const existing = await readExisting(modelDir, 'Makefile');
-  if (existing.kind !== 'file') return `${name}: no Makefile`;
-  const targets = makeTargets(existing.content.toString('utf8'));
-  const steps = WORKFLOW.filter((t) => targets.has(t));
-  if (steps.length) return `${name}: make ${steps.join(' ')}`;
-  return `${name}: its Makefile (written by hand) has none of the targets ${WORKFLOW.join(', ')}; see its own targets${targets.size ? `: ${[...targets].join(', ')}` : ''}`;
-}
-
-/** The explicit targets a Makefile defines (rules, not variable assignments or special targets). */
-export function makeTargets(makefile: string): Set<string> {
-  const targets = new Set<string>();
-  for (const line of makefile.replace(/\\\r?\n/g, ' ').split(/\r?\n/)) {
-    const m = /^([A-Za-z0-9_./-][^:=#\t]*?)\s*::?(?!=)/.exec(line);
-    if (!m) continue;
-    for (const t of m[1]!.trim().split(/\s+/)) if (!t.startsWith('.') && !t.includes('%')) targets.add(t);
-  }
-  return targets;
-}
-
-/** The names a model's Makefile uses: given ones, else from its first route, folder and data/. */
-export async function chooseNames(
-  modelDir: string,
-  cmd: Partial<Pick<InitCommand, 'modelName' | 'dataset' | 'container'>> = {},
-  read?: ProjectSource,
-): Promise<ModelNames> {
-  // An existing model says its own name through its first route: adult_income_lr/predict.
-  let fromRoutes: string | undefined;
-  let projectDir = path.dirname(modelDir);
-  const project = read ? { ok: true as const, value: read } : await readProject(modelDir).catch(() => undefined);
-  if (project?.ok) {
-    fromRoutes = project.value.entryPoints.routes[0]?.path.split('/')[0];
-    if (!project.value.standalone) projectDir = project.value.root;
-  }
-  const modelName =
-    cmd.modelName ?? (fromRoutes && MODEL_NAME.test(fromRoutes) ? fromRoutes : snake(path.basename(modelDir)));
-  // data/x.csv and x.csv name the same file: the Makefile mounts data/ and adds the prefix itself.
-  const given = cmd.dataset?.replace(/^(\.\/)?data\//, '');
-  const dataset = given ?? (await onlyCsv(path.join(projectDir, 'data'))) ?? `${modelName}.csv`;
-  const containerName = cmd.container ?? modelName.toLowerCase().replace(/_/g, '-');
-  if (!MODEL_NAME.test(modelName))
-    throw usageError(
-      `model name ${JSON.stringify(modelName)} must be a Python identifier`,
-      'pass --model-name, e.g. --model-name adult_income_lr',
-    );
-  if (!DATASET.test(dataset) || dataset.split('/').includes('..'))
-    throw usageError(
-      `dataset ${JSON.stringify(dataset)} must be a file name under data/`,
-      'e.g. --dataset adult_income-prepped.csv',
-    );
-  if (!CONTAINER.test(containerName))
-    throw usageError(
-      `container name ${JSON.stringify(containerName)} must be lower case letters, digits, '.', '_' and '-'`,
-      'e.g. --container adult-income-lr',
-    );
-  const rel = path.relative(modelDir, projectDir).split(path.sep).join('/');
-  return { modelName, datasetName: dataset, containerName, projectDir: rel === '' ? '.' : rel };
-}
-
-async function onlyCsv(dataDir: string): Promise<string | undefined> {
-  const csvs = (await readdir(dataDir).catch(() => [] as string[])).filter((f) => f.endsWith('.csv'));
-  return csvs.length === 1 ? csvs[0] : undefined;
-}
-
-function snake(name: string): string {
-  const s = name
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/[^A-Za-z0-9_]+/g, '_')
-    .toLowerCase()
-    .replace(/^(\d)/, '_$1');
-  return s || 'model';
-}
+  async run(args, ctx) {
+    const { initModel } = await import('../../generate/init.js');
+    for (const line of await initModel(args)) ctx.output.out(line);
+    return ExitCode.ok;
+  },
+});
