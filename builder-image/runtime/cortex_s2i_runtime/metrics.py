@@ -18,9 +18,10 @@ Cortex APIs' prediction metrics (monitoring.py) share the registry and the expos
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -28,6 +29,27 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 
 UNMATCHED = "<unmatched>"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+# Which process a value belongs to, for multiprocess mode: by default prometheus_client asks the
+# kernel (os.getpid) on every increment, three system calls per request here. The process id
+# kept since the last fork is the same answer; prometheus_client's MultiProcessValue takes the
+# function that gives it (its `process_identifier`, which must differ between live processes).
+_pid = os.getpid()
+
+
+def _remember_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+def _this_process() -> int:
+    return _pid
+
+
+os.register_at_fork(after_in_child=_remember_pid)
+if os.environ.get(MULTIPROCESS_VARIABLE):
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=_this_process)
 
 
 class Registry:

@@ -333,8 +333,9 @@ class PredictApp:
         body: bytes = message.get("body", b"")
         if message.get("more_body", False):
             body = await self._read_rest(receive, started, body)
-        loop = asyncio.get_running_loop()
-        pool = self._pool_on(loop)
+        pool = self._pool
+        if pool is None or not pool.serves_running_loop():
+            pool = self._pool_on(asyncio.get_running_loop())
         if pool.pending >= self.settings.max_pending:
             raise HttpError(503, "%d predictions are running or waiting in this worker "
                             "(MAX_PENDING); try again shortly" % pool.pending, list(_RETRY))
