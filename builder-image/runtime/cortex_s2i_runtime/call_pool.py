@@ -108,6 +108,11 @@ class CallPool:
         for _ in range(size):
             self._start_thread()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the pool answers on."""
+        return self._loop
+
     def serves_running_loop(self) -> bool:
         """Whether the loop running now is this pool's (asked without a system call: the
         server has one loop per process; tests make several, one after another)."""

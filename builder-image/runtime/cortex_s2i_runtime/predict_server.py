@@ -220,7 +220,7 @@ class PredictApp:
 
     def _pool_on(self, loop: asyncio.AbstractEventLoop) -> CallPool:
         pool = self._pool
-        if pool is None or pool._loop is not loop:
+        if pool is None or pool.loop is not loop:
             pool = self._pool = CallPool(loop, self.settings.threads, self.settings.timeout,
                                          self._late_finish, self._saturated)
         return pool
