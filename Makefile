@@ -72,15 +72,18 @@ test-parts: setup base s3 chromium
 demo: builders
 	bash scripts/demo.sh
 
+# The Python runtime's unit tests, by Debian's python3 with the libraries the images have.
 test-python:
-	PYTHONPATH=builder-image/runtime python3 -m unittest discover -s builder-image/runtime/tests -t builder-image/runtime
+	bash scripts/python-tests.sh
 
-# Prettier's formatting and ESLint for the TypeScript sources, mypy for the Python runtime
-# (builder-image/runtime/pyproject.toml). `make format` rewrites the sources in Prettier's format.
+# Prettier's formatting and ESLint for the TypeScript sources; mypy (strict) and flake8 for the
+# Python runtime (builder-image/runtime/pyproject.toml, .flake8). `make format` rewrites the
+# TypeScript sources in Prettier's format.
 lint: setup
 	npx prettier --check --log-level warn .
 	npx eslint lib test bench
 	bash scripts/mypy.sh
+	bash scripts/python-lint.sh
 
 # The fast run: every suite that needs no engine, the TypeScript ones (in parallel: most of their
 # time is spent waiting on child processes and timers) beside the Python runtime's.
@@ -111,10 +114,10 @@ bench-cli: builders
 	node dist/bench/cli/main.js
 
 # The serving benchmark (bench/serve.sh): the example's predict image under a bounded wrk load on
-# 127.0.0.1, against a bare app on uvicorn (the limit) and on gunicorn, and against Flask's
-# development server in the same image; the time to /ready and the image's size. Prints a table
-# with each target and its result, and writes bench/results/serve.json. Installs wrk (Debian)
-# when it is missing; the limit's image installs Debian's uvicorn, uvloop and httptools.
+# 127.0.0.1, against a bare JSON echo on uvicorn with uvloop and httptools (the limit) and against
+# Flask's development server in the same image; the time to /ready and the image's size. Prints
+# the ratios to their targets and writes bench/results/serve.json. Installs wrk (Debian) when it
+# is missing. BENCH_ROUNDS, BENCH_REQUESTS, BENCH_SERVERS: see bench/serve.sh.
 bench-serve: builders
 	bash bench/serve.sh
 

@@ -1,8 +1,10 @@
 // The predict image's server on a real engine: the three styles of route target, run-time .env
-// values, the error contract, readiness, metrics summed over workers, and draining on docker stop.
+// values, the error contract, readiness, metrics summed over workers, draining on docker stop,
+// request ids and trace context on the model's log lines, CORS, gzip and the model's client errors.
 
 import { expect } from 'chai';
 import { connect } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
@@ -28,6 +30,24 @@ const SECRET = 'route-styles-secret-never-in-an-image';
 const JSON_TYPE = { 'Content-Type': 'application/json' };
 
 type Log = Array<Record<string, unknown>>;
+
+/**
+ * The samples of a Prometheus text exposition by name and labels, the labels sorted by name (the
+ * order an exposition writes them in is its own); fails on a malformed line.
+ */
+function exposition(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const found = /^([a-z_][a-z0-9_]*)(?:\{(.*)\})? ([0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    expect(found, line).to.not.equal(null);
+    const labels = [...(found![2] ?? '').matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)]
+      .map(([, name, value]) => `${name}="${value}"`)
+      .sort();
+    samples.set(`${found![1]}{${labels.join(',')}}`, Number(found![3]));
+  }
+  return samples;
+}
 
 describe('the predict server on a real engine', function () {
   this.timeout(5 * 60 * 1000);
@@ -242,7 +262,9 @@ describe('the predict server on a real engine', function () {
     await waitForHealth(c.port);
     const early = await rawRequest(c.port, { path: '/ready' });
     expect(early.status, early.body).to.equal(503);
-    expect(JSON.parse(early.body).error.message).to.match(/not ready: [01] of 2 workers/);
+    expect(JSON.parse(early.body).error.message).to.match(
+      /^not ready because the routes are loading; [01] of 2 workers are ready$/,
+    );
     expect(early.headers['retry-after']).to.equal('1');
     // A prediction sent while loading waits for the load instead of failing.
     const waited = await post(c.port, 'module/predict?debug=true', '{"x": [5]}');
@@ -263,6 +285,7 @@ describe('the predict server on a real engine', function () {
     const c = await serve(['WEB_CONCURRENCY=2', 'THREADS=2']);
     await waitForReady(c.port);
     const total = 120;
+    for (const path of ['/scanner/a', '/scanner/b']) expect((await rawRequest(c.port, { path })).status).to.equal(404);
     let next = 0;
     // 12 at a time, each on a connection of its own: the workers share them out.
     await Promise.all(
@@ -285,22 +308,134 @@ describe('the predict server on a real engine', function () {
       const r = await rawRequest(c.port, { path: '/metrics' });
       expect(r.status).to.equal(200);
       expect(r.headers['content-type']).to.equal('text/plain; version=0.0.4; charset=utf-8');
-      const samples = new Map<string, number>();
-      for (const line of r.body.split('\n')) {
-        if (line === '' || line.startsWith('#')) continue;
-        expect(line).to.match(/^[a-z_][a-z0-9_]*(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? [0-9.e+-]+$/);
-        const at = line.lastIndexOf(' ');
-        samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-      }
+      const samples = exposition(r.body);
       expect(samples.get('cortex_s2i_requests_total{route="function/predict",status="200"}')).to.equal(total);
       expect(samples.get('cortex_s2i_request_duration_seconds_count{route="function/predict"}')).to.equal(total);
-      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="+Inf"}')).to.equal(
+      expect(samples.get('cortex_s2i_request_duration_seconds_bucket{le="+Inf",route="function/predict"}')).to.equal(
         total,
       );
       expect(
-        samples.get('cortex_s2i_request_duration_seconds_bucket{route="function/predict",le="0.005"}'),
+        samples.get('cortex_s2i_request_duration_seconds_bucket{le="0.005",route="function/predict"}'),
       ).to.be.within(1, total);
+      // Unknown paths are never labels of their own.
+      expect([...samples.keys()].filter((k) => k.includes('scanner'))).to.deep.equal([]);
     }
+    await engine.removeContainer(c.id);
+  });
+
+  it("puts the request id and the trace on every line a request causes, the model's own included", async () => {
+    const c = await serve(['WEB_CONCURRENCY=1']);
+    await waitForReady(c.port);
+    const trace = '0af7651916cd43dd8448eb211c80319c';
+    const r = await post(c.port, 'function/predict', '{"log": "hello"}', {
+      ...JSON_TYPE,
+      'X-Request-Id': 'order-1234',
+      traceparent: `00-${trace}-b7ad6b7169203331-01`,
+    });
+    expect(r.status, r.body).to.equal(200);
+    expect(r.headers['x-request-id']).to.equal('order-1234');
+    expect(r.headers.traceparent).to.match(new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`));
+    const span = (r.headers.traceparent as string).split('-')[2];
+    const made = await post(c.port, 'function/predict', '[1]');
+    expect(made.headers['x-request-id']).to.match(/^[0-9a-f]{32}$/);
+    expect(made.headers.traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    const log = await stderrLinesUntil(engine, c.id, (lines) =>
+      lines.some((l) => l.event === 'request' && l.request_id === 'order-1234'),
+    );
+    const mine = log.filter((l) => l.request_id === 'order-1234');
+    expect(mine.map((l) => l.logger)).to.include.members(['route_styles.styles.plain', 'cortex_s2i.predict']);
+    for (const line of mine) expect(line).to.include({ trace_id: trace, span_id: span });
+    expect(mine.find((l) => l.logger === 'route_styles.styles.plain')).to.include({ message: 'the model says hello' });
+    await engine.removeContainer(c.id);
+  });
+
+  it('answers the ClientError a model raises with its status and message, and any other exception with a 500', async () => {
+    const c = await serve(['WEB_CONCURRENCY=1']);
+    await waitForReady(c.port);
+    const refused = await post(c.port, 'function/predict', '{"refuse": "feature age is missing"}');
+    expect(refused.status).to.equal(422);
+    expect(JSON.parse(refused.body).error).to.include({ status: 422, message: 'feature age is missing' });
+    const failed = await post(c.port, 'function/predict', '{"fail": "inner detail"}');
+    expect(failed.status).to.equal(500);
+    expect(failed.body).not.to.contain('inner detail');
+    await engine.removeContainer(c.id);
+  });
+
+  it('lets pages of the CORS_ORIGINS call it, answering their preflight, and no other', async () => {
+    const off = await serve(['WEB_CONCURRENCY=1']);
+    const on = await serve(['WEB_CONCURRENCY=1', 'CORS_ORIGINS=https://app.example,http://localhost:3000']);
+    await waitForReady(off.port);
+    await waitForReady(on.port);
+    const preflight = (port: number, origin: string): Promise<RawResponse> =>
+      rawRequest(port, {
+        method: 'OPTIONS',
+        path: '/function/predict',
+        headers: {
+          Origin: origin,
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'content-type',
+        },
+      });
+    const closed = await preflight(off.port, 'https://app.example');
+    expect([closed.status, closed.headers['access-control-allow-origin']]).to.deep.equal([204, undefined]);
+    const open = await preflight(on.port, 'https://app.example');
+    expect(open.status).to.equal(204);
+    expect(open.headers).to.include({
+      'access-control-allow-origin': 'https://app.example',
+      'access-control-max-age': '600',
+    });
+    expect(open.headers['access-control-allow-methods']).to.contain('POST');
+    expect(open.headers['access-control-allow-headers']).to.contain('content-type');
+    expect((await preflight(on.port, 'https://evil.example')).status).to.equal(403);
+    const answer = await post(on.port, 'function/predict', '[1, 2]', { ...JSON_TYPE, Origin: 'http://localhost:3000' });
+    expect(answer.headers['access-control-allow-origin']).to.equal('http://localhost:3000');
+    expect(answer.headers['access-control-expose-headers']).to.contain('x-request-id');
+    const other = await post(on.port, 'function/predict', '[1, 2]', { ...JSON_TYPE, Origin: 'https://evil.example' });
+    expect(other.headers['access-control-allow-origin']).to.equal(undefined);
+    await engine.removeContainer(off.id);
+    await engine.removeContainer(on.id);
+  });
+
+  it('compresses answers of GZIP_MIN_BYTES or more for clients that accept gzip', async () => {
+    const c = await serve(['WEB_CONCURRENCY=1', 'GZIP_MIN_BYTES=2000']);
+    await waitForReady(c.port);
+    const numbers = `{"x": [${'12345,'.repeat(999)}12345]}`;
+    const zipped = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const socket = connect(c.port, '127.0.0.1', () =>
+        socket.write(
+          `POST /module/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+            `Accept-Encoding: gzip\r\nConnection: close\r\nContent-Length: ${numbers.length}\r\n\r\n${numbers}`,
+        ),
+      );
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.on('end', () => {
+        const all = Buffer.concat(chunks);
+        const at = all.indexOf('\r\n\r\n');
+        const headers = Object.fromEntries(
+          all
+            .subarray(0, at)
+            .toString()
+            .split('\r\n')
+            .slice(1)
+            .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+        );
+        resolve({ headers, body: all.subarray(at + 4) });
+      });
+      socket.on('error', reject);
+    });
+    expect(zipped.headers['content-encoding']).to.equal('gzip');
+    expect(Number(zipped.headers['content-length'])).to.equal(zipped.body.length);
+    const values = (JSON.parse(gunzipSync(zipped.body).toString()) as { payload: { values: number[] } }).payload.values;
+    expect(values).to.have.length(1000);
+    expect(zipped.body.length).to.be.below(1000);
+    const plain = await post(c.port, 'module/predict', numbers); // no Accept-Encoding
+    expect(plain.headers['content-encoding']).to.equal(undefined);
+    const small = await post(c.port, 'module/predict', '{"x": [1]}', { ...JSON_TYPE, 'Accept-Encoding': 'gzip' });
+    expect([small.headers['content-encoding'], JSON.parse(small.body).payload.values]).to.deep.equal([
+      undefined,
+      [101],
+    ]);
     await engine.removeContainer(c.id);
   });
 

@@ -1,9 +1,10 @@
 """The batch worker: runs a Cortex batch predictor over its share of a job's split.
 
-The predict image runs it instead of the HTTP server when BATCH_SPLIT is set (builder-image/run/daemon). The
-same loop runs under `cortex-s2i job run` (one container per worker, the split bind-mounted) and
-in the Kubernetes Indexed Job of `cortex-s2i job render` (the split in a ConfigMap or a volume,
-the worker's index from JOB_COMPLETION_INDEX), so a job behaves the same on both.
+The predict image runs it instead of the HTTP server when BATCH_SPLIT is set
+(builder-image/run/daemon). The same loop runs under `cortex-s2i job run` (one container per
+worker, the split bind-mounted) and in the Kubernetes Indexed Job of `cortex-s2i job render` (the
+split in a ConfigMap or a volume, the worker's index from JOB_COMPLETION_INDEX), so a job behaves
+the same on both.
 
 The split (written by the command, lib/job/split.ts; this docstring is its format):
     <split>/job.json             {"job_id", "config", "workers", "total_batch_count",
@@ -37,6 +38,8 @@ outcomes), 2 when the split or ROUTES is unusable, 3 when the predictor cannot b
 on_job_complete() raised.
 """
 
+from __future__ import annotations
+
 import importlib
 import inspect
 import json
@@ -44,6 +47,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import jsonlog, routes as routes_module
 
@@ -57,45 +62,47 @@ log = logging.getLogger("cortex_s2i.batch")
 class SetupError(Exception):
     """The split, ROUTES or the worker's settings cannot be used; the message says which."""
 
-    def __init__(self, message, exit_code=EXIT_BAD_SETUP):
+    def __init__(self, message: str, exit_code: int = EXIT_BAD_SETUP) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-def batch_file_name(number):
+def batch_file_name(number: int) -> str:
     """The split's file name of batch `number` (shared with lib/job/split.ts)."""
     return "batch-%06d.ndjson" % number
 
 
-def batch_id(number):
+def batch_id(number: int) -> str:
     return "%06d" % number
 
 
-def share(index, workers, total):
+def share(index: int, workers: int, total: int) -> range:
     """The batch numbers worker `index` of `workers` takes, in order."""
     return range(index, total, workers)
 
 
-def read_job(split):
+def read_job(split: str) -> dict[str, Any]:
     path = os.path.join(split, "job.json")
     try:
         with open(path, encoding="utf-8") as handle:
             job = json.load(handle)
     except (OSError, ValueError) as exc:
         raise SetupError("cannot read the job's split at %s: %s" % (path, exc)) from exc
+    if not isinstance(job, dict):
+        raise SetupError("%s does not hold a JSON object" % path)
     for key in ("job_id", "workers", "total_batch_count"):
         if key not in job:
             raise SetupError("%s has no %r" % (path, key))
     return job
 
 
-def read_batch(split, number):
+def read_batch(split: str, number: int) -> list[Any]:
     """The items of batch `number`: one JSON value per non-empty line."""
     with open(os.path.join(split, batch_file_name(number)), encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def job_spec(job, api_name):
+def job_spec(job: dict[str, Any], api_name: str) -> dict[str, Any]:
     """What the predictor receives as job_spec, as Cortex gave it."""
     return {
         "job_id": job["job_id"],
@@ -107,14 +114,14 @@ def job_spec(job, api_name):
     }
 
 
-def worker_index(environ):
+def worker_index(environ: Mapping[str, str]) -> int:
     raw = (environ.get("BATCH_WORKER_INDEX") or environ.get("JOB_COMPLETION_INDEX") or "0").strip()
     if not raw.isdigit():
         raise SetupError("BATCH_WORKER_INDEX must be a whole number, got %r" % raw)
     return int(raw)
 
 
-def choose_route(environ):
+def choose_route(environ: Mapping[str, str]) -> routes_module.Route:
     try:
         parsed = routes_module.parse_routes(environ.get("ROUTES"))
     except routes_module.RoutesError as exc:
@@ -132,7 +139,8 @@ def choose_route(environ):
     return parsed[0]
 
 
-def load_predictor(route, environ, spec):
+def load_predictor(route: routes_module.Route, environ: Mapping[str, str],
+                   spec: dict[str, Any]) -> Any:
     """Instantiate the route's class as cls(config, job_spec); config = environment + job config."""
     try:
         module = importlib.import_module(route.module)
@@ -143,7 +151,8 @@ def load_predictor(route, environ, spec):
     target = getattr(module, route.function, None)
     if not inspect.isclass(target) or not callable(getattr(target, "predict", None)):
         raise SetupError("route %r: %s.%s is not a batch predictor class with "
-                         "predict(self, payload, batch_id)" % (route.path, route.module, route.function),
+                         "predict(self, payload, batch_id)"
+                         % (route.path, route.module, route.function),
                          EXIT_PREDICTOR_FAILED)
     config = dict(environ)
     config.update(spec["config"])
@@ -158,14 +167,15 @@ def load_predictor(route, environ, spec):
 class Outcomes:
     """Appends one JSON line per try to <folder>/worker-<i>.ndjson, and logs it."""
 
-    def __init__(self, folder, index):
+    def __init__(self, folder: str, index: int) -> None:
         self.handle = None
         if folder:
             os.makedirs(folder, exist_ok=True)
-            self.handle = open(os.path.join(folder, "worker-%d.ndjson" % index), "a", encoding="utf-8")
+            self.handle = open(os.path.join(folder, "worker-%d.ndjson" % index), "a",
+                               encoding="utf-8")
         self.index = index
 
-    def report(self, **fields):
+    def report(self, **fields: Any) -> None:
         fields["worker"] = self.index
         if self.handle is not None:
             self.handle.write(jsonlog.dumps_or_repr(fields) + "\n")
@@ -173,12 +183,14 @@ class Outcomes:
             self.handle.flush()
         jsonlog.log_event(log, "batch_" + fields["outcome"], **fields)
 
-    def close(self):
+    def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
 
 
-def run_share(predictor, split, numbers, max_receive_count, outcomes, clock=time.monotonic):
+def run_share(predictor: Any, split: str, numbers: range, max_receive_count: int,
+              outcomes: Outcomes, clock: Callable[[], float] = time.monotonic
+              ) -> tuple[int, int]:
     """Predict every batch in `numbers`, each tried up to max_receive_count times.
 
     Returns (succeeded, failed) batch counts.
@@ -205,7 +217,7 @@ def run_share(predictor, split, numbers, max_receive_count, outcomes, clock=time
     return succeeded, failed
 
 
-def main(environ=None, configure_logging=True):
+def main(environ: Mapping[str, str] | None = None, configure_logging: bool = True) -> int:
     environ = os.environ if environ is None else environ
     if configure_logging:
         handler = logging.StreamHandler(sys.stderr)

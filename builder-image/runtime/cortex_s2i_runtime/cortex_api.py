@@ -1,4 +1,5 @@
-"""Serves the Cortex APIs of a cortex.yaml project: the list baked into the image, each predictor in its style.
+"""Serves the Cortex APIs of a cortex.yaml project: the list baked into the image, each predictor
+in its style.
 
 CORTEX_S2I_APIS names a JSON file (written by the build, lib/plan/cortex-plan.ts) listing the APIs:
 `name`, `route` (the endpoint without its slash), `predictor` (the file), `python_path`, `config`,
@@ -14,25 +15,42 @@ import path, and served in Cortex's shape: the parsed JSON body in, the JSON of 
     folder itself when the API names none) and `metadata` the config as given.
 
 At run time:
-  CORTEX_S2I_API=<name>              serve only that API of the image (a deployment of one API sets it)
+  CORTEX_S2I_API=<name>              serve only that API of the image (a deployment of one API
+                                     sets it)
   CORTEX_S2I_PREDICTOR_CONFIG=<file> a JSON object that replaces the served API's config (the
                                      ConfigMap a Kubernetes deployment mounts); with several APIs
                                      served, CORTEX_S2I_API must say which one it is for
 Any problem with these stops the server at startup with a message naming it.
 """
 
-import collections
+from __future__ import annotations
+
 import importlib.util
 import inspect
 import json
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any, NamedTuple
 
 from . import monitoring as monitoring_module
 from . import routes as routes_module
 
-Api = collections.namedtuple("Api", "name route predictor python_path config model monitoring")
+Target = Callable[[Any], Any]
+
+
+class Api(NamedTuple):
+    name: str
+    route: str
+    predictor: str
+    python_path: str | None
+    config: dict[str, Any]
+    model: str | None
+    monitoring: monitoring_module.ApiMonitoring | None
+
+
 STYLE_CLASS = "PythonPredictor"
 STYLE_MODULE = "predict"
 
@@ -41,7 +59,7 @@ class CortexApisError(ValueError):
     """The API list or a run-time setting is unusable; the message names the file or variable."""
 
 
-def from_environ(environ):
+def from_environ(environ: Mapping[str, str]) -> list[Api] | None:
     """The APIs this server serves, or None when the image serves ROUTES instead."""
     path = environ.get("CORTEX_S2I_APIS", "")
     if not path:
@@ -63,7 +81,7 @@ def from_environ(environ):
     return apis
 
 
-def read_apis(path):
+def read_apis(path: str) -> list[Api]:
     entries = _read_json(path, "CORTEX_S2I_APIS")
     if not isinstance(entries, list) or not entries:
         raise CortexApisError("CORTEX_S2I_APIS: %s does not list any API" % path)
@@ -82,7 +100,7 @@ def read_apis(path):
     return apis
 
 
-def _read_json(path, variable):
+def _read_json(path: str, variable: str) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -90,7 +108,7 @@ def _read_json(path, variable):
         raise CortexApisError("%s: cannot read %s: %s" % (variable, path, exc)) from None
 
 
-def _read_object(path, variable):
+def _read_object(path: str, variable: str) -> dict[str, Any]:
     value = _read_json(path, variable)
     if not isinstance(value, dict):
         raise CortexApisError("%s: %s must hold a JSON object, not %s"
@@ -98,23 +116,19 @@ def _read_object(path, variable):
     return value
 
 
-def monitor(apis, directory=None):
-    """The prediction monitor of the APIs with monitoring, or None when none has it."""
-    monitored = [api.monitoring for api in apis if api.monitoring is not None]
-    return monitoring_module.PredictionMonitor(monitored, directory) if monitored else None
-
-
-def _route(api, function):
+def _route(api: Api, function: str) -> routes_module.Route:
     # Load failures are reported like ROUTES' ones: the route, the file, what was looked for.
     return routes_module.Route(api.route, api.predictor, function)
 
 
-def _load_module(api):
+def _load_module(api: Api) -> ModuleType:
     if api.python_path and api.python_path not in sys.path:
         sys.path.insert(0, api.python_path)
     name = "cortex_api_" + re.sub(r"[^A-Za-z0-9_]", "_", api.name)
     try:
         spec = importlib.util.spec_from_file_location(name, api.predictor)
+        if spec is None or spec.loader is None:
+            raise ImportError("not a Python file")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -125,7 +139,7 @@ def _load_module(api):
     return module
 
 
-def load_predictor(api, models_dir):
+def load_predictor(api: Api, models_dir: str) -> Target:
     """Load one API's predictor; returns a callable from the request payload to the answer."""
     module = _load_module(api)
     cls = getattr(module, STYLE_CLASS, None)
@@ -134,17 +148,18 @@ def load_predictor(api, models_dir):
             raise routes_module.RouteLoadError(_route(api, STYLE_CLASS),
                                                "PythonPredictor has no predict(self, payload)")
         try:
-            return cls(api.config).predict
+            predict: Target = cls(api.config).predict
+            return predict
         except Exception as exc:
             raise routes_module.RouteLoadError(_route(api, STYLE_CLASS), "PythonPredictor(config) "
                                                "raised %s: %s" % (type(exc).__name__, exc)) from exc
-    predict = getattr(module, STYLE_MODULE, None)
-    if not callable(predict):
+    function = getattr(module, STYLE_MODULE, None)
+    if not callable(function):
         raise routes_module.RouteLoadError(_route(api, STYLE_MODULE), "the predictor defines "
                                            "neither a PythonPredictor class nor predict(sample, "
                                            "metadata)")
     metadata = api.config
-    init = getattr(module, "init", None)
+    init: Any = getattr(module, "init", None)
     if callable(init):
         model_path = os.path.join(models_dir, api.model) if api.model else models_dir
         try:
@@ -152,14 +167,16 @@ def load_predictor(api, models_dir):
         except Exception as exc:
             raise routes_module.RouteLoadError(_route(api, "init"), "init(model_path, metadata) "
                                                "raised %s: %s" % (type(exc).__name__, exc)) from exc
-    return lambda sample: predict(sample, metadata)
+    found: Any = function  # not None: checked above
+    return lambda sample: found(sample, metadata)
 
 
-def load(apis, models_dir=None, monitor=None):
+def load(apis: list[Api], models_dir: str | None = None,
+         monitor: monitoring_module.PredictionMonitor | None = None) -> dict[str, Target]:
     """Every API's predictor by route, in order; each answer is counted by `monitor` when given."""
     if models_dir is None:
         models_dir = os.path.abspath("models")
-    targets = {}
+    targets: dict[str, Target] = {}
     for api in apis:
         target = load_predictor(api, models_dir)
         if monitor is not None and api.monitoring is not None:
@@ -168,8 +185,9 @@ def load(apis, models_dir=None, monitor=None):
     return targets
 
 
-def _monitored(target, monitor, name):
-    def call(payload):
+def _monitored(target: Target, monitor: monitoring_module.PredictionMonitor,
+               name: str) -> Target:
+    def call(payload: Any) -> Any:
         answer = target(payload)
         monitor.observe(name, answer)
         return answer

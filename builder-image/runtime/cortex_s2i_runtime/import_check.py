@@ -11,6 +11,8 @@ turns into messages naming the file and line of each import; exits 3 when a requ
 missing, so that the build fails before anything is tagged.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import json
 import sys
@@ -19,16 +21,17 @@ MARKER = "cortex-s2i import check:"
 EXIT_MISSING = 3
 
 
-def find(name):
+def find(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
 
 
-def check(names):
+def check(names: list[str]) -> tuple[dict[str, list[str]], int]:
     """({"missing": [...], "warnings": [...]}, exit status) for names as the CLI passes them."""
-    missing, warnings = [], []
+    missing: list[str] = []
+    warnings: list[str] = []
     for raw in names:
         optional = raw.startswith("?")
         name = raw[1:] if optional else raw
@@ -37,7 +40,7 @@ def check(names):
     return {"missing": missing, "warnings": warnings}, (EXIT_MISSING if missing else 0)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     result, status = check(sys.argv[1:] if argv is None else argv)
     sys.stdout.write("%s %s\n" % (MARKER, json.dumps(result, sort_keys=True)))
     sys.stdout.flush()

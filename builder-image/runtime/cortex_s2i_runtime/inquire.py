@@ -1,4 +1,4 @@
-"""The predict image's one-shot command: `--inquire '<json>'` calls one route once and prints its answer.
+"""The predict image's one-shot command: `--inquire '<json>'` calls a route once, prints its answer.
 
     docker run --rm -v "$PWD/models:/action/models" <image> --inquire '{"x": [1, 2]}'
     echo '{"x": [1, 2]}' | docker run --rm -i -v ... <image> --inquire -
@@ -12,9 +12,11 @@ log lines (inquiry_started, then inquiry_finished or inquiry_failed), each carry
 inquiry's version id as train events do, and the model code's own output. On failure stdout gets
 one line `{"error": {"message": ..., "exit_code": N, "version": ...}}` instead, so that a caller
 reads stdout alone. Exit status: 0 answered; 1 the function raised, or returned something JSON
-cannot encode; 2 bad input (arguments, JSON, ROUTES, a route unknown or not chosen) or a route that
-cannot load; 128+N interrupted by signal N.
+cannot encode; 2 bad input (arguments, JSON, ROUTES, a route unknown or not chosen, or the model
+raised ClientError) or a route that cannot load; 128+N interrupted by signal N.
 """
+
+from __future__ import annotations
 
 import json
 import logging
@@ -22,8 +24,12 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any, TextIO
 
 from . import cortex_api, jsonlog, routes as routes_module, streams
+from .client_error import ClientError
 from .train_runner import new_version
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -52,7 +58,7 @@ log = logging.getLogger("cortex_s2i.inquire")
 
 
 class _Failure(Exception):
-    def __init__(self, message, exit_code, cause=None):
+    def __init__(self, message: str, exit_code: int, cause: BaseException | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.cause = cause  # logged with its traceback
@@ -60,7 +66,7 @@ class _Failure(Exception):
 
 class _Interrupted(BaseException):
     # BaseException, so that model code's broad `except Exception` cannot swallow it.
-    def __init__(self, signum):
+    def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
@@ -68,18 +74,19 @@ class _Interrupted(BaseException):
 class _Version(logging.Filter):
     """Adds the inquiry's version id to every log line, the model code's own included."""
 
-    def __init__(self, version):
+    def __init__(self, version: str) -> None:
         super().__init__()
         self.version = version
 
-    def filter(self, record):
-        fields = getattr(record, "fields", None)
-        record.fields = dict(fields) if isinstance(fields, dict) else {}
-        record.fields.setdefault("version", self.version)
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = getattr(record, "fields", None)
+        fields = dict(found) if isinstance(found, dict) else {}
+        fields.setdefault("version", self.version)
+        record.fields = fields  # read by jsonlog.JsonFormatter
         return True
 
 
-def parse_arguments(argv):
+def parse_arguments(argv: list[str]) -> dict[str, str]:
     """{"inquire": ..., "route": ...} from argv; raises _Failure on anything else."""
     options = {}
     position = 0
@@ -103,7 +110,7 @@ def parse_arguments(argv):
     return options
 
 
-def choose_route(routes, wanted):
+def choose_route(routes: list[routes_module.Route], wanted: str | None) -> routes_module.Route:
     """The route to call: the one named by --route, or the only one."""
     paths = ", ".join(route.path for route in routes)
     if wanted is not None:
@@ -117,7 +124,7 @@ def choose_route(routes, wanted):
     return routes[0]
 
 
-def read_payload(text):
+def read_payload(text: str) -> Any:
     if not text.strip():
         raise _Failure("the inquiry is empty; give a JSON object or array", EXIT_USAGE)
     try:
@@ -131,7 +138,7 @@ def read_payload(text):
     return payload
 
 
-def _inquire(options, environ, stdin):
+def _inquire(options: dict[str, str], environ: Mapping[str, str], stdin: TextIO) -> str:
     try:
         # An image of cortex.yaml's APIs answers for them, in Cortex's shape (cortex_api.py).
         apis = cortex_api.from_environ(environ)
@@ -157,6 +164,9 @@ def _inquire(options, environ, stdin):
         result = target(payload)
     except _Interrupted:
         raise
+    except ClientError as exc:  # the model's word that the inquiry is bad input
+        raise _Failure("route %r refused the inquiry (%d): %s"
+                       % (route.path, exc.status, exc.message), EXIT_USAGE)
     except BaseException as exc:  # sys.exit() in model code is a failed inquiry, too
         raise _Failure("route %r raised %s: %s" % (route.path, type(exc).__name__, exc),
                        EXIT_FAILED, cause=exc)
@@ -170,11 +180,12 @@ def _inquire(options, environ, stdin):
     return answer
 
 
-def _raise_interrupted(signum, frame):
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise _Interrupted(signum)
 
 
-def main(argv=None, environ=None, stdin=None):
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None,
+         stdin: TextIO | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
     stdin = sys.stdin if stdin is None else stdin
@@ -207,7 +218,8 @@ def main(argv=None, environ=None, stdin=None):
     return EXIT_OK
 
 
-def _fail(output, version, message, exit_code, cause):
+def _fail(output: TextIO, version: str, message: str, exit_code: int,
+          cause: BaseException | None) -> int:
     exc_info = (type(cause), cause, cause.__traceback__) if cause is not None else None
     jsonlog.log_event(log, "inquiry_failed", level=logging.ERROR, exc_info=exc_info,
                       error=message, exit_code=exit_code)

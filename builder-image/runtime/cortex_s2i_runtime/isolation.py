@@ -23,18 +23,23 @@ Loading is for start-up, before requests are served: sys.path and sys.modules ar
 so an import running in another thread during a load could see this model's folder.
 """
 
+from __future__ import annotations
+
 import importlib
 import importlib.machinery
 import os
 import sys
 import threading
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
 
 from cortex_s2i_runtime import routes
 
 # Each model folder's own modules (name -> module), out of sys.modules between loads. Holding them
 # keeps them alive for the route's functions, whose globals they are, and lets a second route of
 # the same model reuse them: in the model's own image its routes share one module.
-_model_modules: dict = {}
+_model_modules: dict[str, dict[str, ModuleType]] = {}
 
 # A model's names shadow cached modules, except the standard library's: the runtime imported
 # those before any model code in the model's own image too, and a second copy of a module such as
@@ -48,7 +53,8 @@ _MODULE_SUFFIXES = sorted(importlib.machinery.all_suffixes(), key=len, reverse=T
 _lock = threading.RLock()
 
 
-def load_model_route(model_folder, route_path, module, function, *, environ=None):
+def load_model_route(model_folder: str, route_path: str, module: str, function: str, *,
+                     environ: Mapping[str, str] | None = None) -> routes.Target:
     """Load the route `route_path` -> `module`.`function` of the model in `model_folder`.
 
     Returns a callable taking the request payload that behaves as the route does in the model's
@@ -103,8 +109,8 @@ def load_model_route(model_folder, route_path, module, function, *, environ=None
             sys.modules.update(hidden)
 
 
-def _route(route_path, module, function):
-    """The Route the model's own image would build from its ROUTES triple, validated the same way."""
+def _route(route_path: Any, module: Any, function: Any) -> routes.Route:
+    """The Route the model's own image would build from its ROUTES triple, checked the same way."""
     parts = (route_path, module, function)
     if any(not isinstance(part, str) or ":" in part or "," in part for part in parts):
         raise routes.RoutesError("route %r, module %r, function %r: each must be a string "
@@ -113,15 +119,15 @@ def _route(route_path, module, function):
     return route
 
 
-def _detail(route, exc):
+def _detail(route: routes.Route, exc: Exception) -> str:
     """The reason of a RouteLoadError without its route prefix, which the new error repeats."""
     prefix = str(routes.RouteLoadError(route, ""))
     message = str(exc)
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def _top_level_names(folder):
-    """Top-level module names the folder provides: with it first on sys.path, they import from it."""
+def _top_level_names(folder: str) -> set[str]:
+    """Top-level module names the folder provides: first on sys.path, they import from it."""
     names = set()
     for entry in os.listdir(folder):
         path = os.path.join(folder, entry)
@@ -138,8 +144,8 @@ def _top_level_names(folder):
     return {name for name in names if name.isidentifier() and name not in _STANDARD_LIBRARY}
 
 
-def _from_folder(mod, folder):
-    """Whether a module was loaded from a file inside `folder` (a namespace package: all its parts)."""
+def _from_folder(mod: ModuleType, folder: str) -> bool:
+    """Whether a module was loaded from a file inside `folder` (a namespace package: all of it)."""
     location = getattr(mod, "__file__", None)
     if isinstance(location, str):
         return _inside(location, folder)
@@ -150,7 +156,7 @@ def _from_folder(mod, folder):
     return bool(parts) and all(_inside(part, folder) for part in parts)
 
 
-def _inside(path, folder):
+def _inside(path: str, folder: str) -> bool:
     # Both spellings: a module's __file__ keeps the sys.path entry it was found through, which may
     # be a symlink of the folder given here, or the other way round.
     for candidate, base in ((os.path.abspath(path), folder),

@@ -9,6 +9,8 @@ instead (redirect()), so that writes through a package path are published all or
 writes to the relative `models/`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 
@@ -17,7 +19,7 @@ import os
 MODELS_LINK = "/opt/cortex-s2i/models"
 
 
-def point(link, target):
+def point(link: str, target: str) -> None:
     """Make `link` a symlink to `target` atomically: a reader sees the old target or the new one."""
     temporary = "%s.%d.tmp" % (link, os.getpid())
     with contextlib.suppress(FileNotFoundError):
@@ -31,7 +33,7 @@ def point(link, target):
         raise
 
 
-def redirect(link, target):
+def redirect(link: str, target: str) -> bool:
     """Point `link` at `target` when `link` is a symlink; returns whether it did.
 
     Nothing happens when it is not one: the runtime outside an image, or an image whose builder

@@ -19,6 +19,8 @@ small prediction's cost. Any other line first sends the waiting access lines, so
 process keep the order of its events.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import os
@@ -34,10 +36,10 @@ FLUSH_SECONDS = 0.2
 MAX_LINE = 65536
 
 _log_fd = 2
-_relays: "list[_Relay]" = []
+_relays: list[_Relay] = []
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]
@@ -48,7 +50,7 @@ def _write_all(fd, data):
 # stops. Under load a write then carries the lines of several requests, up to PIPE_BUF bytes:
 # no write of several lines can be split by the pipe among other processes' lines (gunicorn's
 # workers share stderr), while a line longer than that goes out alone, as it always did.
-_pending: "deque[bytes]" = deque()
+_pending: deque[bytes] = deque()
 _writing = threading.Lock()
 _PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
 
@@ -57,17 +59,17 @@ _PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
 # `_order` guards them, and their move to `_pending` as one write, so that no other line can
 # pass them; a line of another kind that finds access lines waiting takes them first.
 _access_flush = 0.0
-_access: "list[bytes]" = []
+_access: list[bytes] = []
 _access_bytes = 0
 _access_since = 0.0
 # Reentrant: gunicorn's signal handlers may log while the main thread holds it.
 _order = threading.RLock()
 _due = threading.Condition(_order)
-_flusher: "threading.Thread | None" = None
+_flusher: threading.Thread | None = None
 _flusher_idle = False  # waiting for a first line, not for a deadline: it needs a notify
 
 
-def _new_writer_state():
+def _new_writer_state() -> None:
     global _pending, _writing, _access, _access_bytes, _order, _due, _flusher, _flusher_idle
     _pending = deque()
     _writing = threading.Lock()
@@ -83,7 +85,7 @@ def _new_writer_state():
 os.register_at_fork(after_in_child=_new_writer_state)
 
 
-def configure(access_flush):
+def configure(access_flush: float) -> None:
     """Seconds an access line may wait to share a write (ACCESS_LOG_FLUSH); 0: written at once."""
     global _access_flush
     flush_lines()  # what waits under the previous setting goes first
@@ -92,7 +94,7 @@ def configure(access_flush):
         _due.notify()  # a flush thread waiting for the previous deadline computes it again
 
 
-def _send(data):
+def _send(data: bytes | None) -> None:
     pending = _pending
     if data is not None:
         if _access:
@@ -110,7 +112,7 @@ def _send(data):
             _writing.release()
 
 
-def _hand_over_access():
+def _hand_over_access() -> None:
     """Queues the waiting access lines as one write (they fit PIPE_BUF). Holding _order."""
     global _access_bytes
     if _access:
@@ -121,7 +123,7 @@ def _hand_over_access():
         _access_bytes = 0
 
 
-def _send_access(data):
+def _send_access(data: bytes) -> None:
     """An access line: written at once without ACCESS_LOG_FLUSH, else held (see the module)."""
     global _access_bytes, _access_since, _flusher, _flusher_idle
     if _access_flush <= 0:
@@ -150,7 +152,7 @@ def _send_access(data):
     _send(None)
 
 
-def _flush_when_due():
+def _flush_when_due() -> None:
     """The timed flush: asleep while no access line waits, so idle it costs nothing."""
     global _flusher_idle
     while True:
@@ -169,7 +171,7 @@ def _flush_when_due():
         _send(None)
 
 
-def _write_pending(pending):
+def _write_pending(pending: deque[bytes]) -> None:
     while pending:
         batch = [pending.popleft()]
         size = len(batch[0])
@@ -182,7 +184,7 @@ def _write_pending(pending):
             pass  # as emit's handleError does with logging.raiseExceptions off: the line is lost
 
 
-def flush_lines():
+def flush_lines() -> None:
     """Writes the waiting access lines, waits for the writing thread, then writes what is left
     (at exit, before os._exit)."""
     if _access:
@@ -195,7 +197,7 @@ def flush_lines():
 class LogHandler(logging.Handler):
     """Writes each formatted record as one line, never split, to the real stderr."""
 
-    def emit(self, record):
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             data = (self.format(record) + "\n").encode("utf-8", "replace")
         except Exception:
@@ -203,7 +205,7 @@ class LogHandler(logging.Handler):
             return
         _send(data)
 
-    def write_line(self, text, access=False):
+    def write_line(self, text: str, access: bool = False) -> None:
         """Writes a line already formatted (jsonlog.log_event's path around LogRecords); an
         access line may wait to share a write with others (configure)."""
         data = (text + "\n").encode("utf-8", "replace")
@@ -212,11 +214,11 @@ class LogHandler(logging.Handler):
         else:
             _send(data)
 
-    def flush(self):
+    def flush(self) -> None:
         flush_lines()
 
 
-def _line(stream, raw):
+def _line(stream: str, raw: bytes) -> str:
     text = raw.decode("utf-8", "replace").rstrip("\r")
     if text.startswith("{"):
         try:
@@ -229,7 +231,7 @@ def _line(stream, raw):
 
 
 class _Relay:
-    def __init__(self, fd, stream):
+    def __init__(self, fd: int, stream: str) -> None:
         self.fd = fd
         self.stream = stream
         self.saved = os.dup(fd)
@@ -240,10 +242,10 @@ class _Relay:
                                        daemon=True)
         self.thread.start()
 
-    def _emit(self, raw):
+    def _emit(self, raw: bytes) -> None:
         _write_all(self.saved, (_line(self.stream, raw) + "\n").encode("utf-8"))
 
-    def _run(self):
+    def _run(self) -> None:
         # Only os.read and os.write here: no locks that a fork could leave held in a worker.
         pending = b""
         poller = select.poll()
@@ -267,12 +269,12 @@ class _Relay:
             self._emit(pending)
         os.close(self.read_end)
 
-    def release(self, seconds):
+    def release(self, seconds: float) -> None:
         os.dup2(self.saved, self.fd)  # closes this process's end of the pipe
         self.thread.join(seconds)
 
 
-def capture():
+def capture() -> None:
     """Moves descriptors 1 and 2 onto relays; the log handler keeps the real stderr."""
     global _log_fd
     if _relays:
@@ -282,7 +284,7 @@ def capture():
     _log_fd = _relays[1].saved
 
 
-def release(seconds=1.0):
+def release(seconds: float = 1.0) -> None:
     """Puts descriptors 1 and 2 back and writes what the relays still hold (at exit)."""
     global _log_fd
     flush_lines()

@@ -20,13 +20,23 @@ A target is detected, in this order, as:
 3. any other callable: requests call `function(payload)`.
 """
 
-import collections
-import inspect
+from __future__ import annotations
+
 import importlib
+import inspect
 import os
 import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
-Route = collections.namedtuple("Route", "path module function")
+Target = Callable[[Any], Any]
+
+
+class Route(NamedTuple):
+    path: str
+    module: str
+    function: str
+
 
 _SEGMENT = r"[A-Za-z0-9._~-]+"
 _ROUTE_PATH = re.compile(r"%s(/%s)*" % (_SEGMENT, _SEGMENT))
@@ -34,11 +44,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESERVED_PATHS = ("health", "ready", "metrics")
 
 
-def is_identifier(name):
+def is_identifier(name: str) -> bool:
     return bool(_IDENTIFIER.fullmatch(name))
 
 
-def is_module_name(name):
+def is_module_name(name: str) -> bool:
     """A dotted module name such as `predict` or `finance_income_prediction.common_utils.io`."""
     return all(_IDENTIFIER.fullmatch(part) for part in name.split("."))
 
@@ -50,13 +60,13 @@ class RoutesError(ValueError):
 class RouteLoadError(RuntimeError):
     """A route's target could not be imported or prepared; the message names route and module."""
 
-    def __init__(self, route, message):
+    def __init__(self, route: Route, message: str) -> None:
         super().__init__("route %r (module %s, function %s): %s"
                          % (route.path, route.module, route.function, message))
         self.route = route
 
 
-def parse_routes(value):
+def parse_routes(value: str | None) -> list[Route]:
     """Parse a ROUTES value into a list of Route; raises RoutesError on the first bad triple."""
     if value is None or not value.strip():
         raise RoutesError("ROUTES is not set; expected comma-separated "
@@ -92,7 +102,7 @@ def parse_routes(value):
     return routes
 
 
-def _accepts_positional(function, count):
+def _accepts_positional(function: Callable[..., Any], count: int) -> bool:
     try:
         inspect.signature(function).bind(*range(count))
     except TypeError:
@@ -102,7 +112,7 @@ def _accepts_positional(function, count):
     return True
 
 
-def load_target(route, environ, model_path):
+def load_target(route: Route, environ: Mapping[str, str], model_path: str) -> Target:
     """Import a route's module and return a callable taking the request payload."""
     try:
         module = importlib.import_module(route.module)
@@ -123,13 +133,14 @@ def load_target(route, environ, model_path):
         except Exception as exc:
             raise RouteLoadError(route, "%s(config) raised %s: %s"
                                  % (route.function, type(exc).__name__, exc)) from exc
-        return instance.predict
+        predict: Target = instance.predict
+        return predict
 
     if not callable(target):
         raise RouteLoadError(route, "%s.%s is not a function or class (its type is %s)"
                              % (route.module, route.function, type(target).__name__))
 
-    init = getattr(module, "init", None)
+    init: Any = getattr(module, "init", None)
     if route.function == "predict" and callable(init):
         if not _accepts_positional(target, 2):
             raise RouteLoadError(route, "module defines init(), so predict must accept "
@@ -140,12 +151,15 @@ def load_target(route, environ, model_path):
         except Exception as exc:
             raise RouteLoadError(route, "init(model_path, metadata) raised %s: %s"
                                  % (type(exc).__name__, exc)) from exc
-        return lambda payload: target(payload, metadata)
+        found: Any = target  # not None: checked above
+        return lambda payload: found(payload, metadata)
 
-    return target
+    function: Target = target
+    return function
 
 
-def load_routes(routes, environ, model_path=None):
+def load_routes(routes: list[Route], environ: Mapping[str, str],
+                model_path: str | None = None) -> dict[str, Target]:
     """Load every route's target, in order; returns {path: callable}."""
     if model_path is None:
         model_path = os.path.abspath("models")

@@ -19,6 +19,8 @@
 Exits 2 with a message on stderr when the source cannot be laid out or an import is missing.
 """
 
+from __future__ import annotations
+
 import ast
 import fnmatch
 import importlib.util
@@ -28,6 +30,8 @@ import re
 import shlex
 import shutil
 import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol, TextIO
 
 PROGRAM_DIR = "/opt/program"
 LAYOUT_DIR = "/opt/cortex-s2i/layout"
@@ -48,9 +52,10 @@ class LayoutError(Exception):
     """The source cannot be laid out; the message says why and what to do."""
 
 
-def parse_environment(text):
-    """KEY=VALUE lines as s2i reads them (# comments, blank lines), quotes around a value dropped."""
-    entries = []
+def parse_environment(text: str) -> list[tuple[str, str]]:
+    """KEY=VALUE lines as s2i reads them (# comments, blank lines), quotes around a value dropped.
+    """
+    entries: list[tuple[str, str]] = []
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
@@ -64,9 +69,9 @@ def parse_environment(text):
     return entries
 
 
-def entry_modules(env):
+def entry_modules(env: Mapping[str, str]) -> list[str]:
     """The modules ROUTES and TRAIN_MODULE name."""
-    modules = []
+    modules: list[str] = []
     for triple in (env.get("ROUTES") or "").split(","):
         parts = triple.strip().split(":")
         if len(parts) == 3 and parts[1].strip():
@@ -76,7 +81,7 @@ def entry_modules(env):
     return modules
 
 
-def model_path(value):
+def model_path(value: str | None) -> str:
     """CORTEX_S2I_MODEL as a relative posix path inside the source ('' for the source itself)."""
     parts = [p for p in (value or "").replace("\\", "/").split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
@@ -84,15 +89,17 @@ def model_path(value):
     return "/".join(parts)
 
 
-def read_ignore(path):
+def read_ignore(path: str) -> list[str]:
     if not os.path.isfile(path):
         return []
     with open(path, encoding="utf-8", errors="replace") as f:
-        return [line.strip() for line in f if line.strip() and not line.strip().startswith(("#", "!"))]
+        return [line.strip() for line in f
+                if line.strip() and not line.strip().startswith(("#", "!"))]
 
 
-def ignored(rel, is_dir, patterns):
-    """A .cortexignore match, gitignore-style for the common forms (name, dir/, /anchored, globs)."""
+def ignored(rel: str, is_dir: bool, patterns: list[str]) -> bool:
+    """A .cortexignore match, gitignore-style for the common forms (name, dir/, /anchored, globs).
+    """
     name = rel.rsplit("/", 1)[-1]
     for pattern in patterns:
         if pattern.endswith("/"):
@@ -106,7 +113,7 @@ def ignored(rel, is_dir, patterns):
     return False
 
 
-def has_python(path):
+def has_python(path: str) -> bool:
     for _dirpath, dirs, files in os.walk(path):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in NEVER_DIRS]
         if any(f.endswith(".py") for f in files):
@@ -114,12 +121,16 @@ def has_python(path):
     return False
 
 
-def select(src, model):
+def select(src: str, model: str
+           ) -> tuple[list[str], list[str], list[str], list[tuple[str, str]]]:
     """(files, links, models_dirs, left_out) of the source, as paths relative to it."""
     patterns = read_ignore(os.path.join(src, ".cortexignore"))
     if model:
         patterns += read_ignore(os.path.join(src, model, ".cortexignore"))
-    files, links, models_dirs, left_out = [], [], [], []
+    files: list[str] = []
+    links: list[str] = []
+    models_dirs: list[str] = []
+    left_out: list[tuple[str, str]] = []
     model_prefix = model + "/" if model else ""
     for dirpath, dirs, names in os.walk(src):
         rel_dir = os.path.relpath(dirpath, src).replace(os.sep, "/")
@@ -136,7 +147,8 @@ def select(src, model):
                 left_out.append((rel, d if d in ("data", "models") else "never sent"))
                 # The models/ of the model's folder or of a package above it: code reading
                 # package-relative models/ finds the mounted models, as in images cortex-s2i builds.
-                if d == "models" and (rel_dir == model or model.startswith(rel_dir + "/") or rel_dir == ""):
+                if d == "models" and (rel_dir == model or model.startswith(rel_dir + "/")
+                                      or rel_dir == ""):
                     models_dirs.append(rel)
             elif os.path.islink(full):
                 links.append(rel)
@@ -164,7 +176,7 @@ def select(src, model):
     return files, links, models_dirs, left_out
 
 
-def module_files(rel_paths):
+def module_files(rel_paths: list[str]) -> list[list[str]]:
     """Module name parts of each Python file: a/b.py -> [a, b], a/__init__.py -> [a]."""
     out = []
     for rel in rel_paths:
@@ -178,7 +190,7 @@ def module_files(rel_paths):
     return out
 
 
-def package_path(modules, files, model):
+def package_path(modules: list[str], files: list[str], model: str) -> list[str] | None:
     """The folders above the source in the image that the entry modules' names need, or None.
 
     A file whose module name parts end the wanted name places the source: `pkg.model.predict`
@@ -199,13 +211,19 @@ def package_path(modules, files, model):
     return None
 
 
-def import_roots(prefix, model):
-    """Image folders of PYTHONPATH, as cortex-s2i sets it: the model's folder, each one up, /opt/program."""
+def import_roots(prefix: list[str], model: str) -> list[str]:
+    """Image folders of PYTHONPATH, as cortex-s2i sets it: the model's folder, each one up,
+    /opt/program."""
     parts = prefix + (model.split("/") if model else [])
-    return [PROGRAM_DIR + "/" + "/".join(parts[:i]) for i in range(len(parts), 0, -1)] + [PROGRAM_DIR]
+    return ([PROGRAM_DIR + "/" + "/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+            + [PROGRAM_DIR])
 
 
-def resolves(module, roots, has, namespace=False):
+class _Has(Protocol):
+    def __call__(self, path: str, is_dir: bool = False, /) -> bool: ...
+
+
+def resolves(module: str, roots: list[str], has: _Has, namespace: bool = False) -> bool:
     """Whether `module` is a file (or, with namespace, also a folder) under one of the roots."""
     parts = module.split(".")
     for root in roots:
@@ -215,11 +233,14 @@ def resolves(module, roots, has, namespace=False):
     return False
 
 
-def route_paths(env):
-    return [t.strip().split(":")[0] for t in (env.get("ROUTES") or "").split(",") if t.count(":") == 2]
+def route_paths(env: Mapping[str, str]) -> list[str]:
+    return [t.strip().split(":")[0] for t in (env.get("ROUTES") or "").split(",")
+            if t.count(":") == 2]
 
 
-def layout(src, program=PROGRAM_DIR, layout_dir=LAYOUT_DIR, environ=None, out=sys.stdout, metadata=S2I_METADATA):
+def layout(src: str, program: str = PROGRAM_DIR, layout_dir: str = LAYOUT_DIR,
+           environ: Mapping[str, str] | None = None, out: TextIO = sys.stdout,
+           metadata: str = S2I_METADATA) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     model = model_path(environ.get(MODEL_KEY))
     model_dir = os.path.join(src, model) if model else src
@@ -238,7 +259,8 @@ def layout(src, program=PROGRAM_DIR, layout_dir=LAYOUT_DIR, environ=None, out=sy
     env = dict(entries)
     modules = entry_modules(env)
     if not modules:
-        raise LayoutError("%s/.s2i/environment sets neither ROUTES nor TRAIN_MODULE" % (model or "."))
+        raise LayoutError("%s/.s2i/environment sets neither ROUTES nor TRAIN_MODULE"
+                          % (model or "."))
 
     files, links, models_dirs, left_out = select(src, model)
     given = [p for p in (environ.get(PROJECT_KEY) or "").split("/") if p]
@@ -265,12 +287,14 @@ def layout(src, program=PROGRAM_DIR, layout_dir=LAYOUT_DIR, environ=None, out=sy
         os.symlink(MODELS_LINK, dest)
 
     roots = [program + r[len(PROGRAM_DIR):] for r in import_roots(prefix, model)]
-    in_image = set()
+    in_image: set[str] = set()
     for rel in files:
         in_image.add(os.path.join(top, rel))
     dirs_in_image = {os.path.dirname(p) for p in in_image}
     dirs_in_image |= {d for p in list(dirs_in_image) for d in ancestors(p)}
-    has = lambda p, is_dir=False: p in (dirs_in_image if is_dir else in_image)  # noqa: E731
+
+    def has(p: str, is_dir: bool = False) -> bool:
+        return p in (dirs_in_image if is_dir else in_image)
     missing = [m for m in modules if not resolves(m, roots, has)]
     if missing:
         raise LayoutError("%s: not in what was sent (import roots %s); %s" % (
@@ -279,20 +303,23 @@ def layout(src, program=PROGRAM_DIR, layout_dir=LAYOUT_DIR, environ=None, out=sy
     os.makedirs(layout_dir, exist_ok=True)
     user_path = env.pop("PYTHONPATH", "")
     with open(os.path.join(layout_dir, "env.sh"), "w", encoding="utf-8") as f:
-        f.write("# Written by assemble: the model's .s2i/environment and its import roots. A value\n"
-                "# given at run time (docker run -e) wins over the one here.\n")
+        f.write("# Written by assemble: the model's .s2i/environment and its import roots.\n"
+                "# A value given at run time (docker run -e) wins over the one here.\n")
         for key, value in entries:
             if key == "PYTHONPATH" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 continue
             f.write('[ -n "${%s+set}" ] || export %s=%s\n' % (key, key, shlex.quote(value)))
         path = ":".join(roots + ([user_path] if user_path else []))
-        f.write('PYTHONPATH=%s"${PYTHONPATH:+:$PYTHONPATH}"\nexport PYTHONPATH\n' % shlex.quote(path))
+        f.write('PYTHONPATH=%s"${PYTHONPATH:+:$PYTHONPATH}"\nexport PYTHONPATH\n'
+                % shlex.quote(path))
     record = {"model": model, "package": "/".join(prefix), "program": top, "pythonPath": roots,
-              "modules": modules, "files": len(files), "leftOut": [{"path": p, "why": w} for p, w in left_out]}
+              "modules": modules, "files": len(files),
+              "leftOut": [{"path": p, "why": w} for p, w in left_out]}
     with open(os.path.join(layout_dir, "layout.json"), "w", encoding="utf-8") as f:
         json.dump(record, f, indent=2, sort_keys=True)
     # The labels images built by cortex-s2i carry about their model.
-    labels = [{"org.opencontainers.image.title": (prefix + (model.split("/") if model else []))[-1]}]
+    title = (prefix + (model.split("/") if model else []))[-1]
+    labels = [{"org.opencontainers.image.title": title}]
     if route_paths(env):
         labels.append({"io.cortex-s2i.routes": ",".join(route_paths(env))})
     os.makedirs(os.path.dirname(metadata), exist_ok=True)
@@ -304,7 +331,7 @@ def layout(src, program=PROGRAM_DIR, layout_dir=LAYOUT_DIR, environ=None, out=sy
     return record
 
 
-def ancestors(path):
+def ancestors(path: str) -> Iterator[str]:
     while True:
         parent = os.path.dirname(path)
         if parent == path:
@@ -313,7 +340,7 @@ def ancestors(path):
         path = parent
 
 
-def send_root_hint(model):
+def send_root_hint(model: str) -> str:
     if model:
         return "check the module names, and that .cortexignore does not leave their files out"
     return ("a model folder sent alone carries none of the code around it (its package's shared "
@@ -321,14 +348,14 @@ def send_root_hint(model):
             "s2i build <project root> <builder> <image> -e %s=<path/to/model>" % MODEL_KEY)
 
 
-def imports_of(path):
+def imports_of(path: str) -> list[tuple[str, int]]:
     """(dotted name, line) of each absolute import in a Python file."""
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), filename=path)
     except (SyntaxError, ValueError):
         return []
-    out = []
+    out: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out += [(a.name, node.lineno) for a in node.names]
@@ -337,7 +364,7 @@ def imports_of(path):
     return out
 
 
-def check(layout_dir=LAYOUT_DIR, out=sys.stdout):
+def check(layout_dir: str = LAYOUT_DIR, out: TextIO = sys.stdout) -> list[str]:
     """The imports of the model's code that are not in the layout: the problems, one a line.
 
     A module that is neither sent nor installed is only a warning: the model's folder holds the
@@ -347,8 +374,10 @@ def check(layout_dir=LAYOUT_DIR, out=sys.stdout):
         record = json.load(f)
     roots = record["pythonPath"]
     model_dir = roots[0]
-    has = lambda p, is_dir=False: os.path.isdir(p) if is_dir else os.path.isfile(p)  # noqa: E731
-    problems = []
+
+    def has(p: str, is_dir: bool = False) -> bool:
+        return os.path.isdir(p) if is_dir else os.path.isfile(p)
+    problems: list[str] = []
     for dirpath, dirs, names in os.walk(model_dir):
         dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(dirpath, d)))
         for n in sorted(names):
@@ -371,7 +400,8 @@ def check(layout_dir=LAYOUT_DIR, out=sys.stdout):
                 if local:
                     problems.append("%s, which is not in what was sent" % where)
                 else:
-                    out.write("assemble: warning: %s, which is neither sent nor installed\n" % where)
+                    out.write("assemble: warning: %s, which is neither sent nor installed\n"
+                              % where)
     for p in problems:
         out.write("assemble: %s\n" % p)
     if problems:
@@ -379,7 +409,7 @@ def check(layout_dir=LAYOUT_DIR, out=sys.stdout):
     return problems
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["layout"] and len(argv) == 2:

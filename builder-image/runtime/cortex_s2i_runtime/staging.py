@@ -22,6 +22,8 @@ Code that writes to an absolute path bypasses the stage, except through MODELS_L
 (models_link.py), which the train runner points at the stage's models folder during the run.
 """
 
+from __future__ import annotations
+
 import filecmp
 import os
 import shutil
@@ -32,19 +34,19 @@ import tempfile
 class PublishError(Exception):
     """publish() found problems before changing anything; `problems` lists each, one per path."""
 
-    def __init__(self, problems):
+    def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems) + "; nothing was published")
         self.problems = list(problems)
 
 
 class ModelsStage:
-    def __init__(self, workdir, tmp_root=None):
+    def __init__(self, workdir: str, tmp_root: str | None = None) -> None:
         self.workdir = os.path.abspath(workdir)
         self.models_dir = os.path.join(self.workdir, "models")
         self.root = tempfile.mkdtemp(prefix="cortex-s2i-train-", dir=tmp_root)
         self.staged_models = os.path.join(self.root, "models")
 
-    def prepare(self):
+    def prepare(self) -> str:
         """Fill the scratch directory; returns its path, the working directory for the run."""
         for name in sorted(os.listdir(self.workdir)):
             if name != "models":
@@ -57,7 +59,7 @@ class ModelsStage:
             os.mkdir(self.staged_models)
         return self.root
 
-    def changes(self):
+    def changes(self) -> list[str]:
         """Staged files (relative paths, sorted) that are new or differ from the published ones."""
         changed = []
         for dirpath, dirnames, filenames in os.walk(self.staged_models):
@@ -74,7 +76,7 @@ class ModelsStage:
                     changed.append(relative)
         return sorted(changed)
 
-    def check(self, paths):
+    def check(self, paths: list[str]) -> dict[str, str]:
         """Every reason publishing `paths` would fail or be unsafe, found without writing anything.
 
         Returns {relative path: text of the link to publish} for the links among `paths`; raises
@@ -82,11 +84,11 @@ class ModelsStage:
         other type (a folder where a file goes, a file or link where a folder goes), and a link
         that leaves the models folder.
         """
-        problems = []
+        problems: list[str] = []
         if os.path.islink(self.staged_models) or not os.path.isdir(self.staged_models):
             raise PublishError(["the run replaced its models folder with %s; write files inside "
                                 "it instead" % _describe(self.staged_models)])
-        links = {}
+        links: dict[str, str] = {}
         for relative in paths:
             source = os.path.join(self.staged_models, relative)
             shown = "models/" + relative
@@ -97,8 +99,8 @@ class ModelsStage:
                 continue
             if stat.S_ISLNK(mode):
                 text, problem = self._link_text(source, shown)
-                if problem:
-                    problems.append(problem)
+                if problem is not None or text is None:
+                    problems.append(problem or "%s cannot be published" % shown)
                     continue
                 links[relative] = text
             elif not stat.S_ISREG(mode):
@@ -109,7 +111,7 @@ class ModelsStage:
             raise PublishError(problems)
         return links
 
-    def _link_text(self, source, shown):
+    def _link_text(self, source: str, shown: str) -> tuple[str | None, str | None]:
         """(the link's text as published, None) or (None, why it cannot be published).
 
         A link is published only when it resolves inside the models folder, and always as a
@@ -127,7 +129,7 @@ class ModelsStage:
         return None, ("%s is a link to %s, outside the models folder: a published link must "
                       "stay inside it (write a copy of the file instead)" % (shown, target))
 
-    def _conflicts(self, relative):
+    def _conflicts(self, relative: str) -> list[str]:
         """What in the published folder stands in the way of relative: files, links, folders."""
         parts = relative.split(os.sep)
         path = self.models_dir
@@ -149,7 +151,7 @@ class ModelsStage:
                            else "file")]
         return []
 
-    def publish(self, version, paths=None):
+    def publish(self, version: str, paths: list[str] | None = None) -> list[str]:
         """Copy `paths` (default: changes()) into the real models directory, in that order.
 
         Returns the paths. All or nothing: check() first, then every file is copied beside its
@@ -160,9 +162,9 @@ class ModelsStage:
         """
         paths = self.changes() if paths is None else list(paths)
         links = self.check(paths)
-        created_dirs = []
-        pending = []  # (temporary, target)
-        backups = {}  # target: backup, for the targets that exist
+        created_dirs: list[str] = []
+        pending: list[tuple[str, str]] = []  # (temporary, target)
+        backups: dict[str, str] = {}  # target: backup, for the targets that exist
         try:
             for relative in paths:
                 source = os.path.join(self.staged_models, relative)
@@ -205,11 +207,11 @@ class ModelsStage:
             _fsync_dir(directory)
         return paths
 
-    def discard(self):
+    def discard(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _same(source, target):
+def _same(source: str, target: str) -> bool:
     if os.path.islink(source):
         return os.path.islink(target) and os.readlink(source) == os.readlink(target)
     if os.path.islink(target) or not os.path.isfile(target):
@@ -218,7 +220,7 @@ def _same(source, target):
     return filecmp.cmp(source, target, shallow=True)
 
 
-def _describe(path):
+def _describe(path: str) -> str:
     if os.path.islink(path):
         return "a link to %s" % os.readlink(path)
     if os.path.isdir(path):
@@ -228,13 +230,13 @@ def _describe(path):
     return "a special file" if os.path.lexists(path) else "missing"
 
 
-def _beside(target, version, kind):
+def _beside(target: str, version: str, kind: str) -> str:
     """A hidden name next to target for this run's temporary copy ("tmp") or backup ("old")."""
     return os.path.join(os.path.dirname(target), ".%s.cortex-s2i-%s.%s"
                         % (os.path.basename(target), version, kind))
 
 
-def _keep(target, backup):
+def _keep(target: str, backup: str) -> None:
     """Keep target's current content under the name backup, without following a link."""
     try:
         os.link(target, backup, follow_symlinks=False)
@@ -246,7 +248,7 @@ def _keep(target, backup):
             shutil.copy2(target, backup)
 
 
-def _make_dirs(directory, created):
+def _make_dirs(directory: str, created: list[str]) -> None:
     """os.makedirs, recording each directory it creates (outermost first) in `created`."""
     missing = []
     while not os.path.isdir(directory):
@@ -257,7 +259,7 @@ def _make_dirs(directory, created):
         created.append(path)
 
 
-def _remove_quietly(files, directories):
+def _remove_quietly(files: list[str], directories: list[str]) -> None:
     for path in files:
         try:
             os.unlink(path)
@@ -270,7 +272,7 @@ def _remove_quietly(files, directories):
             pass
 
 
-def _fsync_file(path):
+def _fsync_file(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -278,7 +280,7 @@ def _fsync_file(path):
         os.close(fd)
 
 
-def _fsync_dir(path):
+def _fsync_dir(path: str) -> None:
     # Makes the renames durable; some filesystems cannot fsync a directory, which is no error.
     try:
         fd = os.open(path, os.O_RDONLY)

@@ -1,10 +1,13 @@
-"""Standard streams of the one-shot commands: stdout for machine-readable output, the rest to stderr."""
+"""Standard streams of the one-shot commands: stdout for what a program reads, the rest stderr."""
+
+from __future__ import annotations
 
 import os
 import sys
+from typing import TextIO
 
 
-def claim_stdout():
+def claim_stdout() -> TextIO:
     """Keep the real stdout for the command's output and point file descriptor 1 at stderr.
 
     Model code prints, and so do its subprocesses and native libraries (at file-descriptor level,
@@ -14,5 +17,7 @@ def claim_stdout():
     sys.stdout.flush()
     claimed = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
-    sys.stdout.reconfigure(line_buffering=True)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)  # a TextIOWrapper's, as it is here
+    if reconfigure is not None:
+        reconfigure(line_buffering=True)
     return claimed

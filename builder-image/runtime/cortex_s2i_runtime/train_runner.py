@@ -20,6 +20,8 @@ published and the function's return value. It is published last, so it never des
 that are not all in place.
 """
 
+from __future__ import annotations
+
 import contextlib
 import datetime
 import importlib
@@ -30,6 +32,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator, Mapping
+from types import FrameType
+from typing import Any, TextIO
 
 from . import jsonlog, models_link, staging, streams
 from .routes import is_identifier, is_module_name
@@ -62,46 +67,46 @@ to stderr. Exit status: 0 success, 1 training failed, 2 bad input, 128+N killed 
 
 class _Interrupted(BaseException):
     # BaseException, so that a train function's broad `except Exception` cannot swallow it.
-    def __init__(self, signum):
+    def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
 class _Failure(Exception):
-    def __init__(self, message, exit_code):
+    def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-def new_version(now=None):
+def new_version(now: datetime.datetime | None = None) -> str:
     """A model version id: UTC time plus random hex, e.g. 20261121T194501Z-3fa2c1."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def _is_truthy(value):
+def _is_truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes")
 
 
 class _Events:
-    def __init__(self, stream, version, started):
+    def __init__(self, stream: TextIO, version: str, started: float) -> None:
         self.stream = stream
         self.version = version
         self.started = started
         self.started_at = jsonlog.utc_now_iso()
 
-    def emit(self, event, **fields):
+    def emit(self, event: str, **fields: Any) -> None:
         line = {"event": event, "version": self.version}
         line.update(fields)
         line["time"] = jsonlog.utc_now_iso()
         self.stream.write(jsonlog.dumps(line) + "\n")
         self.stream.flush()
 
-    def elapsed(self):
+    def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 3)
 
 
-def _read_input(environ):
+def _read_input(environ: Mapping[str, str]) -> tuple[str, str, Any]:
     module = environ.get("TRAIN_MODULE", "").strip()
     function = environ.get("TRAIN_FUNCTION", "").strip()
     if not module:
@@ -126,7 +131,7 @@ def _read_input(environ):
     return module, function, payload
 
 
-def _check_data_reference(payload):
+def _check_data_reference(payload: Any) -> None:
     """A "$ref" (the Cortex convention for the training data's path) must exist before training."""
     if not isinstance(payload, dict) or "$ref" not in payload:
         return
@@ -142,18 +147,18 @@ def _check_data_reference(payload):
                        % (reference, os.getcwd(), hint), EXIT_USAGE)
 
 
-def _check_models_mount(models_dir, is_mount):
+def _check_models_mount(models_dir: str, is_mount: Callable[[str], bool]) -> None:
     if not is_mount(models_dir):
         raise _Failure("%s is not a mounted folder, so the models this run publishes would be "
                        "lost with the container: mount one with -v \"$PWD/models:%s\""
                        % (models_dir, models_dir), EXIT_USAGE)
 
 
-def metadata_file_name(module_name, function_name):
+def metadata_file_name(module_name: str, function_name: str) -> str:
     return "%s.%s%s" % (module_name, function_name, METADATA_SUFFIX)
 
 
-def _load(module_name, function_name):
+def _load(module_name: str, function_name: str) -> Callable[[Any], Any]:
     try:
         module = importlib.import_module(module_name)
     except _Interrupted:
@@ -171,10 +176,11 @@ def _load(module_name, function_name):
     if not callable(function):
         raise _Failure("TRAIN_FUNCTION %s.%s is not a function (its type is %s)"
                        % (module_name, function_name, type(function).__name__), EXIT_USAGE)
-    return function
+    train: Callable[[Any], Any] = function
+    return train
 
 
-def _where(exc):
+def _where(exc: BaseException) -> str | None:
     """file:line of the model code that failed to import, or None when none of it ran.
 
     The innermost frame of the model's own code: not the runtime's, the standard library's or an
@@ -184,10 +190,10 @@ def _where(exc):
         return "%s:%s" % (exc.filename, exc.lineno)
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if not _outside_model_code(frame.filename)]
-    return "%s:%d" % (frames[-1].filename, frames[-1].lineno) if frames else None
+    return "%s:%s" % (frames[-1].filename, frames[-1].lineno) if frames else None
 
 
-def _outside_model_code(filename):
+def _outside_model_code(filename: str) -> bool:
     if filename.startswith("<"):
         return True  # <frozen importlib._bootstrap>
     parts = os.path.abspath(filename).split(os.sep)
@@ -201,7 +207,7 @@ _NOT_MODEL_CODE = (os.path.dirname(os.path.abspath(__file__)),
 
 
 @contextlib.contextmanager
-def _signals_ignored():
+def _signals_ignored() -> Iterator[None]:
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -210,11 +216,12 @@ def _signals_ignored():
             signal.signal(signum, handler)
 
 
-def _raise_interrupted(signum, frame):
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise _Interrupted(signum)
 
 
-def _run(events, module_name, function_name, payload, models_link_path):
+def _run(events: _Events, module_name: str, function_name: str, payload: Any,
+         models_link_path: str) -> dict[str, Any]:
     """Import, train and publish inside a models stage; returns the finished event's fields."""
     stage = staging.ModelsStage(os.getcwd())
     original_cwd = os.getcwd()
@@ -243,7 +250,8 @@ def _run(events, module_name, function_name, payload, models_link_path):
         stage.discard()
 
 
-def _train_and_publish(events, stage, module_name, function_name, payload):
+def _train_and_publish(events: _Events, stage: staging.ModelsStage, module_name: str,
+                       function_name: str, payload: Any) -> dict[str, Any]:
     function = _load(module_name, function_name)
     try:
         result = function({"payload": payload})
@@ -261,7 +269,8 @@ def _train_and_publish(events, stage, module_name, function_name, payload):
         return _publish(events, stage, module_name, function_name, result)
 
 
-def _publish(events, stage, module_name, function_name, result):
+def _publish(events: _Events, stage: staging.ModelsStage, module_name: str, function_name: str,
+             result: Any) -> dict[str, Any]:
     try:
         plain_result = json.loads(jsonlog.dumps_or_repr(result))
         metadata_name = metadata_file_name(module_name, function_name)
@@ -283,12 +292,14 @@ def _publish(events, stage, module_name, function_name, result):
             "metadata": "models/" + metadata_name}
 
 
-def _one_shot(argv, environ, stdin):
+def _one_shot(argv: list[str], environ: Mapping[str, str],
+              stdin: TextIO) -> dict[str, str] | None:
     """The environment of `--train [PAYLOAD]` (TRAIN=1, PAYLOAD=...); None when argv is not that."""
     if not argv:
         return None
     if argv[0].startswith("--train="):
-        payload, rest = argv[0][len("--train="):], argv[1:]
+        payload: str | None = argv[0][len("--train="):]
+        rest = argv[1:]
     elif argv[0] == "--train":
         payload, rest = (argv[1] if len(argv) > 1 else None), argv[2:]
     else:
@@ -301,8 +312,9 @@ def _one_shot(argv, environ, stdin):
     return environ
 
 
-def main(argv=None, environ=None, models_link_path=models_link.MODELS_LINK,
-         is_mount=os.path.ismount):
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None,
+         models_link_path: str = models_link.MODELS_LINK,
+         is_mount: Callable[[str], bool] = os.path.ismount) -> int:
     """The train run; `models_link_path` and `is_mount` are parameters for the tests' sake."""
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
@@ -337,7 +349,7 @@ def main(argv=None, environ=None, models_link_path=models_link.MODELS_LINK,
     return EXIT_OK
 
 
-def _fail(events, message, exit_code):
+def _fail(events: _Events, message: str, exit_code: int) -> int:
     sys.stderr.write("cortex-s2i train: error: %s\n" % message)
     sys.stderr.flush()
     events.emit("failed", error=message, exit_code=exit_code, duration_seconds=events.elapsed())

@@ -154,7 +154,8 @@ class BatchWorkerTest(unittest.TestCase):
 
     def test_batch_route_picks_the_predictor_among_several_routes(self):
         self.write_split([[7]], workers=1)
-        env = self.environ(ROUTES="other:nowhere:f,score:%s:Scorer" % self.module, BATCH_ROUTE="score")
+        env = self.environ(ROUTES="other:nowhere:f,score:%s:Scorer" % self.module,
+                           BATCH_ROUTE="score")
         self.assertEqual(batch_worker.main(env, False), 0)
         self.assertEqual([p["item"] for p in self.predictions()], [7])
 

@@ -1,4 +1,5 @@
-"""Tests of serving cortex.yaml's APIs: both predictor styles, Cortex's answer shape, run-time overrides, monitoring."""
+"""Tests of serving cortex.yaml's APIs: both predictor styles, Cortex's answer shape, run-time
+overrides, monitoring."""
 
 import json
 import os
@@ -10,8 +11,7 @@ import unittest
 
 from cortex_s2i_runtime import cortex_api, predict_server, routes
 
-from tests.support import LogCapture
-from tests.test_predict_server import call
+from tests.support import AsgiClient, LogCapture
 
 CLASS_PREDICTOR = """
     from scaling import scale
@@ -47,7 +47,8 @@ class CortexApisTest(unittest.TestCase):
         self.write("iris/predictor.py", MODULE_PREDICTOR)
         self.write("models/iris/label.txt", "setosa\n")
         self.apis = [
-            {"name": "house-price", "route": "house-price", "predictor": self.at("housing/predictor.py"),
+            {"name": "house-price", "route": "house-price",
+             "predictor": self.at("housing/predictor.py"),
              "python_path": self.at("housing/lib"), "config": {"factor": 3, "nested": {"a": [1]}},
              "model": None, "monitoring": {"key": "price", "model_type": "regression"}},
             {"name": "iris", "route": "v1/iris", "predictor": self.at("iris/predictor.py"),
@@ -68,18 +69,21 @@ class CortexApisTest(unittest.TestCase):
         return dict({"CORTEX_S2I_APIS": self.at("apis.json")}, **extra)
 
     def app(self, **extra):
-        app = predict_server._new_app(self.environ(**extra), shared=False)
-        app.load({}, model_path=self.at("models"))
-        return app
+        return predict_server.create_app(self.environ(**extra), models_dir=self.at("models"))
+
+    def call(self, app, method, path, body=b""):
+        response = AsgiClient(self, app).request(method, path, body,
+                                                 {"content-type": "application/json"})
+        return response.status, response.headers, response.body
 
     def post(self, app, path, payload):
-        status, _, body = call(app, "POST", path, json.dumps(payload).encode(),
-                               {"CONTENT_TYPE": "application/json"})
+        status, _, body = self.call(app, "POST", path, json.dumps(payload).encode())
         return status, json.loads(body)
 
     def test_the_class_style_gets_its_config_as_given_and_answers_without_an_envelope(self):
         status, answer = self.post(self.app(), "/house-price", {"x": 2})
-        self.assertEqual((status, answer), (200, {"price": 6, "config": {"factor": 3, "nested": {"a": [1]}}}))
+        self.assertEqual((status, answer),
+                         (200, {"price": 6, "config": {"factor": 3, "nested": {"a": [1]}}}))
 
     def test_the_module_style_gets_its_model_folder_and_the_metadata(self):
         app = self.app()
@@ -93,47 +97,56 @@ class CortexApisTest(unittest.TestCase):
         self.assertEqual(status, 500)
         self.assertEqual(answer["error"]["status"], 500)
         self.assertNotIn("secret", json.dumps(answer))
-        status, _, body = call(app, "POST", "/v1/iris", b"{not json", {"CONTENT_TYPE": "application/json"})
+        status, _, body = self.call(app, "POST", "/v1/iris", b"{not json")
         self.assertEqual((status, json.loads(body)["error"]["status"]), (400, 400))
-        self.assertEqual(call(app, "POST", "/iris", b"{}")[0], 404)
+        self.assertEqual(self.call(app, "POST", "/iris", b"{}")[0], 404)
 
     def test_metrics_count_predicted_classes_and_observe_predicted_values(self):
         app = self.app()
         for payload in ({}, {"i": 1}, {"i": 1}):
             self.post(app, "/v1/iris", payload)
         self.post(app, "/house-price", {"x": 5})
-        status, _, body = call(app, "GET", "/metrics")
+        status, _, body = self.call(app, "GET", "/metrics")
         text = body.decode()
         self.assertEqual(status, 200)
-        self.assertIn('cortex_s2i_predictions_total{api="iris",class="setosa"} 1', text)
-        self.assertIn('cortex_s2i_predictions_total{api="iris",class="versicolor"} 2', text)
-        self.assertIn('cortex_s2i_prediction_value_sum{api="house-price"} 15', text)
-        self.assertIn('cortex_s2i_requests_total{route="v1/iris",status="200"} 3', text)
+        self.assertIn('cortex_s2i_predictions_total{api="iris",class="setosa"} 1.0', text)
+        self.assertIn('cortex_s2i_predictions_total{api="iris",class="versicolor"} 2.0', text)
+        self.assertIn('cortex_s2i_prediction_value_bucket{api="house-price",le="10.0"} 0.0', text)
+        self.assertIn('cortex_s2i_prediction_value_bucket{api="house-price",le="100.0"} 1.0', text)
+        self.assertIn('cortex_s2i_prediction_value_count{api="house-price"} 1.0', text)
+        self.assertIn('cortex_s2i_predictions_unrecorded_total{api="iris"} 0.0', text)
+        self.assertIn('cortex_s2i_requests_total{route="v1/iris",status="200"} 3.0', text)
 
     def test_one_api_of_the_image_is_served_when_cortex_s2i_api_names_it(self):
         app = self.app(CORTEX_S2I_API="iris")
         self.assertEqual(app.route_paths, ["v1/iris"])
-        self.assertEqual(call(app, "POST", "/house-price", b"{}")[0], 404)
-        with self.assertRaisesRegex(cortex_api.CortexApisError, "no API of that name.*house-price, iris"):
+        self.assertEqual(self.call(app, "POST", "/house-price", b"{}")[0], 404)
+        with self.assertRaisesRegex(cortex_api.CortexApisError,
+                                    "no API of that name.*house-price, iris"):
             cortex_api.from_environ(self.environ(CORTEX_S2I_API="nope"))
 
     def test_the_mounted_predictor_config_replaces_the_baked_one(self):
         self.write("config.json", json.dumps({"factor": 10}))
-        app = self.app(CORTEX_S2I_API="house-price", CORTEX_S2I_PREDICTOR_CONFIG=self.at("config.json"))
-        self.assertEqual(self.post(app, "/house-price", {"x": 2}), (200, {"price": 20, "config": {"factor": 10}}))
+        app = self.app(CORTEX_S2I_API="house-price",
+                       CORTEX_S2I_PREDICTOR_CONFIG=self.at("config.json"))
+        self.assertEqual(self.post(app, "/house-price", {"x": 2}),
+                         (200, {"price": 20, "config": {"factor": 10}}))
 
     def test_the_mounted_config_needs_to_know_its_api_when_several_are_served(self):
         self.write("config.json", "{}")
         with self.assertRaisesRegex(cortex_api.CortexApisError, "set CORTEX_S2I_API"):
-            cortex_api.from_environ(self.environ(CORTEX_S2I_PREDICTOR_CONFIG=self.at("config.json")))
+            cortex_api.from_environ(
+                self.environ(CORTEX_S2I_PREDICTOR_CONFIG=self.at("config.json")))
         self.write("config.json", "[1]")
         with self.assertRaisesRegex(cortex_api.CortexApisError, "must hold a JSON object"):
-            cortex_api.from_environ(self.environ(CORTEX_S2I_API="iris", CORTEX_S2I_PREDICTOR_CONFIG=self.at("config.json")))
+            cortex_api.from_environ(self.environ(
+                CORTEX_S2I_API="iris", CORTEX_S2I_PREDICTOR_CONFIG=self.at("config.json")))
 
     def test_a_predictor_in_neither_style_fails_to_load_naming_its_file(self):
         LogCapture(self, "cortex_s2i")
         self.write("iris/predictor.py", "def serve(x):\n    return x\n")
-        with self.assertRaisesRegex(routes.RouteLoadError, "predictor.py.*neither a PythonPredictor"):
+        with self.assertRaisesRegex(routes.RouteLoadError,
+                                    "predictor.py.*neither a PythonPredictor"):
             self.app()
 
     def test_without_an_api_list_the_image_serves_routes(self):

@@ -6,7 +6,8 @@ from cortex_s2i_runtime import import_check
 class ImportCheckTest(unittest.TestCase):
     def test_a_missing_required_name_fails_and_an_optional_one_warns(self):
         result, status = import_check.check(["json", "no_such_module_x1", "?no_such_module_x2"])
-        self.assertEqual(result, {"missing": ["no_such_module_x1"], "warnings": ["no_such_module_x2"]})
+        self.assertEqual(result,
+                         {"missing": ["no_such_module_x1"], "warnings": ["no_such_module_x2"]})
         self.assertEqual(status, import_check.EXIT_MISSING)
 
     def test_found_names_pass(self):

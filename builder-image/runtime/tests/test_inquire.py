@@ -21,6 +21,9 @@ ROUTES_SOURCE = """
         logging.getLogger("model").warning("a model log line")
         if isinstance(msg, dict) and "fail" in msg:
             raise ValueError("asked to fail: %s" % msg["fail"])
+        if isinstance(msg, dict) and "refuse" in msg:
+            from cortex_s2i_runtime import ClientError
+            raise ClientError("feature x is missing", status=422)
         return {"sum": sum(msg["x"]) if isinstance(msg, dict) else len(msg)}
 
     def odd(msg):
@@ -67,7 +70,10 @@ class InquireTest(unittest.TestCase):
             handle.write("100")
 
     def inquire(self, args, routes="score:scorer:predict", stdin=None, **extra):
-        environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # The run script's python3 is this interpreter, as the image's is the one its runtime's
+        # libraries are installed for.
+        path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "/bin")
+        environ = {"PATH": path,
                    "PYTHONPATH": RUNTIME_DIR + os.pathsep + self.code, "ROUTES": routes}
         environ.update(extra)
         done = subprocess.run(["sh", os.path.join(RUN_DIR, "daemon")] + list(args),
@@ -114,7 +120,8 @@ class InquireTest(unittest.TestCase):
         with open(apis, "w") as handle:
             json.dump([{"name": "offset", "route": "v1/offset", "config": {"k": 2},
                         "predictor": os.path.join(self.code, "modstyle.py"), "model": None},
-                       {"name": "score", "route": "score", "predictor": os.path.join(self.code, "scorer.py")}],
+                       {"name": "score", "route": "score",
+                        "predictor": os.path.join(self.code, "scorer.py")}],
                       handle)
         code, stdout, stderr = self.inquire(["--inquire", '{"x": [1, 2]}', "--route", "/v1/offset"],
                                             routes="", CORTEX_S2I_APIS=apis)
@@ -138,7 +145,8 @@ class InquireTest(unittest.TestCase):
     def test_with_several_routes_route_chooses_and_without_it_the_routes_are_named(self):
         routes = "score:scorer:predict,other/v1:scorer:other,cls:scorer:Scorer,mod:modstyle:predict"
         self.assertFailed(["--inquire", "{}"], 2,
-                          "ROUTES has 4 routes (score, other/v1, cls, mod): choose one with --route",
+                          "ROUTES has 4 routes (score, other/v1, cls, mod): choose one with "
+                          "--route",
                           routes=routes)
         self.assertFailed(["--inquire", "{}", "--route", "nope"], 2,
                           "no route 'nope'; the routes are: score, other/v1, cls, mod",
@@ -159,6 +167,10 @@ class InquireTest(unittest.TestCase):
         failed = [line for line in self.log(stderr) if line.get("event") == "inquiry_failed"][0]
         self.assertIn("Traceback", failed["traceback"])
         self.assertIn("asked to fail", failed["traceback"])
+
+    def test_a_client_error_from_the_model_is_bad_input_exit_2_with_its_message(self):
+        self.assertFailed(["--inquire", '{"refuse": 1}'], 2,
+                          "route 'score' refused the inquiry (422): feature x is missing")
 
     def test_a_result_json_cannot_encode_exits_1(self):
         self.assertFailed(["--inquire", "{}"], 1, "returned something JSON cannot encode",

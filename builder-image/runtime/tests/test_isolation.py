@@ -101,8 +101,10 @@ class LoadModelRouteTest(unittest.TestCase):
         a = self.load("model_a", "predict", "predict_model_a")
         b = self.load("model_b", "predict", "predict_model_b")
         payload = {"instances": [1, 2]}
-        self.assertEqual(a(payload), {"recipe": "recipe-a", "described": ["recipe-a:1", "recipe-a:2"]})
-        self.assertEqual(b(payload), {"recipe": "recipe-b", "described": ["recipe-b:1", "recipe-b:2"]})
+        self.assertEqual(a(payload),
+                         {"recipe": "recipe-a", "described": ["recipe-a:1", "recipe-a:2"]})
+        self.assertEqual(b(payload),
+                         {"recipe": "recipe-b", "described": ["recipe-b:1", "recipe-b:2"]})
         self.assertEqual(cached(BARE_NAMES), [])
         self.assertNoModuleFrom("model_a", "model_b")
 
@@ -110,7 +112,8 @@ class LoadModelRouteTest(unittest.TestCase):
         self.project.write(model_files("model_a", "recipe-a"))
         self.project.write({
             "features.py": "RECIPE = 'the project folder'\n",
-            "model_c/predict.py": "import features\ndef predict_model_c(msg):\n    return features.RECIPE\n",
+            "model_c/predict.py":
+                "import features\ndef predict_model_c(msg):\n    return features.RECIPE\n",
         })
         self.load("model_a", "predict", "predict_model_a")
         c = self.load("model_c", "predict", "predict_model_c")
@@ -228,8 +231,9 @@ class LoadModelRouteTest(unittest.TestCase):
                 calls.append("second")
                 return features, calls
         """))
-        first = isolation.load_model_route(self.project.model("model_a"), "a/first", "predict", "first")
-        second = isolation.load_model_route(self.project.model("model_a"), "a/second", "predict", "second")
+        folder = self.project.model("model_a")
+        first = isolation.load_model_route(folder, "a/first", "predict", "first")
+        second = isolation.load_model_route(folder, "a/second", "predict", "second")
         (features_1, calls), (features_2, _) = first({}), second({})
         self.assertIs(features_1, features_2)
         self.assertEqual(calls, ["first", "second"])

@@ -18,7 +18,7 @@ class TimeTest(unittest.TestCase):
                              + "%03dZ" % (expected.microsecond // 1000), stamp)
 
 
-class FormatterTest(unittest.TestCase):
+class PidTest(unittest.TestCase):
     def test_the_pid_is_this_process_s_with_or_without_logging_s_own_lookup(self):
         formatter = jsonlog.JsonFormatter()
         previous = logging.logProcesses

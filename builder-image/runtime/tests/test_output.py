@@ -278,13 +278,16 @@ class AccessBufferTest(unittest.TestCase):
 
 EXITS = r"""
 import logging, logging.config, os, sys
-from cortex_s2i_runtime import gunicorn_conf, jsonlog, output
-logging.config.dictConfig(gunicorn_conf.logconfig_dict)
+from cortex_s2i_runtime import jsonlog, output, serve
+logging.config.dictConfig(serve.logging_config("info"))
 output.configure(60)
 log = logging.getLogger("cortex_s2i.predict")
 
-class Worker:
+class App:
     abandoned_calls = int(sys.argv[2])
+
+class Worker:
+    wsgi = App()
 
 jsonlog.log_access(log, "request", n=1)
 jsonlog.log_access(log, "request", n=2)
@@ -292,12 +295,12 @@ if sys.argv[1] == "fork":
     child = os.fork()
     if child == 0:
         jsonlog.log_access(log, "request", n=3)  # the parent's lines are not the child's
-        gunicorn_conf.worker_exit(None, Worker())
+        serve.worker_exit(None, Worker())
         os._exit(0)
     os.waitpid(child, 0)
     jsonlog.log_access(log, "request", n=4)
 elif sys.argv[1] == "worker_exit":
-    gunicorn_conf.worker_exit(None, Worker())
+    serve.worker_exit(None, Worker())
     os._exit(0)  # no interpreter exit: worker_exit alone must have written them
 # else: a plain exit, where logging.shutdown flushes the handler
 """

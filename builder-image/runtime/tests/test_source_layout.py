@@ -1,4 +1,4 @@
-"""source_layout: the stock s2i source laid out as cortex-s2i builds lay it out, without an image."""
+"""source_layout: the stock s2i source laid out as cortex-s2i builds lay it out, with no image."""
 
 import io
 import json
@@ -51,7 +51,8 @@ class LayoutTest(unittest.TestCase):
             "finance_income_prediction/logisticRegression/train.py",
             "finance_income_prediction/models",
         ]))
-        self.assertEqual(os.readlink(os.path.join(self.program, "finance_income_prediction/models")), sl.MODELS_LINK)
+        link = os.path.join(self.program, "finance_income_prediction/models")
+        self.assertEqual(os.readlink(link), sl.MODELS_LINK)
         left_out = {e["path"]: e["why"] for e in record["leftOut"]}
         for path, why in (("randomForest", "other model"), ("all", "other model"), ("data", "data"),
                           (".env", "dot file"), ("logisticRegression/.s2i", "dot folder")):
@@ -59,30 +60,36 @@ class LayoutTest(unittest.TestCase):
         top = os.path.join(self.program, "finance_income_prediction")
         self.assertEqual(record["pythonPath"], [top + "/logisticRegression", top, self.program])
         with open(self.metadata) as f:
-            self.assertEqual(json.load(f), {"labels": [{"org.opencontainers.image.title": "logisticRegression"},
-                                                       {"io.cortex-s2i.routes": "adult_income_lr/predict"}]})
+            self.assertEqual(json.load(f), {"labels": [
+                {"org.opencontainers.image.title": "logisticRegression"},
+                {"io.cortex-s2i.routes": "adult_income_lr/predict"}]})
 
     def test_env_sh_gives_the_import_roots_and_lets_run_time_values_win(self):
-        self.lay_out(EXAMPLE, CORTEX_S2I_MODEL="randomForest", TRAIN_FUNCTION="from_the_command_line")
-        script = ('. %s; printf "%%s\\n" "$PYTHONPATH" "$ROUTES" "$TRAIN_FUNCTION" "$PREDICT_FUNCTION"'
-                  % os.path.join(self.layout_dir, "env.sh"))
-        env = {"PATH": os.environ["PATH"], "PYTHONPATH": "/already", "PREDICT_FUNCTION": "given at run time"}
-        lines = subprocess.run(["sh", "-c", script], env=env, check=True, capture_output=True, text=True).stdout.splitlines()
+        self.lay_out(EXAMPLE, CORTEX_S2I_MODEL="randomForest",
+                     TRAIN_FUNCTION="from_the_command_line")
+        script = ('. %s; printf "%%s\\n" "$PYTHONPATH" "$ROUTES" "$TRAIN_FUNCTION" '
+                  '"$PREDICT_FUNCTION"' % os.path.join(self.layout_dir, "env.sh"))
+        env = {"PATH": os.environ["PATH"], "PYTHONPATH": "/already",
+               "PREDICT_FUNCTION": "given at run time"}
+        lines = subprocess.run(["sh", "-c", script], env=env, check=True, capture_output=True,
+                               text=True).stdout.splitlines()
         top = os.path.join(self.program, "finance_income_prediction")
         self.assertEqual(lines, [
             "%s/randomForest:%s:%s:/already" % (top, top, self.program),
-            "adult_income_rf/predict:finance_income_prediction.randomForest.predict:predict_adult_income_rf",
+            "adult_income_rf/predict:finance_income_prediction.randomForest.predict:"
+            "predict_adult_income_rf",
             "from_the_command_line",
             "given at run time",
         ])
 
-    def test_a_model_folder_alone_is_placed_by_its_module_names_and_its_missing_shared_code_named(self):
+    def test_a_model_folder_alone_is_placed_by_its_module_names_and_missing_shared_code_named(self):
         record = self.lay_out(os.path.join(EXAMPLE, "logisticRegression"))
         self.assertEqual(record["package"], "finance_income_prediction/logisticRegression")
         self.assertIn("finance_income_prediction/logisticRegression/predict.py", self.files())
         out = io.StringIO()
         problems = sl.check(self.layout_dir, out=out)
-        self.assertIn("predict.py:21 imports finance_income_prediction.common_utils, which is not in what was sent", problems)
+        self.assertIn("predict.py:21 imports finance_income_prediction.common_utils, which is "
+                      "not in what was sent", problems)
         self.assertIn("-e CORTEX_S2I_MODEL=<path/to/model>", out.getvalue())
 
     def test_a_project_root_without_the_model_named_says_how_to_name_it(self):
@@ -104,7 +111,8 @@ class LayoutTest(unittest.TestCase):
         record = self.lay_out(src, CORTEX_S2I_PROJECT="scoring")
         self.assertEqual(self.files(), ["scoring/scorer.py"])
         self.assertEqual(sl.check(self.layout_dir, out=io.StringIO()), [])
-        self.assertEqual(record["pythonPath"], [os.path.join(self.program, "scoring"), self.program])
+        self.assertEqual(record["pythonPath"],
+                         [os.path.join(self.program, "scoring"), self.program])
         with open(os.path.join(self.layout_dir, "env.sh")) as f:
             self.assertIn(':/extra"${PYTHONPATH', f.read())
 

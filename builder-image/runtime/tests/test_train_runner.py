@@ -50,7 +50,8 @@ TRAIN_SOURCE = """
         return object()
 
     def through_link(msg):
-        # Writes as code does through a package's models/ path, which the build links to MODELS_LINK.
+        # Writes as code does through a package's models/ path, which the build links to
+        # MODELS_LINK.
         link = msg["payload"]["link"]
         with open(os.path.join(link, "x.bin"), "w") as handle:
             handle.write("written through the link")
